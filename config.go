@@ -1,0 +1,226 @@
+package warden
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"time"
+)
+
+// Defaults applied by New where a Config field is left zero.
+const (
+	DefaultRealm            = "api"
+	DefaultLeeway           = 60 * time.Second
+	DefaultMaxTokenSize     = 8 << 10
+	DefaultMaxTokenLifetime = 24 * time.Hour
+	DefaultBasicCacheTTL    = 30 * time.Second
+	DefaultTokenCacheSize   = 10000
+)
+
+// DefaultAlgorithms is the signing-algorithm allow-list used when
+// Config.Algorithms is empty: the asymmetric JWS families of RFC 7518 and
+// RFC 8037. HMAC is only ever accepted for an issuer with an HMACSecret.
+var DefaultAlgorithms = []string{"RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA"}
+
+var hmacAlgorithms = []string{"HS256", "HS384", "HS512"}
+
+// Config configures a Middleware. The zero value of each optional field is
+// documented on the field; New rejects a Config it cannot enforce.
+type Config struct {
+	// Issuer is the exact "iss" value of trusted tokens (RFC 9068 §4). Unless
+	// JWKSURL, DiscoveryURL, JWKS or HMACSecret is set, keys are found by
+	// discovery from this URL. Required unless Issuers is set.
+	Issuer string
+	// Audience must be one of the token's "aud" values. Required unless
+	// SkipAudienceCheck is true.
+	Audience string
+	// SkipAudienceCheck disables the audience check for Issuer. Leaving
+	// Audience empty is not enough: the opt-out has to be explicit.
+	SkipAudienceCheck bool
+	// JWKSURL fetches keys from this JWK Set URL and skips discovery.
+	JWKSURL string
+	// DiscoveryURL fetches this discovery document (OpenID Connect or RFC 8414)
+	// instead of deriving its location from Issuer.
+	DiscoveryURL string
+	// JWKS is a static JWK Set document: no network is used. For tests and
+	// air-gapped deployments.
+	JWKS []byte
+	// HMACSecret makes Issuer an HMAC (HS256/384/512) issuer whose tokens are
+	// verified with this shared secret only. Keys from a JWK Set are never
+	// used for HMAC.
+	HMACSecret []byte
+
+	// Issuers lists further trusted issuers, each with its own audience and
+	// keys. A token's "iss" selects one before any key is fetched.
+	Issuers []IssuerConfig
+
+	// Realm is the realm of every challenge. Default DefaultRealm.
+	Realm string
+	// Algorithms is the signing-algorithm allow-list. Default
+	// DefaultAlgorithms. "none" is never accepted; HS256/384/512 are only
+	// accepted for issuers configured with an HMACSecret.
+	Algorithms []string
+	// Leeway is the clock skew allowed on exp, nbf and iat. Zero means
+	// DefaultLeeway; a negative value means none.
+	Leeway time.Duration
+	// MaxTokenLifetime bounds how far in the future exp may lie. Zero means
+	// DefaultMaxTokenLifetime; a negative value disables the bound.
+	MaxTokenLifetime time.Duration
+	// MaxTokenSize is the largest token accepted, in bytes; larger ones are
+	// refused before any parsing. Default DefaultMaxTokenSize.
+	MaxTokenSize int
+	// StrictRFC9068 enforces the JWT access token profile of RFC 9068: the
+	// header typ must be "at+jwt" and sub, client_id, jti and iat are required.
+	StrictRFC9068 bool
+	// ScopeClaims are the claims read for scopes, in order; the first present
+	// one is used. Each may be a space-delimited string or a JSON array of
+	// strings. Default {"scope", "scp"}.
+	ScopeClaims []string
+
+	// AllowQueryToken accepts the access_token URI query parameter
+	// (RFC 6750 §2.3). Off by default: URLs end up in logs.
+	AllowQueryToken bool
+	// AllowFormToken accepts the access_token form-encoded body parameter
+	// (RFC 6750 §2.2). Off by default.
+	AllowFormToken bool
+
+	// Clients verifies HTTP Basic client credentials. Required before any
+	// route accepts SchemeBasic.
+	Clients ClientVerifier
+	// BasicCacheTTL is how long a successful Basic credential check is
+	// remembered. Zero means DefaultBasicCacheTTL; negative disables caching.
+	BasicCacheTTL time.Duration
+
+	// TokenCacheSize bounds the cache of verified tokens. Zero means
+	// DefaultTokenCacheSize; negative disables the cache.
+	TokenCacheSize int
+
+	// MayImpersonate, when set, decides whether actor (the client acting
+	// through an "act" or "act_as" claim) may act for subject. When nil, the
+	// issuer's decision to mint the token stands.
+	MayImpersonate func(ctx context.Context, actor, subject string) bool
+	// Permissions, when set, returns the permissions of an impersonated
+	// subject. The subject's permissions then decide every scope check: a
+	// scope is granted only when the token carries it and the subject holds
+	// it. An error refuses the request with 503.
+	Permissions func(ctx context.Context, p *Principal) ([]string, error)
+
+	// OmitScopeInChallenge leaves the scope auth-param out of
+	// insufficient_scope challenges.
+	OmitScopeInChallenge bool
+	// ExposeReason adds the reason code to the JSON error body. Off by
+	// default: it tells a client which check failed.
+	ExposeReason bool
+	// ResourceMetadataURL, when set, is advertised in every Bearer challenge
+	// as the RFC 9728 resource_metadata parameter.
+	ResourceMetadataURL string
+	// ErrorHandler, when set, writes the body of refusals. The status,
+	// WWW-Authenticate, Cache-Control and Retry-After headers are already set
+	// and the status cannot be changed by the handler.
+	ErrorHandler func(w http.ResponseWriter, r *http.Request, err *Error)
+	// OnDecision, when set, is called once per request with the outcome.
+	OnDecision func(Decision)
+
+	// Keys tunes how JWK Sets are fetched, cached and refreshed.
+	Keys KeySourceConfig
+	// HTTPClient fetches discovery documents and JWK Sets. Default: a client
+	// with timeouts that refuses redirects to another host.
+	HTTPClient *http.Client
+	// Logger receives operational events (key refresh failures and so on);
+	// tokens and secrets are never logged. Default slog.Default().
+	Logger *slog.Logger
+	// Now is the clock. Default time.Now.
+	Now func() time.Time
+}
+
+// IssuerConfig describes one trusted issuer; see the fields of the same
+// names in Config.
+type IssuerConfig struct {
+	Issuer            string
+	Audience          string
+	SkipAudienceCheck bool
+	JWKSURL           string
+	DiscoveryURL      string
+	JWKS              []byte
+	HMACSecret        []byte
+}
+
+// issuerConfigs returns the single-issuer shorthand plus Issuers.
+func (c *Config) issuerConfigs() []IssuerConfig {
+	var out []IssuerConfig
+	if c.Issuer != "" || c.Audience != "" || c.JWKSURL != "" || c.DiscoveryURL != "" || c.JWKS != nil || c.HMACSecret != nil {
+		out = append(out, IssuerConfig{
+			Issuer: c.Issuer, Audience: c.Audience, SkipAudienceCheck: c.SkipAudienceCheck,
+			JWKSURL: c.JWKSURL, DiscoveryURL: c.DiscoveryURL, JWKS: c.JWKS, HMACSecret: c.HMACSecret,
+		})
+	}
+	return append(out, c.Issuers...)
+}
+
+var errConfig = errors.New("warden: invalid config")
+
+func configErrorf(format string, args ...any) error {
+	return fmt.Errorf("%w: "+format, append([]any{errConfig}, args...)...)
+}
+
+// validateIssuerConfig checks what can be checked without the network.
+func validateIssuerConfig(ic IssuerConfig) error {
+	if ic.Issuer == "" {
+		return configErrorf("an issuer is required")
+	}
+	if ic.Audience == "" && !ic.SkipAudienceCheck {
+		return configErrorf("issuer %q: Audience is required (set SkipAudienceCheck to disable the check)", ic.Issuer)
+	}
+	if ic.Audience != "" && ic.SkipAudienceCheck {
+		return configErrorf("issuer %q: Audience and SkipAudienceCheck are both set", ic.Issuer)
+	}
+	sources := 0
+	for _, set := range []bool{ic.JWKSURL != "", ic.DiscoveryURL != "", ic.JWKS != nil, ic.HMACSecret != nil} {
+		if set {
+			sources++
+		}
+	}
+	if sources > 1 {
+		return configErrorf("issuer %q: set at most one of JWKSURL, DiscoveryURL, JWKS and HMACSecret", ic.Issuer)
+	}
+	if ic.HMACSecret != nil && len(ic.HMACSecret) < 32 {
+		return configErrorf("issuer %q: HMACSecret must be at least 32 bytes (RFC 7518 §3.2)", ic.Issuer)
+	}
+	if sources == 0 {
+		if err := checkFetchURL(ic.Issuer); err != nil {
+			return configErrorf("issuer %q cannot be used for discovery: %v", ic.Issuer, err)
+		}
+	}
+	for _, u := range []string{ic.JWKSURL, ic.DiscoveryURL} {
+		if u == "" {
+			continue
+		}
+		if err := checkFetchURL(u); err != nil {
+			return configErrorf("issuer %q: %v", ic.Issuer, err)
+		}
+	}
+	return nil
+}
+
+// checkFetchURL accepts https URLs, and http only on loopback hosts where no
+// network attacker can sit between warden and the issuer (tests, demos).
+func checkFetchURL(raw string) error {
+	u, err := url.Parse(raw)
+	if err != nil || u.Host == "" {
+		return fmt.Errorf("%q is not an absolute URL", raw)
+	}
+	switch u.Scheme {
+	case "https":
+		return nil
+	case "http":
+		if isLoopbackHost(u.Hostname()) {
+			return nil
+		}
+		return fmt.Errorf("%q must use https", raw)
+	default:
+		return fmt.Errorf("%q must use https", raw)
+	}
+}

@@ -1,0 +1,188 @@
+package warden
+
+import (
+	"mime"
+	"net/http"
+	"strings"
+)
+
+// credentials are what a request presented, before any verification.
+type credentials struct {
+	scheme Scheme // SchemeBearer or SchemeBasic; zero when none usable
+	value  string // the bearer token, or the Basic token68
+}
+
+// parseAuthorization reads one Authorization field value (RFC 9110 §11.6.2):
+//
+//	credentials = auth-scheme [ 1*SP ( token68 / #auth-param ) ]
+//
+// The scheme is matched case-insensitively (RFC 9110 §11.1). For Bearer the
+// rest must be exactly one RFC 6750 §2.1 b64token; for Basic one token68.
+// Credentials longer than maxSize are refused unread. It allocates nothing
+// but the error of a refusal.
+func parseAuthorization(v string, maxSize int) (credentials, *Error) {
+	v = trimOWS(v)
+	if v == "" {
+		return credentials{}, newError(ReasonMissingCredentials, 0, nil)
+	}
+	n := 0
+	for n < len(v) && isTChar(v[n]) {
+		n++
+	}
+	var scheme Scheme
+	switch {
+	case strings.EqualFold(v[:n], "Bearer"):
+		scheme = SchemeBearer
+	case strings.EqualFold(v[:n], "Basic"):
+		scheme = SchemeBasic
+	default:
+		return credentials{}, newError(ReasonUnsupportedScheme, 0, nil)
+	}
+	rest := v[n:]
+	if rest == "" {
+		if scheme == SchemeBearer {
+			return credentials{}, newError(ReasonMalformedRequest, scheme, errMissingToken)
+		}
+		return credentials{}, newError(ReasonBasicInvalid, scheme, errMissingToken)
+	}
+	if rest[0] != ' ' {
+		// "Bearer\tT": a separator other than SP makes the credentials
+		// malformed (TAB is not SP in the RFC 6750 ABNF).
+		return credentials{}, malformedCredentials(scheme)
+	}
+	for rest != "" && rest[0] == ' ' {
+		rest = rest[1:]
+	}
+	token, garbage, _ := strings.Cut(rest, " ")
+	if len(token) > maxSize {
+		// Refused before any parsing, so a huge token costs nothing more.
+		if scheme == SchemeBearer {
+			return credentials{}, newError(ReasonTokenTooLarge, scheme, nil)
+		}
+		return credentials{}, newError(ReasonBasicInvalid, scheme, nil)
+	}
+	if !isB64Token(token) {
+		return credentials{}, malformedCredentials(scheme)
+	}
+	if garbage != "" {
+		if scheme == SchemeBearer {
+			return credentials{}, newError(ReasonMalformedRequest, scheme, errTrailingData)
+		}
+		return credentials{}, newError(ReasonBasicInvalid, scheme, errTrailingData)
+	}
+	return credentials{scheme: scheme, value: token}, nil
+}
+
+type parseError string
+
+func (e parseError) Error() string { return string(e) }
+
+const (
+	errMissingToken   parseError = "no credentials after the scheme"
+	errTrailingData   parseError = "data after the credentials"
+	errBadCredentials parseError = "credentials are not a b64token"
+	errRepeated       parseError = "credentials presented more than once"
+	errManyMethods    parseError = "access token sent by more than one method"
+)
+
+func malformedCredentials(scheme Scheme) *Error {
+	if scheme == SchemeBasic {
+		return newError(ReasonBasicInvalid, scheme, errBadCredentials)
+	}
+	return newError(ReasonMalformedToken, scheme, errBadCredentials)
+}
+
+// trimOWS removes RFC 9110 optional whitespace (SP, HTAB) from both ends.
+// net/http already does this for values read from the wire.
+func trimOWS(s string) string {
+	for s != "" && (s[0] == ' ' || s[0] == '\t') {
+		s = s[1:]
+	}
+	for s != "" && (s[len(s)-1] == ' ' || s[len(s)-1] == '\t') {
+		s = s[:len(s)-1]
+	}
+	return s
+}
+
+// isTChar reports RFC 9110 §5.6.2 tchar.
+func isTChar(c byte) bool {
+	switch {
+	case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9':
+		return true
+	}
+	return strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0
+}
+
+// isB64Token reports RFC 6750 §2.1 b64token (the same charset as RFC 9110
+// token68): 1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"=".
+func isB64Token(s string) bool {
+	i := 0
+	for i < len(s) {
+		c := s[i]
+		if 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' ||
+			c == '-' || c == '.' || c == '_' || c == '~' || c == '+' || c == '/' {
+			i++
+			continue
+		}
+		break
+	}
+	if i == 0 {
+		return false
+	}
+	for i < len(s) && s[i] == '=' {
+		i++
+	}
+	return i == len(s)
+}
+
+// extractCredentials finds the credentials of a request: the Authorization
+// header and, when enabled, the RFC 6750 §2.2 form body and §2.3 query
+// parameter. Presenting more than one is invalid_request (RFC 6750 §3.1).
+func (c *core) extractCredentials(r *http.Request) (credentials, *Error) {
+	fields := r.Header["Authorization"]
+	if len(fields) > 1 {
+		// Authorization is a singleton field; Header.Get would silently use
+		// the first of several.
+		return credentials{}, newError(ReasonMalformedRequest, 0, errRepeated)
+	}
+	var header string
+	if len(fields) == 1 {
+		header = trimOWS(fields[0])
+	}
+	var alt string // a token from the query or the body
+	if strings.Contains(r.URL.RawQuery, "access_token") {
+		q := r.URL.Query()["access_token"]
+		switch {
+		case len(q) > 1 || (len(q) == 1 && header != ""):
+			return credentials{}, newError(ReasonMalformedRequest, SchemeBearer, errManyMethods)
+		case len(q) == 1 && c.allowQueryToken:
+			alt = q[0]
+		}
+	}
+	if c.allowFormToken && r.Method == http.MethodPost && isFormBody(r) {
+		if err := r.ParseForm(); err != nil {
+			return credentials{}, newError(ReasonMalformedRequest, SchemeBearer, err)
+		}
+		if f := r.PostForm["access_token"]; len(f) > 0 {
+			if len(f) > 1 || header != "" || alt != "" {
+				return credentials{}, newError(ReasonMalformedRequest, SchemeBearer, errManyMethods)
+			}
+			alt = f[0]
+		}
+	}
+	if alt != "" {
+		if len(alt) > c.maxTokenSize {
+			return credentials{}, newError(ReasonTokenTooLarge, SchemeBearer, nil)
+		}
+		if !isB64Token(alt) {
+			return credentials{}, malformedCredentials(SchemeBearer)
+		}
+		return credentials{scheme: SchemeBearer, value: alt}, nil
+	}
+	return parseAuthorization(header, c.maxTokenSize)
+}
+
+func isFormBody(r *http.Request) bool {
+	mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	return err == nil && mt == "application/x-www-form-urlencoded"
+}

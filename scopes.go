@@ -1,0 +1,84 @@
+package warden
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+)
+
+// requirement is a route's compiled scope requirement.
+type requirement struct {
+	scopes []string // required scopes, in the order given
+	any    bool     // true: one of scopes suffices; false: all are needed
+}
+
+// newRequirement validates the scopes a route requires. Each must be an
+// RFC 6749 §3.3 scope-token, which is also what can be written inside the
+// scope="…" challenge parameter without escaping.
+func newRequirement(any bool, scopes []string) (requirement, error) {
+	seen := make(map[string]bool, len(scopes))
+	var out []string
+	for _, s := range scopes {
+		if !validScopeToken(s) {
+			return requirement{}, fmt.Errorf("warden: %q is not a valid scope (RFC 6749 §3.3 scope-token)", s)
+		}
+		if !seen[s] {
+			seen[s] = true
+			out = append(out, s)
+		}
+	}
+	if any && len(out) == 0 {
+		return requirement{}, fmt.Errorf("warden: RequireAny needs at least one scope")
+	}
+	return requirement{scopes: out, any: any}, nil
+}
+
+func validScopeToken(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c < 0x21 || c == 0x22 || c == 0x5c || c > 0x7e {
+			return false
+		}
+	}
+	return true
+}
+
+// satisfiedBy reports whether granted meets the requirement. When
+// permissions is non-nil (an impersonated subject with a permission
+// resolver), a scope counts only if it is both granted by the token and held
+// by the subject.
+func (q requirement) satisfiedBy(granted []string, permissions []string, usePermissions bool) bool {
+	has := func(s string) bool {
+		if !slices.Contains(granted, s) {
+			return false
+		}
+		return !usePermissions || slices.Contains(permissions, s)
+	}
+	if q.any {
+		return slices.ContainsFunc(q.scopes, has)
+	}
+	for _, s := range q.scopes {
+		if !has(s) {
+			return false
+		}
+	}
+	return true
+}
+
+// String renders the requirement for decisions and logs: "a b" for all-of,
+// "a|b" for any-of.
+func (q requirement) String() string {
+	if q.any {
+		return strings.Join(q.scopes, "|")
+	}
+	return strings.Join(q.scopes, " ")
+}
+
+// parseScopeString splits a space-delimited scope claim (RFC 8693 §4.2) on
+// runs of spaces.
+func parseScopeString(s string) []string {
+	return strings.Fields(s)
+}

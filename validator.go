@@ -1,0 +1,207 @@
+package warden
+
+import (
+	"context"
+	"encoding/base64"
+	"errors"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+)
+
+// b64 is base64url without padding, rejecting non-canonical encodings
+// (RFC 7515 §2; trailing bits must be zero).
+var b64 = base64.RawURLEncoding.Strict()
+
+// trustedIssuer is one configured issuer with its key source.
+type trustedIssuer struct {
+	IssuerConfig
+	keys keySource
+	algs []string // the algorithms its tokens may use
+}
+
+// verifyToken checks a compact JWS access token and returns the principal
+// it proves, and the key that verified it. It performs every check of
+// RFC 9068 §4 that does not depend on the route.
+func (c *core) verifyToken(ctx context.Context, raw string) (*Principal, *trustedIssuer, *verificationKey, *Error) {
+	bearer := func(reason Reason, cause error) (*Principal, *trustedIssuer, *verificationKey, *Error) {
+		return nil, nil, nil, newError(reason, SchemeBearer, cause)
+	}
+	if len(raw) > c.maxTokenSize {
+		return bearer(ReasonTokenTooLarge, nil)
+	}
+	// Compact serialisation only: exactly three segments (no JWE, no JSON
+	// serialisation).
+	headerSeg, rest, ok1 := strings.Cut(raw, ".")
+	payloadSeg, sigSeg, ok2 := strings.Cut(rest, ".")
+	if !ok1 || !ok2 || strings.IndexByte(sigSeg, '.') >= 0 {
+		return bearer(ReasonMalformedToken, errors.New("not a compact JWS"))
+	}
+	headerJSON, err := b64.DecodeString(headerSeg)
+	if err != nil {
+		return bearer(ReasonMalformedToken, errors.New("header is not base64url"))
+	}
+	h, err := decodeHeader(headerJSON)
+	if err != nil {
+		return bearer(ReasonMalformedToken, err)
+	}
+	if h.alg == "" {
+		return bearer(ReasonMalformedToken, errors.New("header has no alg"))
+	}
+	if h.hasCrit {
+		return bearer(ReasonUnsupportedHeader, errors.New("crit header present"))
+	}
+	if c.strict && !isAccessTokenType(h.typ) {
+		return bearer(ReasonWrongType, errors.New(`typ is not "at+jwt"`))
+	}
+	payload, err := b64.DecodeString(payloadSeg)
+	if err != nil {
+		return bearer(ReasonMalformedToken, errors.New("payload is not base64url"))
+	}
+	claims, err := decodeClaims(payload, c.scopeClaims)
+	if err != nil {
+		var ce *claimError
+		if errors.As(err, &ce) {
+			return bearer(ReasonInvalidClaim, err)
+		}
+		return bearer(ReasonMalformedToken, err)
+	}
+	// The unverified iss only selects which issuer's keys to try: an unknown
+	// issuer is refused before any network request is made.
+	if claims.iss == "" {
+		return bearer(ReasonMissingClaim, &claimError{claim: "iss", missing: true})
+	}
+	iss, ok := c.issuers[claims.iss]
+	if !ok {
+		return bearer(ReasonWrongIssuer, nil)
+	}
+	if !slices.Contains(iss.algs, h.alg) {
+		return bearer(ReasonDisallowedAlg, nil)
+	}
+	method := jwt.GetSigningMethod(h.alg)
+	if method == nil {
+		return bearer(ReasonDisallowedAlg, nil)
+	}
+	key, err := iss.keys.key(ctx, h.kid, h.hasKID, h.alg)
+	if err != nil {
+		if errors.Is(err, errKeysUnavailable) {
+			return bearer(ReasonKeysUnavailable, err)
+		}
+		return bearer(ReasonUnknownKID, err)
+	}
+	sig, err := b64.DecodeString(sigSeg)
+	if err != nil {
+		return bearer(ReasonBadSignature, errors.New("signature is not base64url"))
+	}
+	if err := method.Verify(raw[:len(headerSeg)+1+len(payloadSeg)], sig, key.public); err != nil {
+		return bearer(ReasonBadSignature, err)
+	}
+	// The token is authentic from here on; now check that it is usable.
+	if e := c.checkClaims(claims, iss); e != nil {
+		return nil, nil, nil, e
+	}
+	p, e := c.newPrincipal(claims, payload)
+	if e != nil {
+		return nil, nil, nil, e
+	}
+	return p, iss, key, nil
+}
+
+// isAccessTokenType checks typ against RFC 9068 §4: "at+jwt", compared
+// case-insensitively, with or without the "application/" prefix.
+func isAccessTokenType(typ string) bool {
+	if len(typ) > len("application/") && strings.EqualFold(typ[:len("application/")], "application/") {
+		typ = typ[len("application/"):]
+	}
+	return strings.EqualFold(typ, "at+jwt")
+}
+
+// checkClaims validates the time, audience and profile claims.
+func (c *core) checkClaims(cl *accessClaims, iss *trustedIssuer) *Error {
+	fail := func(reason Reason, claim string, missing bool) *Error {
+		return newError(reason, SchemeBearer, &claimError{claim: claim, missing: missing})
+	}
+	now := c.now()
+	if !cl.exp.present {
+		return fail(ReasonMissingClaim, "exp", true)
+	}
+	exp := time.Unix(cl.exp.seconds, 0)
+	if !now.Before(exp.Add(c.leeway)) {
+		return fail(ReasonExpired, "exp", false)
+	}
+	if c.maxLifetime > 0 && exp.After(now.Add(c.maxLifetime+c.leeway)) {
+		return fail(ReasonLifetimeTooLong, "exp", false)
+	}
+	if cl.nbf.present && now.Add(c.leeway).Before(time.Unix(cl.nbf.seconds, 0)) {
+		return fail(ReasonNotYetValid, "nbf", false)
+	}
+	if cl.iat.present && now.Add(c.leeway).Before(time.Unix(cl.iat.seconds, 0)) {
+		return fail(ReasonIssuedInFuture, "iat", false)
+	}
+	if !iss.SkipAudienceCheck && !slices.Contains(cl.aud, iss.Audience) {
+		return fail(ReasonWrongAudience, "aud", !cl.audPresent)
+	}
+	if c.strict {
+		// RFC 9068 §2.2 REQUIRED claims.
+		switch {
+		case !cl.hasSub || cl.sub == "":
+			return fail(ReasonMissingClaim, "sub", true)
+		case cl.clientID == "":
+			return fail(ReasonMissingClaim, "client_id", true)
+		case cl.jti == "":
+			return fail(ReasonMissingClaim, "jti", true)
+		case !cl.iat.present:
+			return fail(ReasonMissingClaim, "iat", true)
+		}
+	}
+	return nil
+}
+
+// newPrincipal resolves who the token speaks for. With an RFC 8693 "act"
+// claim the subject is the user and "act" the acting client; with a vendor
+// "act_as" claim the token's own client acts as the named user.
+func (c *core) newPrincipal(cl *accessClaims, payload []byte) (*Principal, *Error) {
+	p := &Principal{
+		subject:  cl.sub,
+		clientID: cl.clientID,
+		scopes:   cl.scopes,
+		issuer:   cl.iss,
+		audience: cl.aud,
+		tokenID:  cl.jti,
+		scheme:   SchemeBearer,
+		claims:   payload,
+	}
+	if p.clientID == "" {
+		p.clientID = cl.azp
+	}
+	p.expiresAt = time.Unix(cl.exp.seconds, 0)
+	if cl.iat.present {
+		p.issuedAt = time.Unix(cl.iat.seconds, 0)
+	}
+	if p.subject == "" {
+		p.subject = p.clientID // client credentials tokens often carry no sub
+	}
+	if p.subject == "" {
+		return nil, newError(ReasonMissingClaim, SchemeBearer, &claimError{claim: "sub", missing: true})
+	}
+	switch {
+	case cl.act != nil && cl.hasActAs:
+		// Both shapes present: accept only if they name the same user.
+		if cl.actAs != p.subject {
+			return nil, newError(ReasonInvalidClaim, SchemeBearer, errors.New("act and act_as name different subjects"))
+		}
+		p.actor = cl.act
+	case cl.act != nil:
+		p.actor = cl.act
+	case cl.hasActAs:
+		actor := &Actor{Subject: p.clientID, ClientID: p.clientID}
+		if actor.Subject == "" {
+			actor.Subject = cl.sub
+		}
+		p.actor = actor
+		p.subject = cl.actAs
+	}
+	return p, nil
+}
