@@ -1,0 +1,217 @@
+package wardentest
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// Issuer is an OAuth 2.0 issuer listening on 127.0.0.1. Its URL is its
+// issuer identifier; it serves /.well-known/openid-configuration,
+// /.well-known/oauth-authorization-server and /jwks.json.
+type Issuer struct {
+	// URL is the issuer identifier (the server's base URL).
+	URL string
+	// Audience is the default "aud" of minted tokens.
+	Audience string
+	// Server is the underlying test server.
+	Server *httptest.Server
+
+	mu        sync.Mutex
+	keys      []*Key // published keys; keys[0] signs by default
+	jwksHits  atomic.Int64
+	now       func() time.Time
+	handlerMu sync.Mutex
+	extra     map[string]http.Handler
+}
+
+// DefaultAudience is the audience of an Issuer's tokens unless changed.
+const DefaultAudience = "https://api.example.test"
+
+// NewIssuer starts an issuer with one RSA key ("rsa-1"), one EC key
+// ("ec-1") and one Ed25519 key ("ed-1"), and stops it when t's test ends.
+func NewIssuer(t testing.TB) *Issuer {
+	t.Helper()
+	i := StartIssuer()
+	t.Cleanup(i.Close)
+	return i
+}
+
+// StartIssuer starts an issuer without a *testing.T; call Close when done.
+func StartIssuer() *Issuer {
+	i := &Issuer{
+		Audience: DefaultAudience,
+		keys:     []*Key{NewRSAKey("rsa-1"), NewECKey("ec-1"), NewEd25519Key("ed-1")},
+		now:      time.Now,
+		extra:    map[string]http.Handler{},
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /.well-known/openid-configuration", i.serveDiscovery)
+	mux.HandleFunc("GET /.well-known/oauth-authorization-server", i.serveDiscovery)
+	mux.HandleFunc("GET /jwks.json", i.serveJWKS)
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		i.handlerMu.Lock()
+		h := i.extra[r.URL.Path]
+		i.handlerMu.Unlock()
+		if h == nil {
+			http.NotFound(w, r)
+			return
+		}
+		h.ServeHTTP(w, r)
+	})
+	i.Server = httptest.NewServer(mux) // httptest listens on 127.0.0.1
+	i.URL = i.Server.URL
+	return i
+}
+
+// Close stops the issuer's server.
+func (i *Issuer) Close() { i.Server.Close() }
+
+// JWKSURL returns the URL of the issuer's JWK Set.
+func (i *Issuer) JWKSURL() string { return i.URL + "/jwks.json" }
+
+// JWKSFetches returns how many times the JWK Set was served.
+func (i *Issuer) JWKSFetches() int64 { return i.jwksHits.Load() }
+
+// SetClock sets the clock used for iat and exp of minted tokens.
+func (i *Issuer) SetClock(now func() time.Time) {
+	i.mu.Lock()
+	defer i.mu.Unlock()
+	i.now = now
+}
+
+// Keys returns the published keys; the first one signs by default.
+func (i *Issuer) Keys() []*Key {
+	i.mu.Lock()
+	defer i.mu.Unlock()
+	return append([]*Key(nil), i.keys...)
+}
+
+// SetKeys replaces the published keys (a rotation); keys[0] signs by default.
+func (i *Issuer) SetKeys(keys ...*Key) {
+	i.mu.Lock()
+	defer i.mu.Unlock()
+	i.keys = append([]*Key(nil), keys...)
+}
+
+// Rotate publishes a new RSA key with the given kid in front of the current
+// ones, so it signs from now on, and returns it.
+func (i *Issuer) Rotate(kid string) *Key {
+	k := NewRSAKey(kid)
+	i.mu.Lock()
+	defer i.mu.Unlock()
+	i.keys = append([]*Key{k}, i.keys...)
+	return k
+}
+
+// Key returns the published key with the given kid, or nil.
+func (i *Issuer) Key(kid string) *Key {
+	for _, k := range i.Keys() {
+		if k.ID == kid {
+			return k
+		}
+	}
+	return nil
+}
+
+// Handle serves h at path on the issuer's server, next to the built-in
+// documents.
+func (i *Issuer) Handle(path string, h http.Handler) {
+	i.handlerMu.Lock()
+	defer i.handlerMu.Unlock()
+	i.extra[path] = h
+}
+
+func (i *Issuer) serveDiscovery(w http.ResponseWriter, _ *http.Request) {
+	writeJSON(w, http.StatusOK, map[string]any{
+		"issuer":                                i.URL,
+		"jwks_uri":                              i.JWKSURL(),
+		"token_endpoint":                        i.URL + "/oauth/token",
+		"grant_types_supported":                 []string{"client_credentials"},
+		"token_endpoint_auth_methods_supported": []string{"client_secret_basic", "client_secret_post"},
+	})
+}
+
+func (i *Issuer) serveJWKS(w http.ResponseWriter, _ *http.Request) {
+	i.jwksHits.Add(1)
+	w.Header().Set("Content-Type", "application/json")
+	_, _ = w.Write(JWKS(i.Keys()...))
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+// Claims are token claims. In Mint, a nil value removes a default claim.
+type Claims map[string]any
+
+// Token describes a token to mint. Zero fields take the defaults below.
+type Token struct {
+	// Claims are merged over the defaults: iss, aud, sub "user-1",
+	// client_id "client-1", iat now, exp now+5m, jti random, scope "".
+	Claims Claims
+	// Header members are merged over {"alg": Key.Alg, "kid": Key.ID,
+	// "typ": "at+jwt"}; a nil value removes a member.
+	Header map[string]any
+	// Key signs the token; default the issuer's first key.
+	Key *Key
+}
+
+// Mint signs an access token.
+func (i *Issuer) Mint(t Token) string {
+	i.mu.Lock()
+	now := i.now()
+	key := t.Key
+	if key == nil {
+		key = i.keys[0]
+	}
+	i.mu.Unlock()
+	claims := Claims{
+		"iss":       i.URL,
+		"aud":       i.Audience,
+		"sub":       "user-1",
+		"client_id": "client-1",
+		"iat":       now.Unix(),
+		"exp":       now.Add(5 * time.Minute).Unix(),
+		"jti":       randomID(),
+	}
+	for k, v := range t.Claims {
+		if v == nil {
+			delete(claims, k)
+		} else {
+			claims[k] = v
+		}
+	}
+	header := map[string]any{"alg": key.Alg, "kid": key.ID, "typ": "at+jwt"}
+	for k, v := range t.Header {
+		if v == nil {
+			delete(header, k)
+		} else {
+			header[k] = v
+		}
+	}
+	hb, _ := json.Marshal(header)
+	pb, _ := json.Marshal(claims)
+	alg, _ := header["alg"].(string)
+	return key.Sign(alg, hb, pb)
+}
+
+// Scoped mints a default token carrying the given space-separated scopes.
+func (i *Issuer) Scoped(scope string) string {
+	return i.Mint(Token{Claims: Claims{"scope": scope}})
+}
+
+func randomID() string {
+	b := make([]byte, 12)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}
