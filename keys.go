@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"hash/maphash"
 	"time"
 
 	"github.com/MicahParks/jwkset"
@@ -282,4 +283,44 @@ type KeySourceConfig struct {
 	// LazyStart makes New return at once and answer 503 until the first key
 	// set arrives. By default New waits for it and fails if it cannot be had.
 	LazyStart bool
+}
+
+// maxUnknownKIDs bounds the memory of kids found unknown after a refresh.
+const maxUnknownKIDs = 4096
+
+// kidMemo is the negative cache of a remote key source: kids still unknown
+// after a refresh, until a deadline. Kids are stored as seeded hashes, so a
+// flood of 8 KiB kids costs 16 bytes each, and the memo never holds more
+// than maxUnknownKIDs entries. A hash collision can only make a new kid wait
+// for the next interval, never accept a token. Callers hold the source's lock.
+type kidMemo struct {
+	seed  maphash.Seed
+	until map[uint64]time.Time
+}
+
+func newKIDMemo() *kidMemo {
+	return &kidMemo{seed: maphash.MakeSeed(), until: make(map[uint64]time.Time)}
+}
+
+// has reports whether kid was remembered as unknown and still is at now.
+func (m *kidMemo) has(kid string, now time.Time) bool {
+	until, ok := m.until[maphash.String(m.seed, kid)]
+	return ok && now.Before(until)
+}
+
+// add remembers kid as unknown until the deadline. When the memo is full it
+// drops expired entries first, and if it is still full it forgets the kid:
+// the per-interval refresh limit still holds without it.
+func (m *kidMemo) add(kid string, now, until time.Time) {
+	if len(m.until) >= maxUnknownKIDs {
+		for h, t := range m.until {
+			if !now.Before(t) {
+				delete(m.until, h)
+			}
+		}
+		if len(m.until) >= maxUnknownKIDs {
+			return
+		}
+	}
+	m.until[maphash.String(m.seed, kid)] = until
 }

@@ -42,6 +42,7 @@ type core struct {
 	logger            *slog.Logger
 	now               func() time.Time
 	closeOnce         sync.Once
+	routeScopes       scopeRegistry // every scope a route requires, for RFC 9728 scopes_supported
 }
 
 // New builds a Middleware. Every configuration mistake is reported here,
@@ -281,6 +282,7 @@ type route struct {
 
 func (m *Middleware) newRoute(req requirement) *route {
 	rt := &route{schemes: m.schemes, req: req}
+	m.core.routeScopes.add(req.scopes)
 	rt.challenges = newChallenges(m.core.realm, req.scopes, m.core.omitScope, m.core.resourceMetadata)
 	if rt.schemes&SchemeBearer != 0 {
 		rt.bareChallenges = append(rt.bareChallenges, rt.challenges.bearer+rt.challenges.resourceMetadata)
@@ -295,7 +297,7 @@ func (m *Middleware) handler(rt *route, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		var start time.Time
 		if m.core.onDecision != nil {
-			start = m.core.now()
+			start = time.Now() // monotonic: Config.Now may be a frozen test clock
 		}
 		p, e := m.authenticate(r, rt)
 		if e == nil {
@@ -305,7 +307,7 @@ func (m *Middleware) handler(rt *route, next http.Handler) http.Handler {
 			e.Scopes = rt.req.scopes
 		}
 		if m.core.onDecision != nil {
-			m.core.decide(rt, p, e, start)
+			m.core.decide(r.Context(), rt, p, e, start)
 		}
 		if e != nil {
 			m.writeRefusal(w, r, rt, e)

@@ -4,35 +4,54 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 )
 
-// Issuer is an OAuth 2.0 issuer listening on 127.0.0.1. Its URL is its
+// Issuer is an in-process OAuth 2.0 authorization server. Its URL is its
 // issuer identifier; it serves /.well-known/openid-configuration,
-// /.well-known/oauth-authorization-server and /jwks.json.
+// /.well-known/oauth-authorization-server, /jwks.json and the client
+// credentials token endpoint /oauth/token. Issuer is an http.Handler, so it
+// can also be mounted on a server of your own (see NewIssuerAt).
+//
+// An Issuer is safe for concurrent use. Its exported fields must be set
+// before the first token is minted or requested.
 type Issuer struct {
 	// URL is the issuer identifier (the server's base URL).
 	URL string
 	// Audience is the default "aud" of minted tokens.
 	Audience string
-	// Server is the underlying test server.
+	// TokenLifetime is the lifetime of tokens from the token endpoint. Zero
+	// means DefaultTokenLifetime.
+	TokenLifetime time.Duration
+	// Server is the underlying test server, or nil for an issuer made by
+	// NewIssuerAt.
 	Server *httptest.Server
 
+	mux       *http.ServeMux
 	mu        sync.Mutex
 	keys      []*Key // published keys; keys[0] signs by default
 	jwksHits  atomic.Int64
 	now       func() time.Time
 	handlerMu sync.Mutex
 	extra     map[string]http.Handler
+	clients   clientRegistry
 }
 
 // DefaultAudience is the audience of an Issuer's tokens unless changed.
 const DefaultAudience = "https://api.example.test"
+
+// DefaultTokenLifetime is the lifetime of tokens from the token endpoint
+// unless Issuer.TokenLifetime says otherwise: five minutes, as the seed
+// vendors issue.
+const DefaultTokenLifetime = 5 * time.Minute
 
 // NewIssuer starts an issuer with one RSA key ("rsa-1"), one EC key
 // ("ec-1") and one Ed25519 key ("ed-1"), and stops it when t's test ends.
@@ -43,19 +62,41 @@ func NewIssuer(t testing.TB) *Issuer {
 	return i
 }
 
-// StartIssuer starts an issuer without a *testing.T; call Close when done.
+// StartIssuer starts an issuer on 127.0.0.1 without a *testing.T; call
+// Close when done.
 func StartIssuer() *Issuer {
+	srv := httptest.NewUnstartedServer(nil) // listens on 127.0.0.1
+	i := NewIssuerAt("http://" + srv.Listener.Addr().String())
+	srv.Config.Handler = i
+	srv.Start()
+	i.Server = srv
+	return i
+}
+
+// NewIssuerAt returns an issuer whose identifier is baseURL and which
+// starts no server: mount it (it is an http.Handler) on a server that
+// answers at baseURL, for example next to your API on one listener, as the
+// demo in examples/resourceserver does. It has the same keys as StartIssuer.
+// NewIssuerAt panics if baseURL is not an absolute http or https URL
+// without query or fragment.
+func NewIssuerAt(baseURL string) *Issuer {
+	u, err := url.Parse(baseURL)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" {
+		panic(fmt.Sprintf("wardentest: issuer URL %q is not an absolute http(s) URL", baseURL))
+	}
 	i := &Issuer{
+		URL:      strings.TrimSuffix(baseURL, "/"),
 		Audience: DefaultAudience,
 		keys:     []*Key{NewRSAKey("rsa-1"), NewECKey("ec-1"), NewEd25519Key("ed-1")},
 		now:      time.Now,
 		extra:    map[string]http.Handler{},
 	}
-	mux := http.NewServeMux()
-	mux.HandleFunc("GET /.well-known/openid-configuration", i.serveDiscovery)
-	mux.HandleFunc("GET /.well-known/oauth-authorization-server", i.serveDiscovery)
-	mux.HandleFunc("GET /jwks.json", i.serveJWKS)
-	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+	i.mux = http.NewServeMux()
+	i.mux.HandleFunc("GET /.well-known/openid-configuration", i.serveDiscovery)
+	i.mux.HandleFunc("GET /.well-known/oauth-authorization-server", i.serveDiscovery)
+	i.mux.HandleFunc("GET /jwks.json", i.serveJWKS)
+	i.mux.HandleFunc("/oauth/token", i.serveToken)
+	i.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		i.handlerMu.Lock()
 		h := i.extra[r.URL.Path]
 		i.handlerMu.Unlock()
@@ -65,13 +106,19 @@ func StartIssuer() *Issuer {
 		}
 		h.ServeHTTP(w, r)
 	})
-	i.Server = httptest.NewServer(mux) // httptest listens on 127.0.0.1
-	i.URL = i.Server.URL
 	return i
 }
 
-// Close stops the issuer's server.
-func (i *Issuer) Close() { i.Server.Close() }
+// ServeHTTP serves the issuer's documents, its token endpoint and the
+// handlers added with Handle. Paths are those under URL.
+func (i *Issuer) ServeHTTP(w http.ResponseWriter, r *http.Request) { i.mux.ServeHTTP(w, r) }
+
+// Close stops the issuer's server, if it started one.
+func (i *Issuer) Close() {
+	if i.Server != nil {
+		i.Server.Close()
+	}
+}
 
 // JWKSURL returns the URL of the issuer's JWK Set.
 func (i *Issuer) JWKSURL() string { return i.URL + "/jwks.json" }
@@ -79,11 +126,20 @@ func (i *Issuer) JWKSURL() string { return i.URL + "/jwks.json" }
 // JWKSFetches returns how many times the JWK Set was served.
 func (i *Issuer) JWKSFetches() int64 { return i.jwksHits.Load() }
 
-// SetClock sets the clock used for iat and exp of minted tokens.
+// SetClock sets the clock used for iat and exp of minted tokens, for the
+// token endpoint, and for the middleware built from Config.
 func (i *Issuer) SetClock(now func() time.Time) {
 	i.mu.Lock()
 	defer i.mu.Unlock()
 	i.now = now
+}
+
+// Now returns the time on the issuer's clock.
+func (i *Issuer) Now() time.Time {
+	i.mu.Lock()
+	now := i.now
+	i.mu.Unlock()
+	return now()
 }
 
 // Keys returns the published keys; the first one signs by default.

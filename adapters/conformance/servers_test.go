@@ -1,0 +1,191 @@
+package conformance_test
+
+import (
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"sync"
+	"sync/atomic"
+	"testing"
+
+	"github.com/gin-gonic/gin"
+	"github.com/go-chi/chi/v5"
+	"github.com/labstack/echo/v4"
+	"github.com/wardenhq/warden"
+	wardenecho "github.com/wardenhq/warden/adapters/echo"
+	wardengin "github.com/wardenhq/warden/adapters/gin"
+)
+
+// Basic clients of every server. bcrypt is slow on purpose, so the hashes
+// are computed once per test binary.
+const (
+	directoryID     = "demo-directory"
+	directorySecret = "demo-directory-secret"
+	readerID        = "demo-reader"
+	readerSecret    = "demo-reader-secret"
+)
+
+var clients = sync.OnceValues(func() ([]warden.Client, error) {
+	dir, err := warden.HashSecret(directorySecret)
+	if err != nil {
+		return nil, err
+	}
+	rd, err := warden.HashSecret(readerSecret)
+	if err != nil {
+		return nil, err
+	}
+	return []warden.Client{
+		{ID: directoryID, SecretHash: dir, Scopes: []string{"Organisation_Read"}},
+		{ID: readerID, SecretHash: rd, Scopes: []string{"Entry_Read"}},
+	}, nil
+})
+
+// routes are the protected routes every server exposes. Each framework
+// mounts the same middleware values, built by one Middleware per server.
+type routes struct {
+	entries  func(http.Handler) http.Handler // Bearer, Entry_Read
+	projects func(http.Handler) http.Handler // Bearer, any of Project_Read, Project_Admin
+	whoami   func(http.Handler) http.Handler // Bearer or Basic, no scope
+	orgs     func(http.Handler) http.Handler // Basic, Organisation_Read
+}
+
+func (r routes) byPath() map[string]func(http.Handler) http.Handler {
+	return map[string]func(http.Handler) http.Handler{
+		"/entries": r.entries, "/projects": r.projects, "/whoami": r.whoami, "/organisations": r.orgs,
+	}
+}
+
+func newRoutes(t *testing.T, cfg warden.Config) routes {
+	t.Helper()
+	cs, err := clients()
+	if err != nil {
+		t.Fatalf("hashing secrets: %v", err)
+	}
+	store, err := warden.NewClientStore(cs)
+	if err != nil {
+		t.Fatalf("NewClientStore: %v", err)
+	}
+	cfg.Clients = store
+	m, err := warden.New(cfg)
+	if err != nil {
+		t.Fatalf("warden.New: %v", err)
+	}
+	t.Cleanup(func() { _ = m.Close() })
+	return routes{
+		entries:  m.Require("Entry_Read"),
+		projects: m.RequireAny("Project_Read", "Project_Admin"),
+		whoami:   m.Accept(warden.SchemeBearer, warden.SchemeBasic).Handler,
+		orgs:     m.Accept(warden.SchemeBasic).Require("Organisation_Read"),
+	}
+}
+
+// server is one framework's server and a count of requests its protected
+// handler saw, which must stay zero for refusals.
+type server struct {
+	name  string
+	url   string
+	calls *atomic.Int64
+}
+
+// principalBody is what every protected handler answers: the principal it
+// found, as JSON, so comparing bodies compares principals.
+func principalBody(p *warden.Principal, ok bool) (int, []byte) {
+	if !ok {
+		return http.StatusInternalServerError, []byte("no principal\n")
+	}
+	b, err := json.Marshal(p)
+	if err != nil {
+		return http.StatusInternalServerError, []byte("principal does not marshal\n")
+	}
+	return http.StatusOK, b
+}
+
+func writeBody(w http.ResponseWriter, status int, body []byte) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_, _ = w.Write(body)
+}
+
+func startServers(t *testing.T, cfg warden.Config) []server {
+	t.Helper()
+	gin.SetMode(gin.TestMode)
+	builders := []struct {
+		name  string
+		build func(routes, *atomic.Int64) http.Handler
+	}{
+		{"net/http", buildServeMux},
+		{"chi", buildChi},
+		{"gin", buildGin},
+		{"echo", buildEcho},
+	}
+	var out []server
+	for _, b := range builders {
+		calls := new(atomic.Int64)
+		srv := httptest.NewServer(b.build(newRoutes(t, cfg), calls)) // listens on 127.0.0.1
+		t.Cleanup(srv.Close)
+		out = append(out, server{name: b.name, url: srv.URL, calls: calls})
+	}
+	return out
+}
+
+func netHTTPHandler(calls *atomic.Int64) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		calls.Add(1)
+		status, body := principalBody(warden.PrincipalFrom(r.Context()))
+		writeBody(w, status, body)
+	})
+}
+
+func buildServeMux(rs routes, calls *atomic.Int64) http.Handler {
+	mux := http.NewServeMux()
+	for path, mw := range rs.byPath() {
+		mux.Handle("GET "+path, mw(netHTTPHandler(calls)))
+	}
+	return mux
+}
+
+func buildChi(rs routes, calls *atomic.Int64) http.Handler {
+	r := chi.NewRouter()
+	for path, mw := range rs.byPath() {
+		r.With(mw).Get(path, netHTTPHandler(calls).ServeHTTP)
+	}
+	return r
+}
+
+func buildGin(rs routes, calls *atomic.Int64) http.Handler {
+	r := gin.New()
+	h := func(c *gin.Context) {
+		calls.Add(1)
+		p, ok := wardengin.Principal(c)
+		if q, qok := warden.PrincipalFrom(c.Request.Context()); q != p || qok != ok {
+			writeBody(c.Writer, http.StatusInternalServerError, []byte("accessor disagrees with PrincipalFrom\n"))
+			return
+		}
+		status, body := principalBody(p, ok)
+		writeBody(c.Writer, status, body)
+	}
+	for path, mw := range rs.byPath() {
+		r.GET(path, wardengin.New(mw), h)
+	}
+	return r
+}
+
+func buildEcho(rs routes, calls *atomic.Int64) http.Handler {
+	e := echo.New()
+	e.HideBanner, e.HidePort = true, true
+	h := func(c echo.Context) error {
+		calls.Add(1)
+		p, ok := wardenecho.Principal(c)
+		if q, qok := warden.PrincipalFrom(c.Request().Context()); q != p || qok != ok {
+			writeBody(c.Response(), http.StatusInternalServerError, []byte("accessor disagrees with PrincipalFrom\n"))
+			return nil
+		}
+		status, body := principalBody(p, ok)
+		writeBody(c.Response(), status, body)
+		return nil
+	}
+	for path, mw := range rs.byPath() {
+		e.GET(path, h, wardenecho.New(mw))
+	}
+	return e
+}

@@ -1,0 +1,278 @@
+package warden_test
+
+import (
+	"crypto/ecdsa"
+	"crypto/ed25519"
+	"crypto/rsa"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/json"
+	"math/big"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+	"github.com/wardenhq/warden"
+	"github.com/wardenhq/warden/wardentest"
+)
+
+// The benchmarks compare, in one run, over the same keys and the same
+// token: the bare signature check (path=crypto), golang-jwt's jwt.Parse
+// with a static key (path=floor), the full middleware on a token it has not
+// seen (path=new, cache disabled), on a repeated token (path=cached), and
+// its refusals (path=badsig, path=unknownkid, path=missing). Compare with
+//
+//	go test -run '^$' -bench . -benchmem -count=10 | tee new.txt
+//	benchstat -col /path new.txt
+
+const (
+	benchIssuer   = "https://issuer.bench.test"
+	benchAudience = "https://api.bench.test"
+)
+
+// benchFixture holds the keys, tokens and middleware shared by every
+// benchmark; keys are generated once per process.
+type benchFixture struct {
+	keys   []*wardentest.Key // RS256, ES256, EdDSA
+	tokens map[string]string // alg → token
+	jwks   []byte
+}
+
+var benchSetup = sync.OnceValue(func() *benchFixture {
+	f := &benchFixture{
+		keys:   []*wardentest.Key{wardentest.NewRSAKey("rsa-1"), wardentest.NewECKey("ec-1"), wardentest.NewEd25519Key("ed-1")},
+		tokens: map[string]string{},
+	}
+	f.jwks = wardentest.JWKS(f.keys...)
+	for _, k := range f.keys {
+		f.tokens[k.Alg] = benchMint(k, k.ID)
+	}
+	return f
+})
+
+// benchMint signs a typical access token (RFC 9068 shape) valid for 12 h.
+func benchMint(k *wardentest.Key, kid string) string {
+	now := time.Now()
+	h, _ := json.Marshal(map[string]any{"alg": k.Alg, "kid": kid, "typ": "at+jwt"})
+	p, _ := json.Marshal(map[string]any{
+		"iss": benchIssuer, "aud": benchAudience, "sub": "user-1", "client_id": "client-1",
+		"iat": now.Unix(), "exp": now.Add(12 * time.Hour).Unix(), "jti": "0123456789abcdef01234567",
+		"scope": "read write profile",
+	})
+	return k.Sign(k.Alg, h, p)
+}
+
+// benchMiddleware builds a middleware over the fixture's static JWKS.
+func benchMiddleware(b *testing.B, f *benchFixture, cacheSize int) *warden.Middleware {
+	b.Helper()
+	m, err := warden.New(warden.Config{Issuer: benchIssuer, Audience: benchAudience, JWKS: f.jwks, TokenCacheSize: cacheSize})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { _ = m.Close() })
+	return m
+}
+
+// benchWriter is a ResponseWriter that keeps only the status, so the
+// benchmarks count warden's allocations rather than a recorder's.
+type benchWriter struct {
+	h    http.Header
+	code int
+}
+
+func (w *benchWriter) Header() http.Header         { return w.h }
+func (w *benchWriter) Write(p []byte) (int, error) { return len(p), nil }
+func (w *benchWriter) WriteHeader(code int)        { w.code = code }
+
+var benchNext = http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusNoContent) })
+
+// benchCase is one measured operation; op reports whether the outcome was
+// the expected one, so a broken fixture fails instead of measuring errors.
+type benchCase struct {
+	path string
+	op   func(*benchWriter) bool
+}
+
+func benchServe(h http.Handler, authorization string, want int) func(*benchWriter) bool {
+	r := httptest.NewRequest(http.MethodGet, "/resource", nil)
+	if authorization != "" {
+		r.Header.Set("Authorization", authorization)
+	}
+	return func(w *benchWriter) bool {
+		clear(w.h)
+		w.code = 0
+		h.ServeHTTP(w, r)
+		return w.code == want
+	}
+}
+
+// benchCases returns the side-by-side cases for the key k.
+func benchCases(b *testing.B, f *benchFixture, k *wardentest.Key) []benchCase {
+	tok := f.tokens[k.Alg]
+	input := tok[:strings.LastIndexByte(tok, '.')]
+	sig, err := base64.RawURLEncoding.DecodeString(tok[len(input)+1:])
+	if err != nil {
+		b.Fatal(err)
+	}
+	pub := k.Signer.Public()
+	fresh := benchMiddleware(b, f, -1).Require("read")(benchNext)
+	cached := benchMiddleware(b, f, 0).Require("read")(benchNext)
+	return []benchCase{
+		{"crypto", benchCrypto(pub, input, sig)},
+		{"floor", func(*benchWriter) bool {
+			t, err := jwt.Parse(tok, func(*jwt.Token) (any, error) { return pub, nil })
+			return err == nil && t.Valid
+		}},
+		{"new", benchServe(fresh, "Bearer "+tok, http.StatusNoContent)},
+		{"cached", benchServe(cached, "Bearer "+tok, http.StatusNoContent)},
+		{"badsig", benchServe(cached, "Bearer "+benchFlipSignature(tok), http.StatusUnauthorized)},
+		{"unknownkid", benchServe(cached, "Bearer "+benchMint(k, "no-such-kid"), http.StatusUnauthorized)},
+		{"missing", benchServe(cached, "", http.StatusUnauthorized)},
+	}
+}
+
+// benchCrypto is the bare signature check of the signing input: the hash
+// and the public-key operation, nothing else.
+func benchCrypto(pub any, input string, sig []byte) func(*benchWriter) bool {
+	switch pk := pub.(type) {
+	case *rsa.PublicKey:
+		return func(*benchWriter) bool {
+			d := sha256.Sum256([]byte(input))
+			return rsa.VerifyPKCS1v15(pk, 0x05, d[:], sig) == nil // crypto.SHA256
+		}
+	case *ecdsa.PublicKey:
+		r, s := new(big.Int).SetBytes(sig[:32]), new(big.Int).SetBytes(sig[32:])
+		return func(*benchWriter) bool {
+			d := sha256.Sum256([]byte(input))
+			return ecdsa.Verify(pk, d[:], r, s)
+		}
+	case ed25519.PublicKey:
+		return func(*benchWriter) bool { return ed25519.Verify(pk, []byte(input), sig) }
+	}
+	panic("benchCrypto: unsupported key type")
+}
+
+// benchFlipSignature changes one signature character in the middle, so the
+// token stays well-formed and only the signature check fails.
+func benchFlipSignature(tok string) string {
+	i := strings.LastIndexByte(tok, '.') + 10
+	c := byte('A')
+	if tok[i] == 'A' {
+		c = 'B'
+	}
+	return tok[:i] + string(c) + tok[i+1:]
+}
+
+// BenchmarkVerify measures one request at a time.
+func BenchmarkVerify(b *testing.B) {
+	f := benchSetup()
+	for _, k := range f.keys {
+		b.Run("alg="+k.Alg, func(b *testing.B) {
+			for _, c := range benchCases(b, f, k) {
+				b.Run("path="+c.path, func(b *testing.B) {
+					w := &benchWriter{h: http.Header{}}
+					if !c.op(w) {
+						b.Fatalf("%s/%s: unexpected outcome (status %d)", k.Alg, c.path, w.code)
+					}
+					b.ReportAllocs()
+					for b.Loop() {
+						c.op(w)
+					}
+				})
+			}
+		})
+	}
+}
+
+// BenchmarkVerifyParallel is BenchmarkVerify with GOMAXPROCS goroutines.
+func BenchmarkVerifyParallel(b *testing.B) {
+	f := benchSetup()
+	for _, k := range f.keys {
+		b.Run("alg="+k.Alg, func(b *testing.B) {
+			for _, c := range benchCases(b, f, k) {
+				b.Run("path="+c.path, func(b *testing.B) {
+					if !c.op(&benchWriter{h: http.Header{}}) {
+						b.Fatalf("%s/%s: unexpected outcome", k.Alg, c.path)
+					}
+					b.ReportAllocs()
+					b.RunParallel(func(pb *testing.PB) {
+						w := &benchWriter{h: http.Header{}}
+						for pb.Next() {
+							c.op(w)
+						}
+					})
+				})
+			}
+		})
+	}
+}
+
+// benchBasic returns a handler accepting Basic for one bcrypt-hashed
+// client, with the credential cache on (ttl 0: the default) or off.
+var benchClients = sync.OnceValue(func() *warden.ClientStore {
+	hash, err := warden.HashSecret("bench-secret")
+	if err != nil {
+		panic(err)
+	}
+	s, err := warden.NewClientStore([]warden.Client{{ID: "bench-client", SecretHash: hash, Scopes: []string{"read"}}})
+	if err != nil {
+		panic(err)
+	}
+	return s
+})
+
+func benchBasicCases(b *testing.B) []benchCase {
+	f := benchSetup()
+	auth := "Basic " + base64.StdEncoding.EncodeToString([]byte("bench-client:bench-secret"))
+	var out []benchCase
+	for _, c := range []struct {
+		path string
+		ttl  time.Duration
+	}{{"cached", 0}, {"uncached", -1}} {
+		m, err := warden.New(warden.Config{Issuer: benchIssuer, Audience: benchAudience, JWKS: f.jwks,
+			Clients: benchClients(), BasicCacheTTL: c.ttl})
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Cleanup(func() { _ = m.Close() })
+		h := m.Accept(warden.SchemeBasic).Require("read")(benchNext)
+		out = append(out, benchCase{c.path, benchServe(h, auth, http.StatusNoContent)})
+	}
+	return out
+}
+
+// BenchmarkBasic measures HTTP Basic client authentication with and
+// without the cache of successful checks.
+func BenchmarkBasic(b *testing.B) {
+	for _, c := range benchBasicCases(b) {
+		b.Run("path="+c.path, func(b *testing.B) {
+			w := &benchWriter{h: http.Header{}}
+			if !c.op(w) {
+				b.Fatalf("basic %s: status %d", c.path, w.code)
+			}
+			b.ReportAllocs()
+			for b.Loop() {
+				c.op(w)
+			}
+		})
+	}
+}
+
+// BenchmarkBasicParallel is BenchmarkBasic with GOMAXPROCS goroutines.
+func BenchmarkBasicParallel(b *testing.B) {
+	for _, c := range benchBasicCases(b) {
+		b.Run("path="+c.path, func(b *testing.B) {
+			b.ReportAllocs()
+			b.RunParallel(func(pb *testing.PB) {
+				w := &benchWriter{h: http.Header{}}
+				for pb.Next() {
+					c.op(w)
+				}
+			})
+		})
+	}
+}

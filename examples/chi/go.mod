@@ -1,0 +1,18 @@
+module github.com/wardenhq/warden/examples/chi
+
+go 1.26.8
+
+require (
+	github.com/go-chi/chi/v5 v5.5.0
+	github.com/wardenhq/warden v0.0.0-00010101000000-000000000000
+)
+
+require (
+	github.com/MicahParks/jwkset v0.11.4 // indirect
+	github.com/golang-jwt/jwt/v5 v5.3.1 // indirect
+	golang.org/x/crypto v0.58.0 // indirect
+	golang.org/x/sys v0.49.0 // indirect
+	golang.org/x/time v0.15.0 // indirect
+)
+
+replace github.com/wardenhq/warden => ../..

@@ -1,0 +1,209 @@
+package warden_test
+
+import (
+	"context"
+	"encoding/base64"
+	"errors"
+	"net/http"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/wardenhq/warden"
+	"github.com/wardenhq/warden/wardentest"
+)
+
+// contensisSample is the access token printed in the Contensis Delivery API
+// documentation (../shared/seeds): header typ JWT with kid and x5t, no sub,
+// no iat, aud = issuer + "/resources", scope as a string.
+const contensisSample = "eyJ0eXAiOiJKV1QiLCJhbGciOiJSUzI1NiIsIng1dCI6IjlmcEhwSnMxZkdnUG5NRURHdmNNbnhxUmZNMCIsImtpZCI6IjlmcEhwSnMxZkdnUG5NRURHdmNNbnhxUmZNMCJ9.eyJpc3MiOiJodHRwOi8vY21zLWRldmVsb3AuY2xvdWQuY29udGVuc2lzLmNvbS9hdXRoZW50aWNhdGUiLCJhdWQiOiJodHRwOi8vY21zLWRldmVsb3AuY2xvdWQuY29udGVuc2lzLmNvbS9hdXRoZW50aWNhdGUvcmVzb3VyY2VzIiwiZXhwIjoxNDg4Mzc5MzU4LCJuYmYiOjE0ODgzNzU3NTgsImNsaWVudF9pZCI6ImJkYTMwZTU2LTRmYWYtNDEyYy1iNDYwLTZmY2U5MzQyYjE2MiIsImNsaWVudF9zdWIiOiJiZGEzMGU1Ni00ZmFmLSQxMmMtYjQ2MC02ZmNlOTM0MmIxNjIiLCJjbGllbnRfdXNlcm5hbWUiOiJTaW1vbidzIGtleSIsInNjb3BlIjoiRW50cnlfUmVhZCJ9.g1krcmM_2Qe5ZIB_2c8LDmBVP8tc2V2j01PqvlHk8swVLTonF_x-5Iob0Tql8dJN_jDyJyJNx0dzZGAd-w1Gn8qS_6KQR9e4Uk4z1OAd6s1soo6WhXMqgbGJ8Hq9WXgOehZz_Vz2efdGFZ2JJLr7mRRNj-4XL21XhkVYXWnxXfugSZ0tJdBa2rMTxDgz8uVF9Tdrcduy7l85lOjTZL13CwMbrPQebCdTQCty7LKGfF_U3KaWyRtTXwZhUvhq-7wCtEuHymcEAa_8jokL8pT0vhPkvMKZ_SiVCkdnBbwQ6GNFMU_mfjt4b-xgxjUFsHDhQPczosxmn8I7__hRpcsZCQ"
+
+// TestRealWorldTokenShapes checks that the token shapes real issuers send
+// work with the default configuration.
+func TestRealWorldTokenShapes(t *testing.T) {
+	key := wardentest.NewRSAKey("9fpHpJs1fGgPnMEDGvcMnxqRfM0")
+	parts := strings.Split(contensisSample, ".")
+	header, err := base64.RawURLEncoding.DecodeString(parts[0])
+	require.NoError(t, err)
+	payload, err := base64.RawURLEncoding.DecodeString(parts[1])
+	require.NoError(t, err)
+	const cmsIssuer = "http://cms-develop.cloud.contensis.com/authenticate"
+	at := time.Unix(1488379358-600, 0) // ten minutes before the sample's exp
+
+	cases := []struct {
+		name         string
+		token        string
+		wantSubject  string
+		wantClientID string
+	}{
+		{"Contensis sample re-signed", key.Sign("", header, payload), "bda30e56-4faf-412c-b460-6fce9342b162", "bda30e56-4faf-412c-b460-6fce9342b162"},
+		{"IdentityServer scope array", key.Sign("", []byte(`{"alg":"RS256","kid":"9fpHpJs1fGgPnMEDGvcMnxqRfM0","typ":"at+jwt"}`),
+			[]byte(`{"iss":"`+cmsIssuer+`","aud":["`+cmsIssuer+`/resources"],"exp":1488379358,"client_id":"is4","sub":"u1","scope":["Entry_Read","offline_access"]}`)), "u1", "is4"},
+		{"Azure scp and azp", key.Sign("", []byte(`{"alg":"RS256","kid":"9fpHpJs1fGgPnMEDGvcMnxqRfM0","typ":"JWT"}`),
+			[]byte(`{"iss":"`+cmsIssuer+`","aud":"`+cmsIssuer+`/resources","exp":1488379358,"azp":"azure-app","scp":"Entry_Read"}`)), "azure-app", "azure-app"},
+	}
+	mw, err := warden.New(warden.Config{
+		Issuer: cmsIssuer, Audience: cmsIssuer + "/resources", JWKS: wardentest.JWKS(key),
+		Now: func() time.Time { return at },
+	})
+	require.NoError(t, err)
+	h := mw.Require("Entry_Read")(echoPrincipal)
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			w := request{path: "/", auth: []string{"bearer " + tc.token}}.do(h)
+			require.Equal(t, http.StatusOK, w.Code, w.Body.String())
+			p, err := mw.Verify(context.Background(), tc.token)
+			require.NoError(t, err)
+			assert.Equal(t, tc.wantSubject, p.Subject())
+			assert.Equal(t, tc.wantClientID, p.ClientID())
+			assert.True(t, p.HasScope("Entry_Read"))
+			assert.Equal(t, warden.SchemeBearer, p.Scheme())
+		})
+	}
+	// The original sample names the same kid but was signed by Contensis'
+	// own key: the signature check is what refuses it.
+	_, err = mw.Verify(context.Background(), contensisSample)
+	var we *warden.Error
+	require.ErrorAs(t, err, &we)
+	assert.Equal(t, warden.ReasonBadSignature, we.Reason)
+}
+
+// TestStrictProfile covers the RFC 9068 profile switch.
+func TestStrictProfile(t *testing.T) {
+	f := newFixture(t, func(c *warden.Config, _ *wardentest.Issuer) { c.StrictRFC9068 = true })
+	cases := []struct {
+		name   string
+		token  wardentest.Token
+		reason warden.Reason
+	}{
+		{"at+jwt", wardentest.Token{}, warden.ReasonOK},
+		{"application/at+jwt", wardentest.Token{Header: map[string]any{"typ": "application/at+jwt"}}, warden.ReasonOK},
+		{"AT+JWT", wardentest.Token{Header: map[string]any{"typ": "AT+JWT"}}, warden.ReasonOK},
+		{"typ JWT", wardentest.Token{Header: map[string]any{"typ": "JWT"}}, warden.ReasonWrongType},
+		{"no typ", wardentest.Token{Header: map[string]any{"typ": nil}}, warden.ReasonWrongType},
+		{"no sub", wardentest.Token{Claims: wardentest.Claims{"sub": nil}}, warden.ReasonMissingClaim},
+		{"no client_id", wardentest.Token{Claims: wardentest.Claims{"client_id": nil}}, warden.ReasonMissingClaim},
+		{"no jti", wardentest.Token{Claims: wardentest.Claims{"jti": nil}}, warden.ReasonMissingClaim},
+		{"no iat", wardentest.Token{Claims: wardentest.Claims{"iat": nil}}, warden.ReasonMissingClaim},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := f.mw.Verify(context.Background(), f.iss.Mint(tc.token))
+			assert.Equal(t, tc.reason, reasonOf(err))
+		})
+	}
+}
+
+func reasonOf(err error) warden.Reason {
+	if err == nil {
+		return warden.ReasonOK
+	}
+	var we *warden.Error
+	if errors.As(err, &we) {
+		return we.Reason
+	}
+	return "not a *warden.Error"
+}
+
+// TestHMACIssuer: HS256 only with an explicitly configured secret, and
+// never for an issuer whose keys come from a JWK Set.
+func TestHMACIssuer(t *testing.T) {
+	secret := []byte(strings.Repeat("s", 32))
+	iss := wardentest.NewIssuer(t)
+	mw, err := warden.New(warden.Config{
+		Issuer: "https://hmac.test", Audience: "api", HMACSecret: secret,
+		Issuers: []warden.IssuerConfig{{Issuer: iss.URL, Audience: iss.Audience, JWKS: wardentest.JWKS(iss.Keys()...)}},
+	})
+	require.NoError(t, err)
+	exp := time.Now().Add(time.Minute).Unix()
+	payload := func(issuer, aud string) []byte {
+		return []byte(`{"iss":"` + issuer + `","aud":"` + aud + `","sub":"s","exp":` + strconv.FormatInt(exp, 10) + `}`)
+	}
+	cases := []struct {
+		name   string
+		token  string
+		reason warden.Reason
+	}{
+		{"HS256 with the secret", wardentest.SignHMAC("HS256", secret, []byte(`{"alg":"HS256"}`), payload("https://hmac.test", "api")), warden.ReasonOK},
+		{"HS512 with the secret", wardentest.SignHMAC("HS512", secret, []byte(`{"alg":"HS512"}`), payload("https://hmac.test", "api")), warden.ReasonOK},
+		{"HS256 with another secret", wardentest.SignHMAC("HS256", []byte(strings.Repeat("x", 32)), []byte(`{"alg":"HS256"}`), payload("https://hmac.test", "api")), warden.ReasonBadSignature},
+		{"RS256 to the HMAC issuer", iss.Keys()[0].Sign("", []byte(`{"alg":"RS256","kid":"rsa-1"}`), payload("https://hmac.test", "api")), warden.ReasonDisallowedAlg},
+		{"HS256 to the JWKS issuer, secret", wardentest.SignHMAC("HS256", secret, []byte(`{"alg":"HS256","kid":"rsa-1"}`), payload(iss.URL, iss.Audience)), warden.ReasonDisallowedAlg},
+		{"RS256 to the JWKS issuer", iss.Mint(wardentest.Token{}), warden.ReasonOK},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := mw.Verify(context.Background(), tc.token)
+			assert.Equal(t, tc.reason, reasonOf(err))
+		})
+	}
+}
+
+// TestMultipleIssuers: each issuer's keys verify only its own tokens, and
+// each has its own audience.
+func TestMultipleIssuers(t *testing.T) {
+	a, b := wardentest.NewIssuer(t), wardentest.NewIssuer(t)
+	b.Audience = "https://b.api.test"
+	mw, err := warden.New(warden.Config{Issuers: []warden.IssuerConfig{
+		{Issuer: a.URL, Audience: a.Audience, JWKS: wardentest.JWKS(a.Keys()...)},
+		{Issuer: b.URL, Audience: b.Audience, JWKS: wardentest.JWKS(b.Keys()...)},
+	}})
+	require.NoError(t, err)
+	cases := []struct {
+		name   string
+		token  string
+		reason warden.Reason
+	}{
+		{"issuer A", a.Mint(wardentest.Token{}), warden.ReasonOK},
+		{"issuer B", b.Mint(wardentest.Token{}), warden.ReasonOK},
+		{"A's key claiming B (same kid)", a.Mint(wardentest.Token{Claims: wardentest.Claims{"iss": b.URL, "aud": b.Audience}}), warden.ReasonBadSignature},
+		{"B's token with A's audience", b.Mint(wardentest.Token{Claims: wardentest.Claims{"aud": a.Audience}}), warden.ReasonWrongAudience},
+		{"unknown issuer", a.Mint(wardentest.Token{Claims: wardentest.Claims{"iss": "https://evil.test"}}), warden.ReasonWrongIssuer},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := mw.Verify(context.Background(), tc.token)
+			assert.Equal(t, tc.reason, reasonOf(err))
+		})
+	}
+}
+
+// TestPrincipal checks the accessors, the impersonation chain and Claims.
+func TestPrincipal(t *testing.T) {
+	f := newFixture(t, nil)
+	token := f.iss.Mint(wardentest.Token{Claims: wardentest.Claims{
+		"sub": "alice", "client_id": "cms-app", "scope": "a b", "jti": "id-1", "tenant": "t1",
+		"act": map[string]any{"sub": "cms-app", "client_id": "cms-app", "act": map[string]any{"sub": "gateway"}},
+	}})
+	p, err := f.mw.Verify(context.Background(), token)
+	require.NoError(t, err)
+	assert.Equal(t, "alice", p.Subject())
+	assert.Equal(t, "cms-app", p.ClientID())
+	assert.Equal(t, []string{"a", "b"}, p.Scopes())
+	assert.Equal(t, f.iss.URL, p.Issuer())
+	assert.Equal(t, []string{f.iss.Audience}, p.Audience())
+	assert.Equal(t, "id-1", p.TokenID())
+	assert.Equal(t, f.clock.Now().Add(5*time.Minute).Unix(), p.ExpiresAt().Unix())
+	assert.Equal(t, f.clock.Now().Unix(), p.IssuedAt().Unix())
+	assert.True(t, p.Impersonated())
+	assert.Equal(t, &warden.Actor{Subject: "cms-app", ClientID: "cms-app", Actor: &warden.Actor{Subject: "gateway"}}, p.Actor())
+
+	// Copies: changing what the getters return changes nothing shared.
+	p.Scopes()[0] = "admin"
+	p.Actor().Subject = "mallory"
+	assert.Equal(t, []string{"a", "b"}, p.Scopes())
+	assert.Equal(t, "cms-app", p.Actor().Subject)
+
+	var custom struct {
+		Tenant string `json:"tenant"`
+	}
+	require.NoError(t, p.Claims(&custom))
+	assert.Equal(t, "t1", custom.Tenant)
+
+	_, ok := warden.PrincipalFrom(context.Background())
+	assert.False(t, ok)
+}

@@ -1,0 +1,364 @@
+package wardentest_test
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/wardenhq/warden"
+	"github.com/wardenhq/warden/wardentest"
+	"golang.org/x/oauth2"
+	"golang.org/x/oauth2/clientcredentials"
+)
+
+// newTestIssuer starts an issuer with the clients the tests share.
+func newTestIssuer(t *testing.T) *wardentest.Issuer {
+	t.Helper()
+	iss := wardentest.NewIssuer(t)
+	iss.AddClient(wardentest.Client{ID: "reader", Secret: "reader-secret", Scopes: []string{"Entry_Read", "ContentType_Read"}})
+	iss.AddClient(wardentest.Client{ID: "odd:client", Secret: "p@ss word+/%", Scopes: []string{"Entry_Read"}})
+	iss.AddClient(wardentest.Client{ID: "impersonator", Secret: "imp-secret", MayActAs: map[string][]string{
+		"alice": {"Entry_Read"},
+		"bob":   {"Entry_Read", "Entry_Write"},
+	}})
+	return iss
+}
+
+// verifier builds the middleware a resource server would use to trust iss.
+func verifier(t *testing.T, iss *wardentest.Issuer) *warden.Middleware {
+	t.Helper()
+	mw, err := warden.New(iss.StaticConfig())
+	if err != nil {
+		t.Fatalf("warden.New: %v", err)
+	}
+	t.Cleanup(func() { _ = mw.Close() })
+	return mw
+}
+
+// TestClientCredentialsWithOAuth2Client fetches tokens with the
+// golang.org/x/oauth2 client in both authentication styles and checks what
+// a resource server makes of them.
+func TestClientCredentialsWithOAuth2Client(t *testing.T) {
+	iss := newTestIssuer(t)
+	mw := verifier(t, iss)
+	tests := []struct {
+		name        string
+		id, secret  string
+		scopes      []string
+		params      url.Values
+		wantSubject string
+		wantScopes  []string
+		wantActor   string
+	}{
+		{name: "all scopes", id: "reader", secret: "reader-secret", wantSubject: "reader", wantScopes: []string{"Entry_Read", "ContentType_Read"}},
+		{name: "subset", id: "reader", secret: "reader-secret", scopes: []string{"ContentType_Read"}, wantSubject: "reader", wantScopes: []string{"ContentType_Read"}},
+		{name: "escaped id and secret", id: "odd:client", secret: "p@ss word+/%", wantSubject: "odd:client", wantScopes: []string{"Entry_Read"}},
+		{name: "act_as alice", id: "impersonator", secret: "imp-secret", params: url.Values{"act_as": {"alice"}}, wantSubject: "alice", wantScopes: []string{"Entry_Read"}, wantActor: "impersonator"},
+		{name: "act_as bob, narrowed", id: "impersonator", secret: "imp-secret", scopes: []string{"Entry_Write"}, params: url.Values{"act_as": {"bob"}}, wantSubject: "bob", wantScopes: []string{"Entry_Write"}, wantActor: "impersonator"},
+	}
+	for _, tt := range tests {
+		for _, style := range []oauth2.AuthStyle{oauth2.AuthStyleInHeader, oauth2.AuthStyleInParams} {
+			t.Run(tt.name+"/"+styleName(style), func(t *testing.T) {
+				cc := clientcredentials.Config{ClientID: tt.id, ClientSecret: tt.secret, TokenURL: iss.URL + "/oauth/token",
+					Scopes: tt.scopes, EndpointParams: tt.params, AuthStyle: style}
+				tok, err := cc.Token(context.Background())
+				if err != nil {
+					t.Fatalf("Token: %v", err)
+				}
+				if tok.TokenType != "Bearer" {
+					t.Errorf("token_type = %q, want Bearer", tok.TokenType)
+				}
+				if got := time.Until(tok.Expiry); got < 4*time.Minute || got > 5*time.Minute {
+					t.Errorf("token expires in %v, want about 5m", got)
+				}
+				p, err := mw.Verify(context.Background(), tok.AccessToken)
+				if err != nil {
+					t.Fatalf("Verify: %v", err)
+				}
+				if p.Subject() != tt.wantSubject || p.ClientID() != tt.id {
+					t.Errorf("subject, client = %q, %q, want %q, %q", p.Subject(), p.ClientID(), tt.wantSubject, tt.id)
+				}
+				if !slices.Equal(p.Scopes(), tt.wantScopes) {
+					t.Errorf("scopes = %q, want %q", p.Scopes(), tt.wantScopes)
+				}
+				var actor string
+				if a := p.Actor(); a != nil {
+					actor = a.Subject
+				}
+				if actor != tt.wantActor {
+					t.Errorf("actor = %q, want %q", actor, tt.wantActor)
+				}
+			})
+		}
+	}
+}
+
+func styleName(s oauth2.AuthStyle) string {
+	if s == oauth2.AuthStyleInHeader {
+		return "basic"
+	}
+	return "post"
+}
+
+// TestTokenJSONBody covers client_secret_post in a JSON body, the shape the
+// seed vendors document, including impersonation.
+func TestTokenJSONBody(t *testing.T) {
+	iss := newTestIssuer(t)
+	mw := verifier(t, iss)
+	resp := post(t, iss, "application/json", `{"grant_type":"client_credentials","client_id":"impersonator","client_secret":"imp-secret","act_as":"bob"}`, nil)
+	body := decodeBody(t, resp, http.StatusOK)
+	if body["token_type"] != "Bearer" || body["expires_in"] != float64(300) || body["scope"] != "Entry_Read Entry_Write" {
+		t.Errorf("body = %v, want Bearer, 300 s, the user's permissions", body)
+	}
+	raw, _ := body["access_token"].(string)
+	p, err := mw.Verify(context.Background(), raw)
+	if err != nil {
+		t.Fatalf("Verify: %v", err)
+	}
+	var claims struct {
+		Act struct {
+			Sub string `json:"sub"`
+		} `json:"act"`
+		ActAs *string `json:"act_as"`
+	}
+	if err := p.Claims(&claims); err != nil {
+		t.Fatal(err)
+	}
+	if p.Subject() != "bob" || claims.Act.Sub != "impersonator" || claims.ActAs != nil {
+		t.Errorf("sub = %q, act.sub = %q, act_as = %v; want bob, impersonator, absent", p.Subject(), claims.Act.Sub, claims.ActAs)
+	}
+}
+
+// TestTokenErrors asserts every RFC 6749 §5.2 error the endpoint answers.
+func TestTokenErrors(t *testing.T) {
+	iss := newTestIssuer(t)
+	const form = "application/x-www-form-urlencoded"
+	basic := func(id, secret string) http.Header {
+		cred := url.QueryEscape(id) + ":" + url.QueryEscape(secret)
+		return http.Header{"Authorization": {"Basic " + base64.StdEncoding.EncodeToString([]byte(cred))}}
+	}
+	readerOK := basic("reader", "reader-secret")
+	tests := []struct {
+		name       string
+		method     string
+		ctype      string
+		body       string
+		header     http.Header
+		wantStatus int
+		wantCode   string
+	}{
+		{"no client authentication", "", form, "grant_type=client_credentials", nil, 401, "invalid_client"},
+		{"post: wrong secret", "", form, "grant_type=client_credentials&client_id=reader&client_secret=nope", nil, 401, "invalid_client"},
+		{"post: unknown client", "", form, "grant_type=client_credentials&client_id=ghost&client_secret=reader-secret", nil, 401, "invalid_client"},
+		{"post: id without secret", "", form, "grant_type=client_credentials&client_id=reader", nil, 401, "invalid_client"},
+		{"json: wrong secret", "", "application/json", `{"grant_type":"client_credentials","client_id":"reader","client_secret":"x"}`, nil, 401, "invalid_client"},
+		{"basic: wrong secret", "", form, "grant_type=client_credentials", basic("reader", "nope"), 401, "invalid_client"},
+		{"basic: unknown client", "", form, "grant_type=client_credentials", basic("ghost", "x"), 401, "invalid_client"},
+		{"basic: not base64", "", form, "grant_type=client_credentials", http.Header{"Authorization": {"Basic !!!"}}, 401, "invalid_client"},
+		{"bearer instead of basic", "", form, "grant_type=client_credentials", http.Header{"Authorization": {"Bearer abc"}}, 401, "invalid_client"},
+		{"empty authorization", "", form, "grant_type=client_credentials", http.Header{"Authorization": {""}}, 401, "invalid_client"},
+		{"two authorization fields", "", form, "grant_type=client_credentials", http.Header{"Authorization": {readerOK.Get("Authorization"), readerOK.Get("Authorization")}}, 400, "invalid_request"},
+		{"basic and post together", "", form, "grant_type=client_credentials&client_id=reader&client_secret=reader-secret", readerOK, 400, "invalid_request"},
+		{"basic with another client_id", "", form, "grant_type=client_credentials&client_id=impersonator", readerOK, 400, "invalid_request"},
+		{"missing grant_type", "", form, "scope=Entry_Read", readerOK, 400, "invalid_request"},
+		{"repeated parameter", "", form, "grant_type=client_credentials&scope=Entry_Read&scope=Entry_Read", readerOK, 400, "invalid_request"},
+		{"bad form escape", "", form, "grant_type=client_credentials&scope=%zz", readerOK, 400, "invalid_request"},
+		{"no content type", "", "", "grant_type=client_credentials", readerOK, 400, "invalid_request"},
+		{"text body", "", "text/plain", "grant_type=client_credentials", readerOK, 400, "invalid_request"},
+		{"json: scope not a string", "", "application/json", `{"grant_type":"client_credentials","scope":["Entry_Read"]}`, readerOK, 400, "invalid_request"},
+		{"json: trailing data", "", "application/json", `{"grant_type":"client_credentials"} {}`, readerOK, 400, "invalid_request"},
+		{"json: not an object", "", "application/json", `"client_credentials"`, readerOK, 400, "invalid_request"},
+		{"body too large", "", form, "grant_type=client_credentials&pad=" + strings.Repeat("a", 70<<10), readerOK, 400, "invalid_request"},
+		{"GET", http.MethodGet, "", "", readerOK, 405, "invalid_request"},
+		{"password grant", "", form, "grant_type=password&username=u&password=p", readerOK, 400, "unsupported_grant_type"},
+		{"authorization_code grant", "", "application/json", `{"grant_type":"authorization_code","client_id":"reader","client_secret":"reader-secret"}`, nil, 400, "unsupported_grant_type"},
+		{"scope not granted", "", form, "grant_type=client_credentials&scope=Entry_Write", readerOK, 400, "invalid_scope"},
+		{"one scope of two not granted", "", form, "grant_type=client_credentials&scope=Entry_Read+Entry_Write", readerOK, 400, "invalid_scope"},
+		{"scope with a quote", "", form, `grant_type=client_credentials&scope=Entry_Read%22`, readerOK, 400, "invalid_scope"},
+		{"scope is case-sensitive", "", form, "grant_type=client_credentials&scope=entry_read", readerOK, 400, "invalid_scope"},
+		{"act_as without permission", "", form, "grant_type=client_credentials&act_as=alice", readerOK, 400, "unauthorized_client"},
+		{"act_as an unknown user", "", form, "grant_type=client_credentials&act_as=mallory", basic("impersonator", "imp-secret"), 400, "unauthorized_client"},
+		{"act_as, scope beyond the user's", "", form, "grant_type=client_credentials&act_as=alice&scope=Entry_Write", basic("impersonator", "imp-secret"), 400, "invalid_scope"},
+		{"act_as, the client's own scope", "", "application/json", `{"grant_type":"client_credentials","client_id":"impersonator","client_secret":"imp-secret","act_as":"alice","scope":"Entry_Write"}`, nil, 400, "invalid_scope"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			req, err := http.NewRequest(cmpOr(tt.method, http.MethodPost), iss.URL+"/oauth/token", strings.NewReader(tt.body))
+			if err != nil {
+				t.Fatal(err)
+			}
+			for k, v := range tt.header {
+				req.Header[k] = v
+			}
+			if tt.ctype != "" {
+				req.Header.Set("Content-Type", tt.ctype)
+			}
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			body := decodeBody(t, resp, tt.wantStatus)
+			if body["error"] != tt.wantCode {
+				t.Errorf("error = %v, want %q", body["error"], tt.wantCode)
+			}
+			if d, _ := body["error_description"].(string); d == "" || strings.Contains(d, "secret") {
+				t.Errorf("error_description = %q, want fixed text", d)
+			}
+			if _, leak := body["access_token"]; leak {
+				t.Error("an error response carries an access_token")
+			}
+			challenge := resp.Header.Get("WWW-Authenticate")
+			if tt.wantStatus == http.StatusUnauthorized && challenge != `Basic realm="token", charset="UTF-8"` {
+				t.Errorf("WWW-Authenticate = %q, want the Basic challenge", challenge)
+			}
+			if tt.wantStatus == http.StatusMethodNotAllowed && resp.Header.Get("Allow") != "POST" {
+				t.Errorf("Allow = %q, want POST", resp.Header.Get("Allow"))
+			}
+		})
+	}
+}
+
+func cmpOr(s, def string) string {
+	if s == "" {
+		return def
+	}
+	return s
+}
+
+// TestTokenEndpointFakeClock checks that the endpoint mints on the issuer's
+// clock and that Config hands that clock to the middleware.
+func TestTokenEndpointFakeClock(t *testing.T) {
+	iss := newTestIssuer(t)
+	iss.TokenLifetime = time.Minute
+	now := time.Date(2031, 5, 1, 12, 0, 0, 0, time.UTC)
+	iss.SetClock(func() time.Time { return now })
+	cfg := iss.StaticConfig()
+	mw, err := warden.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer mw.Close()
+	resp := post(t, iss, "application/json", `{"grant_type":"client_credentials","client_id":"reader","client_secret":"reader-secret","scope":"Entry_Read"}`, nil)
+	body := decodeBody(t, resp, http.StatusOK)
+	if body["expires_in"] != float64(60) {
+		t.Errorf("expires_in = %v, want 60", body["expires_in"])
+	}
+	raw, _ := body["access_token"].(string)
+	p, err := mw.Verify(context.Background(), raw)
+	if err != nil {
+		t.Fatalf("Verify on the issuer's clock: %v", err)
+	}
+	if !p.ExpiresAt().Equal(now.Add(time.Minute)) || !p.IssuedAt().Equal(now) {
+		t.Errorf("iat, exp = %v, %v; want %v and a minute later", p.IssuedAt(), p.ExpiresAt(), now)
+	}
+	// Two minutes later on the same clock the token has expired (leeway 60 s).
+	now = now.Add(2*time.Minute + time.Second)
+	cfg.TokenCacheSize = -1
+	mw2, err := warden.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer mw2.Close()
+	var we *warden.Error
+	if _, err := mw2.Verify(context.Background(), raw); !errors.As(err, &we) || we.Reason != warden.ReasonExpired {
+		t.Errorf("Verify after expiry = %v, want %s", err, warden.ReasonExpired)
+	}
+}
+
+// TestAddClientReplaces checks that re-registering a client takes effect for
+// both authentication methods.
+func TestAddClientReplaces(t *testing.T) {
+	iss := newTestIssuer(t)
+	iss.AddClient(wardentest.Client{ID: "reader", Secret: "rotated", Scopes: []string{"Entry_Read"}})
+	for _, tc := range []struct {
+		secret string
+		want   int
+	}{{"reader-secret", http.StatusUnauthorized}, {"rotated", http.StatusOK}} {
+		for _, style := range []oauth2.AuthStyle{oauth2.AuthStyleInHeader, oauth2.AuthStyleInParams} {
+			cc := clientcredentials.Config{ClientID: "reader", ClientSecret: tc.secret, TokenURL: iss.URL + "/oauth/token", AuthStyle: style}
+			_, err := cc.Token(context.Background())
+			var re *oauth2.RetrieveError
+			switch {
+			case tc.want == http.StatusOK && err != nil:
+				t.Errorf("%s with %q: %v", styleName(style), tc.secret, err)
+			case tc.want != http.StatusOK && (!errors.As(err, &re) || re.Response.StatusCode != tc.want || re.ErrorCode != "invalid_client"):
+				t.Errorf("%s with %q: err = %v, want %d invalid_client", styleName(style), tc.secret, err, tc.want)
+			}
+		}
+	}
+}
+
+// TestNewIssuerAtMounted serves an issuer from a server of our own, as the
+// demo does, and checks its documents name that server.
+func TestNewIssuerAtMounted(t *testing.T) {
+	ext := wardentest.NewIssuer(t) // borrow a listener: serve a second issuer through Handle
+	iss := wardentest.NewIssuerAt(ext.URL + "/tenant")
+	ext.Handle("/tenant/.well-known/openid-configuration", http.StripPrefix("/tenant", iss))
+	resp, err := http.Get(ext.URL + "/tenant/.well-known/openid-configuration")
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc := decodeBody(t, resp, http.StatusOK)
+	if doc["issuer"] != ext.URL+"/tenant" || doc["jwks_uri"] != ext.URL+"/tenant/jwks.json" || doc["token_endpoint"] != ext.URL+"/tenant/oauth/token" {
+		t.Errorf("discovery = %v, want URLs under %s/tenant", doc, ext.URL)
+	}
+	if iss.Server != nil {
+		t.Error("NewIssuerAt started a server")
+	}
+	iss.Close() // a no-op, must not panic
+	for _, bad := range []string{"", "/relative", "ftp://host", "http://host/?q=1", "http://host/#f"} {
+		func() {
+			defer func() {
+				if recover() == nil {
+					t.Errorf("NewIssuerAt(%q) did not panic", bad)
+				}
+			}()
+			wardentest.NewIssuerAt(bad)
+		}()
+	}
+}
+
+func post(t *testing.T, iss *wardentest.Issuer, ctype, body string, header http.Header) *http.Response {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodPost, iss.URL+"/oauth/token", strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for k, v := range header {
+		req.Header[k] = v
+	}
+	req.Header.Set("Content-Type", ctype)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return resp
+}
+
+// decodeBody checks the status and the no-store header every token endpoint
+// response needs (RFC 6749 §5.1), and decodes the JSON body.
+func decodeBody(t *testing.T, resp *http.Response, wantStatus int) map[string]any {
+	t.Helper()
+	defer resp.Body.Close()
+	if resp.StatusCode != wantStatus {
+		t.Errorf("status = %d, want %d", resp.StatusCode, wantStatus)
+	}
+	if cc := resp.Header.Get("Cache-Control"); cc != "no-store" {
+		t.Errorf("Cache-Control = %q, want no-store", cc)
+	}
+	if ct := resp.Header.Get("Content-Type"); ct != "application/json" {
+		t.Errorf("Content-Type = %q, want application/json", ct)
+	}
+	var m map[string]any
+	if err := json.NewDecoder(resp.Body).Decode(&m); err != nil {
+		t.Fatalf("body is not JSON: %v", err)
+	}
+	return m
+}
