@@ -150,7 +150,9 @@ func (c *core) extractCredentials(r *http.Request) (credentials, *Error) {
 		header = trimOWS(fields[0])
 	}
 	var alt string // a token from the query or the body
-	if strings.Contains(r.URL.RawQuery, "access_token") {
+	// Only parse the query when it could hold the parameter, possibly
+	// percent-encoded; most requests then cost no allocation here.
+	if q := r.URL.RawQuery; strings.Contains(q, "access_token") || strings.IndexByte(q, '%') >= 0 {
 		q := r.URL.Query()["access_token"]
 		switch {
 		case len(q) > 1 || (len(q) == 1 && header != ""):

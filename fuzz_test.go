@@ -304,3 +304,29 @@ func FuzzAuthorizationHeader(f *testing.F) {
 
 // asWardenError is errors.As for *warden.Error.
 func asWardenError(err error, target **warden.Error) bool { return errors.As(err, target) }
+
+// TestFuzzFixture checks that the fuzz fixture is meaningful: its valid
+// seeds authenticate and its hostile ones do not, so a fuzzer that finds no
+// 200 is not just fuzzing a middleware that refuses everything.
+func TestFuzzFixture(t *testing.T) {
+	fx := fuzzFix()
+	for i, tok := range fx.tokens {
+		r := httptest.NewRequest(http.MethodGet, "/x", nil)
+		r.Header.Set("Authorization", "Bearer "+tok)
+		w := httptest.NewRecorder()
+		fx.h.ServeHTTP(w, r)
+		// Seeds 0..5: each key with and without kid; 6..11: scope array, no
+		// scope (403), scp, act chain, act_as, act by c2 (403); 13 aud
+		// array; 16 no sub (the client id stands in).
+		want := http.StatusUnauthorized
+		switch {
+		case i <= 6 || i == 8 || i == 9 || i == 10 || i == 13 || i == 16:
+			want = http.StatusOK
+		case i == 7 || i == 11:
+			want = http.StatusForbidden
+		}
+		if w.Code != want {
+			t.Errorf("seed %d: status %d, want %d (%s)", i, w.Code, want, w.Body)
+		}
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -192,4 +193,28 @@ func hmacToken(token, secret string) string {
 	parts := strings.Split(token, ".")
 	payload, _ := base64.RawURLEncoding.DecodeString(parts[1])
 	return wardentest.SignHMAC("HS256", []byte(secret), []byte(`{"alg":"HS256","kid":"rsa-1","typ":"at+jwt"}`), payload)
+}
+
+// TestKeysUnavailable: when no key set could ever be fetched, requests get
+// 503 with Retry-After, not 401, and the cause stays in the logs.
+func TestKeysUnavailable(t *testing.T) {
+	dead := httptest.NewServer(http.NotFoundHandler())
+	deadURL := dead.URL + "/jwks.json"
+	dead.Close() // connections are now refused
+	iss := wardentest.NewIssuer(t)
+	mw, err := warden.New(warden.Config{
+		Issuer: iss.URL, Audience: iss.Audience, JWKSURL: deadURL,
+		Keys: warden.KeySourceConfig{LazyStart: true},
+	})
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = mw.Close() })
+	w := request{path: "/", auth: []string{"Bearer " + iss.Scoped("Entry_Read")}}.do(mw.Require("Entry_Read")(echoPrincipal))
+	assert.Equal(t, http.StatusServiceUnavailable, w.Code)
+	assert.Empty(t, w.Header().Values("WWW-Authenticate"))
+	assert.NotEmpty(t, w.Header().Get("Retry-After"))
+	assert.Equal(t, `{"error":"temporarily_unavailable","error_description":"The access token cannot be verified right now"}`+"\n", w.Body.String())
+
+	// Without LazyStart the same configuration fails at construction.
+	_, err = warden.New(warden.Config{Issuer: iss.URL, Audience: iss.Audience, JWKSURL: deadURL})
+	assert.Error(t, err)
 }

@@ -34,7 +34,7 @@ func newTestIssuer(t *testing.T) *wardentest.Issuer {
 // verifier builds the middleware a resource server would use to trust iss.
 func verifier(t *testing.T, iss *wardentest.Issuer) *warden.Middleware {
 	t.Helper()
-	mw, err := warden.New(iss.StaticConfig())
+	mw, err := warden.New(iss.Config())
 	if err != nil {
 		t.Fatalf("warden.New: %v", err)
 	}

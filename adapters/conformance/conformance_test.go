@@ -94,33 +94,92 @@ func conformanceCases(iss *wardentest.Issuer) []conformanceCase {
 // TestConformance sends every case to a net/http, chi, Gin and Echo server
 // and requires the raw responses (status line, every header but Date, body)
 // to be byte-identical, and each to be what RFC 6750 / RFC 7617 ask for.
+// It runs once with a static JWK Set and once with the set fetched from the
+// issuer over loopback.
 func TestConformance(t *testing.T) {
 	iss := wardentest.NewIssuer(t)
-	servers := startServers(t, warden.Config{
-		Issuer:   iss.URL,
-		Audience: iss.Audience,
-		JWKS:     wardentest.JWKS(iss.Keys()...),
-	})
-	for _, tc := range conformanceCases(iss) {
-		t.Run(tc.name, func(t *testing.T) {
-			var ref []byte
-			for _, s := range servers {
-				before := s.calls.Load()
-				raw := roundTrip(t, s.url, tc.path, tc.auth)
-				if calls := s.calls.Load() - before; (calls == 1) != (tc.status == http.StatusOK) || calls > 1 {
-					t.Errorf("%s: handler ran %d times for a %d", s.name, calls, tc.status)
-				}
-				checkResponse(t, s.name, raw, tc)
-				if ref == nil {
-					ref = raw
-					continue
-				}
-				if !bytes.Equal(raw, ref) {
-					t.Errorf("%s response differs from %s:\n--- %s\n%s\n--- %s\n%s", s.name, servers[0].name,
-						s.name, raw, servers[0].name, ref)
-				}
+	cases := conformanceCases(iss)
+	for _, src := range []struct {
+		name string
+		cfg  warden.Config
+	}{
+		{"static JWKS", warden.Config{Issuer: iss.URL, Audience: iss.Audience, JWKS: wardentest.JWKS(iss.Keys()...)}},
+		{"JWKS URL", warden.Config{Issuer: iss.URL, Audience: iss.Audience, JWKSURL: iss.JWKSURL()}},
+	} {
+		t.Run(src.name, func(t *testing.T) {
+			servers := startServers(t, src.cfg)
+			for _, tc := range cases {
+				t.Run(tc.name, func(t *testing.T) {
+					forEachServer(t, servers, tc, func(name string, raw []byte) { checkResponse(t, name, raw, tc) })
+				})
 			}
 		})
+	}
+}
+
+// TestConformanceErrorHandler repeats the refusals with a Config.ErrorHandler
+// that writes its own body, and with one that writes nothing: warden still
+// owns the status and headers, and no framework may add to them.
+func TestConformanceErrorHandler(t *testing.T) {
+	iss := wardentest.NewIssuer(t)
+	cases := conformanceCases(iss)
+	for _, h := range []struct {
+		name    string
+		handler func(http.ResponseWriter, *http.Request, *warden.Error)
+	}{
+		{"own body", func(w http.ResponseWriter, _ *http.Request, e *warden.Error) {
+			w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+			w.WriteHeader(http.StatusTeapot) // ignored: warden keeps its status
+			_, _ = io.WriteString(w, "refused: "+string(e.Reason)+"\n")
+		}},
+		{"silent", func(http.ResponseWriter, *http.Request, *warden.Error) {}},
+	} {
+		t.Run(h.name, func(t *testing.T) {
+			servers := startServers(t, warden.Config{
+				Issuer: iss.URL, Audience: iss.Audience, JWKS: wardentest.JWKS(iss.Keys()...), ErrorHandler: h.handler,
+			})
+			for _, tc := range cases {
+				t.Run(tc.name, func(t *testing.T) {
+					forEachServer(t, servers, tc, func(name string, raw []byte) {
+						resp, err := http.ReadResponse(bufio.NewReader(bytes.NewReader(raw)), nil)
+						if err != nil {
+							t.Fatalf("%s: parsing response: %v\n%s", name, err, raw)
+						}
+						_ = resp.Body.Close()
+						if resp.StatusCode != tc.status {
+							t.Errorf("%s: status %d, want %d", name, resp.StatusCode, tc.status)
+						}
+						if got := resp.Header.Values("WWW-Authenticate"); !slices.Equal(got, tc.challenges) {
+							t.Errorf("%s: WWW-Authenticate %q, want %q", name, got, tc.challenges)
+						}
+					})
+				})
+			}
+		})
+	}
+}
+
+// forEachServer sends tc to every server, checks each raw response with
+// check and how often the protected handler ran, and requires every response
+// to equal the first server's (net/http's) byte for byte.
+func forEachServer(t *testing.T, servers []server, tc conformanceCase, check func(name string, raw []byte)) {
+	t.Helper()
+	var ref []byte
+	for _, s := range servers {
+		before := s.calls.Load()
+		raw := roundTrip(t, s.url, tc.path, tc.auth)
+		if calls := s.calls.Load() - before; calls > 1 || (calls == 1) != (tc.status == http.StatusOK) {
+			t.Errorf("%s: handler ran %d times for a %d", s.name, calls, tc.status)
+		}
+		check(s.name, raw)
+		if ref == nil {
+			ref = raw
+			continue
+		}
+		if !bytes.Equal(raw, ref) {
+			t.Errorf("%s response differs from %s:\n--- %s\n%s\n--- %s\n%s", s.name, servers[0].name,
+				s.name, raw, servers[0].name, ref)
+		}
 	}
 }
 

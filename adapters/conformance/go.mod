@@ -9,6 +9,7 @@ require (
 	github.com/wardenhq/warden v0.0.0-00010101000000-000000000000
 	github.com/wardenhq/warden/adapters/echo v0.0.0-00010101000000-000000000000
 	github.com/wardenhq/warden/adapters/gin v0.0.0-00010101000000-000000000000
+	golang.org/x/crypto v0.58.0
 )
 
 require (
@@ -42,7 +43,6 @@ require (
 	github.com/valyala/fasttemplate v1.2.2 // indirect
 	go.mongodb.org/mongo-driver/v2 v2.5.0 // indirect
 	golang.org/x/arch v0.22.0 // indirect
-	golang.org/x/crypto v0.58.0 // indirect
 	golang.org/x/net v0.60.0 // indirect
 	golang.org/x/sys v0.49.0 // indirect
 	golang.org/x/text v0.43.0 // indirect

@@ -38,7 +38,7 @@ func New(mw func(http.Handler) http.Handler) echo.MiddlewareFunc {
 		return func(c echo.Context) error {
 			var err error
 			mw(http.HandlerFunc(func(_ http.ResponseWriter, r *http.Request) {
-				_ = r
+				c.SetRequest(r) // the request whose context holds the principal
 				err = next(c)
 			})).ServeHTTP(c.Response(), c.Request())
 			return err

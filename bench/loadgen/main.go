@@ -1,0 +1,311 @@
+// Command loadgen drives a warden-protected resource server over loopback
+// with concurrent clients for a fixed number of requests, and reports
+// requests per second and latency percentiles for three scenarios:
+//
+//	unprotected  GET /public, no credentials
+//	repeated     GET /api with one of a few tokens, over and over (cache hits)
+//	new          GET /api with a token never seen before on every request
+//
+// By default it starts its own server on 127.0.0.1:0: a wardentest issuer
+// and a net/http mux with warden in front of /api. With -target it drives a
+// server that is already running instead, with tokens read from -tokens.
+// It always stops by itself: every scenario has a fixed request count and
+// the whole run a deadline (-timeout).
+//
+//	go run ./loadgen -n 20000 -c 16 -new 3000 -rounds 3
+package main
+
+import (
+	"bufio"
+	"cmp"
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"runtime"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/wardenhq/warden"
+	"github.com/wardenhq/warden/wardentest"
+)
+
+func main() {
+	var (
+		n         = flag.Int("n", 20000, "requests per round for the unprotected and repeated scenarios")
+		nNew      = flag.Int("new", 3000, "requests per round for the new-token scenario (one pre-minted token each)")
+		conc      = flag.Int("c", 16, "concurrent clients")
+		rounds    = flag.Int("rounds", 3, "rounds; each runs every scenario once, the median round is reported")
+		repeated  = flag.Int("repeated-tokens", 16, "distinct tokens in the repeated scenario")
+		timeout   = flag.Duration("timeout", 5*time.Minute, "deadline of the whole run")
+		target    = flag.String("target", "", "base URL of a running server (default: start one in-process)")
+		public    = flag.String("public", "/public", "unprotected path")
+		protected = flag.String("protected", "/api", "protected path")
+		tokFile   = flag.String("tokens", "", "with -target: file of tokens, one a line, each accepted on -protected")
+	)
+	flag.Parse()
+	ctx, cancel := context.WithTimeout(context.Background(), *timeout)
+	defer cancel()
+	if err := run(ctx, config{n: *n, nNew: *nNew, conc: *conc, rounds: *rounds, repeated: *repeated,
+		target: *target, public: *public, protected: *protected, tokFile: *tokFile}); err != nil {
+		fmt.Fprintln(os.Stderr, "loadgen:", err)
+		os.Exit(1)
+	}
+}
+
+type config struct {
+	n, nNew, conc, rounds, repeated int
+	target, public, protected       string
+	tokFile                         string
+}
+
+func run(ctx context.Context, cfg config) error {
+	if cfg.n < 1 || cfg.nNew < 0 || cfg.conc < 1 || cfg.rounds < 1 || cfg.repeated < 1 {
+		return errors.New("-n, -c, -rounds and -repeated-tokens must be positive")
+	}
+	need := cfg.repeated + cfg.rounds*cfg.nNew
+	var (
+		base   string
+		tokens []string
+	)
+	if cfg.target == "" {
+		srv, err := startServer(need)
+		if err != nil {
+			return err
+		}
+		defer srv.close()
+		base, tokens = srv.url, srv.tokens
+		fmt.Printf("server: in-process on %s, key source: %s\n", base, srv.keySource)
+	} else {
+		var err error
+		if tokens, err = readTokens(cfg.tokFile); err != nil {
+			return err
+		}
+		if len(tokens) < need {
+			return fmt.Errorf("-tokens holds %d tokens, need %d", len(tokens), need)
+		}
+		base = strings.TrimSuffix(cfg.target, "/")
+	}
+	fmt.Printf("GOMAXPROCS=%d NumCPU=%d clients=%d rounds=%d\n\n", runtime.GOMAXPROCS(0), runtime.NumCPU(), cfg.conc, cfg.rounds)
+
+	client := &http.Client{Transport: &http.Transport{
+		MaxIdleConns: cfg.conc, MaxIdleConnsPerHost: cfg.conc, DisableCompression: true,
+	}, Timeout: 10 * time.Second}
+	defer client.CloseIdleConnections()
+
+	rep, fresh := tokens[:cfg.repeated], tokens[cfg.repeated:]
+	scenarios := []scenario{
+		{name: "unprotected", url: base + cfg.public, n: cfg.n},
+		{name: "repeated", url: base + cfg.protected, n: cfg.n, token: func(i int) string { return rep[i%len(rep)] }},
+	}
+	if cfg.nNew > 0 {
+		scenarios = append(scenarios, scenario{name: "new", url: base + cfg.protected, n: cfg.nNew})
+	}
+	// Warm up: open the connections and fill the token cache.
+	for _, s := range scenarios[:2] {
+		s.n = 4 * cfg.conc
+		if _, err := drive(ctx, client, s, cfg.conc); err != nil {
+			return err
+		}
+	}
+	results := map[string][]result{}
+	for r := range cfg.rounds {
+		for _, s := range scenarios {
+			if s.name == "new" {
+				batch := fresh[r*cfg.nNew : (r+1)*cfg.nNew]
+				s.token = func(i int) string { return batch[i] }
+			}
+			res, err := drive(ctx, client, s, cfg.conc)
+			if err != nil {
+				return err
+			}
+			results[s.name] = append(results[s.name], res)
+		}
+	}
+	report(os.Stdout, scenarios, results)
+	return nil
+}
+
+type scenario struct {
+	name  string
+	url   string
+	n     int
+	token func(i int) string // nil: no credentials
+}
+
+type result struct {
+	rps           float64
+	p50, p90, p99 time.Duration
+	failures      int
+}
+
+// drive sends s.n requests from conc clients and measures them. Requests
+// are handed out by an atomic counter, so the count is exact.
+func drive(ctx context.Context, client *http.Client, s scenario, conc int) (result, error) {
+	var next atomic.Int64
+	var failures atomic.Int64
+	lat := make([][]time.Duration, conc)
+	errc := make(chan error, conc)
+	var wg sync.WaitGroup
+	start := time.Now()
+	for c := range conc {
+		wg.Go(func() {
+			own := make([]time.Duration, 0, s.n/conc+1)
+			for {
+				i := int(next.Add(1)) - 1
+				if i >= s.n {
+					break
+				}
+				req, err := http.NewRequestWithContext(ctx, http.MethodGet, s.url, nil)
+				if err != nil {
+					errc <- err
+					return
+				}
+				if s.token != nil {
+					req.Header.Set("Authorization", "Bearer "+s.token(i))
+				}
+				t0 := time.Now()
+				resp, err := client.Do(req)
+				if err != nil {
+					errc <- fmt.Errorf("%s: %w", s.name, err)
+					return
+				}
+				_, _ = io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+				own = append(own, time.Since(t0))
+				if resp.StatusCode != http.StatusOK {
+					failures.Add(1)
+				}
+			}
+			lat[c] = own
+		})
+	}
+	wg.Wait()
+	elapsed := time.Since(start)
+	close(errc)
+	if err := <-errc; err != nil {
+		return result{}, err
+	}
+	all := slices.Concat(lat...)
+	slices.Sort(all)
+	pct := func(p float64) time.Duration { return all[min(len(all)-1, int(p*float64(len(all))))] }
+	return result{rps: float64(s.n) / elapsed.Seconds(), p50: pct(0.50), p90: pct(0.90), p99: pct(0.99),
+		failures: int(failures.Load())}, nil
+}
+
+// report prints each scenario's median round (by requests/s) and the ratio
+// the issue sets a target for.
+func report(w io.Writer, scenarios []scenario, results map[string][]result) {
+	median := map[string]result{}
+	fmt.Fprintf(w, "%-12s %8s %10s %10s %10s %10s %8s   %s\n", "scenario", "requests", "req/s", "p50", "p90", "p99", "non-200", "req/s of every round")
+	for _, s := range scenarios {
+		rs := slices.Clone(results[s.name])
+		slices.SortFunc(rs, func(a, b result) int { return cmp.Compare(a.rps, b.rps) })
+		m := rs[len(rs)/2]
+		median[s.name] = m
+		var all []string
+		for _, r := range results[s.name] {
+			all = append(all, fmt.Sprintf("%.0f", r.rps))
+		}
+		fmt.Fprintf(w, "%-12s %8d %10.0f %10s %10s %10s %8d   %s\n", s.name, s.n, m.rps,
+			m.p50.Round(time.Microsecond), m.p90.Round(time.Microsecond), m.p99.Round(time.Microsecond), m.failures, strings.Join(all, " "))
+	}
+	if u := median["unprotected"].rps; u > 0 {
+		fmt.Fprintf(w, "\nrepeated/unprotected throughput: %.2f (target ≥ 0.80)\n", median["repeated"].rps/u)
+		if nw, ok := median["new"]; ok {
+			fmt.Fprintf(w, "new/unprotected throughput:      %.2f\n", nw.rps/u)
+		}
+	}
+}
+
+// server is the in-process resource server and its issuer.
+type server struct {
+	url       string
+	tokens    []string
+	keySource string
+	close     func()
+}
+
+// startServer starts a wardentest issuer and, on 127.0.0.1:0, a resource
+// server like the demo: /public open to all, /api requiring scope "read".
+// It pre-mints n RS256 tokens, all distinct.
+func startServer(n int) (*server, error) {
+	iss := wardentest.StartIssuer()
+	cfg, source := iss.Config(), "remote JWKS over loopback"
+	m, err := warden.New(cfg)
+	if err != nil {
+		// The remote key source may not be built in yet: fall back to the
+		// same keys given statically.
+		cfg, source = iss.StaticConfig(), "static JWKS (remote source unavailable: "+err.Error()+")"
+		if m, err = warden.New(cfg); err != nil {
+			iss.Close()
+			return nil, err
+		}
+	}
+	mux := http.NewServeMux()
+	ok := func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "text/plain")
+		_, _ = io.WriteString(w, "ok\n")
+	}
+	mux.HandleFunc("GET /public", ok)
+	mux.Handle("GET /api", m.Require("read")(http.HandlerFunc(ok)))
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		_ = m.Close()
+		iss.Close()
+		return nil, err
+	}
+	hs := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	go func() { _ = hs.Serve(ln) }()
+
+	t0 := time.Now()
+	tokens := make([]string, n)
+	var wg sync.WaitGroup
+	per := (n + runtime.GOMAXPROCS(0) - 1) / runtime.GOMAXPROCS(0)
+	for lo := 0; lo < n; lo += per {
+		wg.Go(func() {
+			for i := lo; i < min(lo+per, n); i++ {
+				tokens[i] = iss.Scoped("read")
+			}
+		})
+	}
+	wg.Wait()
+	fmt.Printf("minted %d RS256 tokens in %v\n", n, time.Since(t0).Round(time.Millisecond))
+	return &server{
+		url: "http://" + ln.Addr().String(), tokens: tokens, keySource: source,
+		close: func() {
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			_ = hs.Shutdown(ctx)
+			_ = m.Close()
+			iss.Close()
+		},
+	}, nil
+}
+
+func readTokens(path string) ([]string, error) {
+	if path == "" {
+		return nil, errors.New("-target needs -tokens")
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	var out []string
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 64<<10), 64<<10)
+	for sc.Scan() {
+		if t := strings.TrimSpace(sc.Text()); t != "" {
+			out = append(out, t)
+		}
+	}
+	return out, sc.Err()
+}

@@ -1,0 +1,222 @@
+package warden_test
+
+import (
+	"encoding/json"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/wardenhq/warden"
+	"github.com/wardenhq/warden/wardentest"
+)
+
+// healthClock is an injected clock the test advances by hand.
+type healthClock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *healthClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+func (c *healthClock) Advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.t = c.t.Add(d)
+}
+
+// breakableJWKS serves iss's JWK Set on 127.0.0.1 until broken, then 500.
+type breakableJWKS struct {
+	srv     *httptest.Server
+	broken  atomic.Bool
+	fetches atomic.Int64
+}
+
+func newBreakableJWKS(t *testing.T, iss *wardentest.Issuer) *breakableJWKS {
+	t.Helper()
+	b := &breakableJWKS{}
+	b.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		b.fetches.Add(1)
+		if b.broken.Load() {
+			http.Error(w, "down for maintenance", http.StatusInternalServerError)
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		w.Header().Set("Cache-Control", "max-age=300")
+		_, _ = w.Write(wardentest.JWKS(iss.Keys()...))
+	}))
+	t.Cleanup(b.srv.Close)
+	return b
+}
+
+type readyReply struct {
+	code int
+	body struct {
+		Status  string `json:"status"`
+		Issuers []struct {
+			Issuer           string   `json:"issuer"`
+			Usable           bool     `json:"usable"`
+			KeyIDs           []string `json:"key_ids"`
+			LastRefresh      string   `json:"last_refresh"`
+			StalenessSeconds int64    `json:"staleness_seconds"`
+			RefreshFailing   bool     `json:"refresh_failing"`
+		} `json:"issuers"`
+	}
+	raw string
+}
+
+func probe(t *testing.T, mw *warden.Middleware) readyReply {
+	t.Helper()
+	w := httptest.NewRecorder()
+	mw.ReadyHandler().ServeHTTP(w, httptest.NewRequest(http.MethodGet, "/readyz", nil))
+	var r readyReply
+	r.code, r.raw = w.Code, w.Body.String()
+	if err := json.Unmarshal(w.Body.Bytes(), &r.body); err != nil {
+		t.Fatalf("readiness body %q: %v", r.raw, err)
+	}
+	if ct := w.Header().Get("Content-Type"); ct != "application/json" {
+		t.Errorf("got Content-Type %q", ct)
+	}
+	if cc := w.Header().Get("Cache-Control"); cc != "no-store" {
+		t.Errorf("got Cache-Control %q, want no-store", cc)
+	}
+	if (r.code == http.StatusOK) != mw.Ready() {
+		t.Errorf("handler says %d but Ready() is %v", r.code, mw.Ready())
+	}
+	return r
+}
+
+// TestReadyStatic: static JWKS and HMAC issuers hold their keys from New on.
+func TestReadyStatic(t *testing.T) {
+	iss := wardentest.NewIssuer(t)
+	mw, err := warden.New(warden.Config{
+		Issuer: iss.URL, Audience: iss.Audience, JWKS: wardentest.JWKS(iss.Keys()...),
+		Issuers: []warden.IssuerConfig{{Issuer: "https://hmac.example", SkipAudienceCheck: true, HMACSecret: make([]byte, 32)}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := probe(t, mw)
+	if r.code != http.StatusOK || r.body.Status != "ready" || len(r.body.Issuers) != 2 {
+		t.Fatalf("got %d %s, want 200 ready with two issuers", r.code, r.raw)
+	}
+	if got := r.body.Issuers[0].KeyIDs; len(got) != 3 {
+		t.Errorf("got key ids %v, want the issuer's three", got)
+	}
+}
+
+// TestReadyStates walks one remote issuer through the readiness states:
+// never fetched, fresh, stale within MaxStaleness, stale beyond it, and
+// fresh again, on an injected clock.
+func TestReadyStates(t *testing.T) {
+	iss := wardentest.NewIssuer(t)
+	clock := &healthClock{t: time.Now()}
+	iss.SetClock(clock.Now)
+	jwks := newBreakableJWKS(t, iss)
+	jwks.broken.Store(true)
+
+	mw, err := warden.New(warden.Config{
+		Issuer: iss.URL, Audience: iss.Audience, JWKSURL: jwks.srv.URL + "/jwks.json",
+		Keys: warden.KeySourceConfig{LazyStart: true, MaxStaleness: time.Hour, UnknownKIDWait: 100 * time.Millisecond},
+		Now:  clock.Now, Logger: slog.New(slog.DiscardHandler),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { mw.Close() })
+	api := mw.Require("entry:read")(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusNoContent) }))
+	call := func() int {
+		r := httptest.NewRequest(http.MethodGet, "/", nil)
+		r.Header.Set("Authorization", "Bearer "+iss.Scoped("entry:read"))
+		w := httptest.NewRecorder()
+		api.ServeHTTP(w, r)
+		return w.Code
+	}
+
+	// Never fetched: the issuer refuses to serve its keys.
+	r := probe(t, mw)
+	if r.code != http.StatusServiceUnavailable || r.body.Status != "not_ready" || r.body.Issuers[0].Usable || r.body.Issuers[0].LastRefresh != "" {
+		t.Fatalf("never fetched: got %d %s, want 503 not_ready", r.code, r.raw)
+	}
+
+	// Fresh: the issuer recovers; the next request's refresh fetches keys.
+	jwks.broken.Store(false)
+	waitFor(t, "first key set", func() bool { clock.Advance(time.Minute); call(); return mw.Ready() })
+	r = probe(t, mw)
+	if r.code != http.StatusOK || !r.body.Issuers[0].Usable || len(r.body.Issuers[0].KeyIDs) != 3 || r.body.Issuers[0].LastRefresh == "" || r.body.Issuers[0].RefreshFailing {
+		t.Fatalf("fresh: got %d %s, want 200 with three key ids", r.code, r.raw)
+	}
+
+	// Stale within the bound: the issuer fails again and 40 minutes pass;
+	// a refresh has failed but the held keys still serve.
+	jwks.broken.Store(true)
+	clock.Advance(40 * time.Minute)
+	waitFor(t, "a failed refresh", func() bool { call(); return mw.KeyStatus()[0].LastError != "" })
+	r = probe(t, mw)
+	if r.code != http.StatusOK || !r.body.Issuers[0].RefreshFailing || r.body.Issuers[0].StalenessSeconds < 40*60 {
+		t.Fatalf("stale within bound: got %d %s, want 200, refresh_failing, staleness ≥ 2400 s", r.code, r.raw)
+	}
+	if got := call(); got != http.StatusNoContent {
+		t.Errorf("stale within bound: request got %d, want 204", got)
+	}
+
+	// Stale beyond the bound: more than MaxStaleness since the last success.
+	clock.Advance(30 * time.Minute)
+	r = probe(t, mw)
+	if r.code != http.StatusServiceUnavailable || r.body.Status != "not_ready" || r.body.Issuers[0].Usable {
+		t.Fatalf("stale beyond bound: got %d %s, want 503", r.code, r.raw)
+	}
+	if got := call(); got != http.StatusServiceUnavailable {
+		t.Errorf("stale beyond bound: request got %d, want 503", got)
+	}
+
+	// Recovery: the issuer is back; readiness follows.
+	jwks.broken.Store(false)
+	waitFor(t, "recovery", func() bool { clock.Advance(time.Minute); call(); return mw.Ready() })
+	if r = probe(t, mw); r.code != http.StatusOK {
+		t.Fatalf("recovered: got %d %s, want 200", r.code, r.raw)
+	}
+}
+
+// waitFor retries cond until it holds: key refreshes run in the background,
+// so the test waits for the event, not for a fixed time.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// TestReadyHandlerMethods: probes use GET or HEAD; anything else is 405.
+func TestReadyHandlerMethods(t *testing.T) {
+	iss := wardentest.NewIssuer(t)
+	mw, err := warden.New(warden.Config{Issuer: iss.URL, Audience: iss.Audience, JWKS: wardentest.JWKS(iss.Keys()...)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		method   string
+		code     int
+		withBody bool
+	}{{http.MethodGet, 200, true}, {http.MethodHead, 200, false}, {http.MethodPost, 405, true}} {
+		w := httptest.NewRecorder()
+		mw.ReadyHandler().ServeHTTP(w, httptest.NewRequest(tc.method, "/readyz", nil))
+		if w.Code != tc.code || (w.Body.Len() > 0) != tc.withBody {
+			t.Errorf("%s: got %d with %d body bytes, want %d (body %v)", tc.method, w.Code, w.Body.Len(), tc.code, tc.withBody)
+		}
+		if tc.code == 405 && w.Header().Get("Allow") != "GET, HEAD" {
+			t.Errorf("%s: got Allow %q", tc.method, w.Header().Get("Allow"))
+		}
+	}
+}
