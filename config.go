@@ -115,13 +115,17 @@ type Config struct {
 	// default: it tells a client which check failed.
 	ExposeReason bool
 	// ResourceMetadataURL, when set, is advertised in every Bearer challenge
-	// as the RFC 9728 resource_metadata parameter.
+	// as the RFC 9728 resource_metadata parameter. MetadataURL derives it
+	// from the resource identifier; Middleware.MetadataHandler serves the
+	// document.
 	ResourceMetadataURL string
 	// ErrorHandler, when set, writes the body of refusals. The status,
 	// WWW-Authenticate, Cache-Control and Retry-After headers are already set
 	// and the status cannot be changed by the handler.
 	ErrorHandler func(w http.ResponseWriter, r *http.Request, err *Error)
-	// OnDecision, when set, is called once per request with the outcome.
+	// OnDecision, when set, is called once per request with the outcome,
+	// before the response is written. LogDecisions is a ready-made hook;
+	// ChainDecisions combines several.
 	OnDecision func(Decision)
 
 	// Keys tunes how JWK Sets are fetched, cached and refreshed.

@@ -6,10 +6,13 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"slices"
 	"strings"
 	"sync"
@@ -400,5 +403,52 @@ func TestChainDecisions(t *testing.T) {
 	h(warden.Decision{Reason: warden.ReasonExpired})
 	if want := []string{"a:expired", "b:expired"}; !slices.Equal(got, want) {
 		t.Errorf("got %v, want %v", got, want)
+	}
+}
+
+// ExampleLogDecisions logs one line per request. The time and duration are
+// dropped here only to make the output stable.
+func ExampleLogDecisions() {
+	key := wardentest.NewECKey("k1")
+	logger := slog.New(slog.NewTextHandler(os.Stdout, &slog.HandlerOptions{
+		ReplaceAttr: func(_ []string, a slog.Attr) slog.Attr {
+			if a.Key == slog.TimeKey || a.Key == "duration" {
+				return slog.Attr{}
+			}
+			return a
+		},
+	}))
+	mw, err := warden.New(warden.Config{
+		Issuer: "https://idp.example", Audience: "https://api.example", JWKS: wardentest.JWKS(key),
+		OnDecision: warden.LogDecisions(logger),
+	})
+	if err != nil {
+		panic(err)
+	}
+	h := mw.Require("entry:read")(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
+
+	exp := time.Now().Add(time.Minute).Unix()
+	payload := fmt.Sprintf(`{"iss":"https://idp.example","aud":"https://api.example","client_id":"reporting","exp":%d,"scope":"entry:write"}`, exp)
+	token := key.Sign("", []byte(`{"alg":"ES256","kid":"k1","typ":"at+jwt"}`), []byte(payload))
+	for _, auth := range []string{"Bearer " + token, "Bearer " + token[:len(token)-4] + "AAAA", ""} {
+		r := httptest.NewRequest(http.MethodGet, "/entries", nil)
+		r.Header.Set("Authorization", auth)
+		h.ServeHTTP(httptest.NewRecorder(), r)
+	}
+	// Output:
+	// level=INFO msg="warden decision" reason=insufficient_scope status=403 scheme=Bearer issuer=https://idp.example client_id=reporting subject=reporting requirement=entry:read
+	// level=INFO msg="warden decision" reason=bad_signature status=401 scheme=Bearer issuer="" client_id="" subject="" requirement=entry:read
+	// level=INFO msg="warden decision" reason=missing_credentials status=401 scheme="" issuer="" client_id="" subject="" requirement=entry:read
+}
+
+// BenchmarkLogDecisions measures the slog hook alone, writing JSON to
+// io.Discard.
+func BenchmarkLogDecisions(b *testing.B) {
+	hook := warden.LogDecisions(slog.New(slog.NewJSONHandler(io.Discard, nil)))
+	d := warden.Decision{Reason: warden.ReasonOK, Scheme: warden.SchemeBearer, Issuer: "https://idp.example",
+		ClientID: "client-1", Subject: "user-1", Requirement: "entry:read", Duration: 3 * time.Microsecond, Context: context.Background()}
+	b.ReportAllocs()
+	for b.Loop() {
+		hook(d)
 	}
 }

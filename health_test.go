@@ -2,6 +2,7 @@ package warden_test
 
 import (
 	"encoding/json"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -219,4 +220,32 @@ func TestReadyHandlerMethods(t *testing.T) {
 			t.Errorf("%s: got Allow %q", tc.method, w.Header().Get("Allow"))
 		}
 	}
+}
+
+// ExampleMiddleware_ReadyHandler serves a readiness probe next to the API.
+// An issuer with a static JWK Set is always ready.
+func ExampleMiddleware_ReadyHandler() {
+	mw, err := warden.New(warden.Config{
+		Issuer: "https://idp.example", Audience: "https://api.example",
+		JWKS: wardentest.JWKS(wardentest.NewECKey("k1")),
+	})
+	if err != nil {
+		panic(err)
+	}
+	mux := http.NewServeMux()
+	mux.Handle("GET /readyz", mw.ReadyHandler())
+
+	w := httptest.NewRecorder()
+	mux.ServeHTTP(w, httptest.NewRequest(http.MethodGet, "/readyz", nil))
+	var body struct {
+		Status  string `json:"status"`
+		Issuers []struct {
+			Issuer string   `json:"issuer"`
+			KeyIDs []string `json:"key_ids"`
+		} `json:"issuers"`
+	}
+	_ = json.Unmarshal(w.Body.Bytes(), &body)
+	fmt.Println(w.Code, body.Status, body.Issuers[0].Issuer, body.Issuers[0].KeyIDs)
+	// Output:
+	// 200 ready https://idp.example [k1]
 }

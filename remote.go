@@ -3,11 +3,13 @@ package warden
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"math"
 	"math/rand/v2"
 	"net"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"sync"
@@ -380,7 +382,8 @@ func (s *remoteSource) fetchKeys() (*keySet, time.Duration, error) {
 		err = errNoUsableKeys
 	}
 	if err != nil {
-		return nil, 0, err
+		u, _ := url.Parse(s.jwksURL) // just fetched, so it parses
+		return nil, 0, fmt.Errorf("%s: %w", redact(u), err)
 	}
 	ttl, ok := freshness(header)
 	if !ok {

@@ -13,7 +13,8 @@ import (
 // TestRoutes runs the example's routes against an in-process issuer.
 func TestRoutes(t *testing.T) {
 	iss := wardentest.NewIssuer(t)
-	m, err := warden.New(warden.Config{Issuer: iss.URL, Audience: iss.Audience, JWKS: wardentest.JWKS(iss.Keys()...)})
+	// The same configuration as main: keys found by discovery from the issuer.
+	m, err := warden.New(warden.Config{Issuer: iss.URL, Audience: iss.Audience})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,0 +1,83 @@
+package main
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"sync/atomic"
+
+	"github.com/wardenhq/warden"
+)
+
+// accessLog writes one line per request: method, path, status and warden's
+// reason code ("-" for routes warden does not guard). The query string and
+// headers are never logged, so neither is a token or a secret.
+func accessLog(logger *slog.Logger, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		slot := new(warden.Reason)
+		rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
+		next.ServeHTTP(rec, r.WithContext(context.WithValue(r.Context(), reasonKey{}, slot)))
+		reason := string(*slot)
+		if reason == "" {
+			reason = "-"
+		}
+		logger.Info("request", "method", r.Method, "path", r.URL.Path, "status", rec.status, "reason", reason)
+	})
+}
+
+// reasonKey finds the request's reason slot in its context.
+type reasonKey struct{}
+
+// recordReason is the Config.OnDecision hook: warden calls it on the
+// request's goroutine, with the request's context, before the handler runs
+// or the refusal is written.
+func recordReason(d warden.Decision) {
+	if d.Context == nil {
+		return
+	}
+	if slot, ok := d.Context.Value(reasonKey{}).(*warden.Reason); ok {
+		*slot = d.Reason
+	}
+}
+
+// statusRecorder remembers the status a handler wrote.
+type statusRecorder struct {
+	http.ResponseWriter
+	status int
+	wrote  bool
+}
+
+func (s *statusRecorder) WriteHeader(code int) {
+	if !s.wrote {
+		s.status, s.wrote = code, true
+	}
+	s.ResponseWriter.WriteHeader(code)
+}
+
+func (s *statusRecorder) Write(b []byte) (int, error) {
+	s.wrote = true
+	return s.ResponseWriter.Write(b)
+}
+
+// Unwrap lets http.ResponseController reach the underlying writer.
+func (s *statusRecorder) Unwrap() http.ResponseWriter { return s.ResponseWriter }
+
+// startupGate holds warden's operational log back until the server has
+// started: a start-up failure (an unreachable issuer) is then reported once,
+// by main, in one line, instead of also as a log record.
+type startupGate struct {
+	slog.Handler
+	open *atomic.Bool
+}
+
+func (g startupGate) Enabled(ctx context.Context, l slog.Level) bool {
+	return g.open.Load() && g.Handler.Enabled(ctx, l)
+}
+
+func (g startupGate) WithAttrs(as []slog.Attr) slog.Handler {
+	return startupGate{g.Handler.WithAttrs(as), g.open}
+}
+
+func (g startupGate) WithGroup(name string) slog.Handler {
+	return startupGate{g.Handler.WithGroup(name), g.open}
+}

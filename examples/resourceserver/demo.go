@@ -1,0 +1,88 @@
+package main
+
+import (
+	"fmt"
+	"io"
+
+	"github.com/wardenhq/warden"
+	"github.com/wardenhq/warden/wardentest"
+)
+
+// demoClient is one of the fixed, documented demo credentials. They are
+// public: demo mode is for a laptop, never for a network others can reach.
+type demoClient struct {
+	id, secret string
+	// secretHash is a bcrypt hash of secret at the minimum cost (4): the
+	// secret is published, so a slow hash would protect nothing and only
+	// slow every Basic request. Hash real secrets with warden.HashSecret.
+	secretHash string
+	scopes     []string
+	mayActAs   map[string][]string
+}
+
+var demoClients = []demoClient{
+	{id: "demo-reader", secret: "demo-reader-secret",
+		secretHash: "$2a$04$IEtsm0yXfGZyfePCpQPlU.vfPUfxtbqBRCDdUeAHKLOKKm8Wd0jAS",
+		scopes:     []string{"Entry_Read", "ContentType_Read"}},
+	{id: "demo-writer", secret: "demo-writer-secret",
+		secretHash: "$2a$04$DJ2nq0h50GqQpuU3WR1a2O5slYgM3WA/WKXxoazvzl8rYZ12BaYHi",
+		scopes:     []string{"Entry_Read", "Entry_Write", "ContentType_Read"}},
+	{id: "demo-directory", secret: "demo-directory-secret",
+		secretHash: "$2a$04$yA5SydHhPcUI.6vsa1AHOuJ9RfGvNdg8zYJdc8Trzxq1A.UBfD0Ni",
+		scopes:     []string{"Organisation_Read"}},
+	{id: "demo-impersonator", secret: "demo-impersonator-secret",
+		secretHash: "$2a$04$GLnIO9HHCYCu1HHM6xVdxeByW7j4BWliNIHnNm1yjQughCMxl/VCu",
+		mayActAs: map[string][]string{
+			"alice": {"Entry_Read"},
+			"bob":   {"Entry_Read", "Entry_Write"},
+		}},
+}
+
+// demoBasicClients are the clients /whoami and /organisations accept with
+// HTTP Basic unless -basic-clients names a file.
+func demoBasicClients() []warden.Client {
+	out := make([]warden.Client, 0, len(demoClients))
+	for _, c := range demoClients {
+		out = append(out, warden.Client{ID: c.id, SecretHash: c.secretHash, Scopes: c.scopes})
+	}
+	return out
+}
+
+// newDemoIssuer returns the development issuer served at baseURL, with the
+// demo clients registered at its token endpoint.
+func newDemoIssuer(baseURL, audience string) *wardentest.Issuer {
+	iss := wardentest.NewIssuerAt(baseURL)
+	iss.Audience = audience
+	for _, c := range demoClients {
+		iss.AddClient(wardentest.Client{ID: c.id, Secret: c.secret, Scopes: c.scopes, MayActAs: c.mayActAs})
+	}
+	return iss
+}
+
+// printDemo prints the demo credentials and commands to try them.
+func printDemo(w io.Writer, base, audience string) {
+	fmt.Fprintf(w, `warden demo: a protected API and a development issuer on %[1]s
+  issuer    %[1]s  (discovery %[1]s/.well-known/openid-configuration)
+  audience  %[2]s
+
+demo clients (token endpoint POST %[1]s/oauth/token; secrets in Basic or in the body):
+  demo-reader        demo-reader-secret        Entry_Read ContentType_Read
+  demo-writer        demo-writer-secret        Entry_Read Entry_Write ContentType_Read
+  demo-directory     demo-directory-secret     Organisation_Read (HTTP Basic on /organisations)
+  demo-impersonator  demo-impersonator-secret  act_as alice (Entry_Read) or bob (Entry_Read Entry_Write)
+
+try:
+  TOKEN=$(curl -s -u demo-reader:demo-reader-secret -d grant_type=client_credentials %[1]s/oauth/token | %[3]s)
+  curl -i -H "Authorization: Bearer $TOKEN" %[1]s/entries             # 200
+  curl -i %[1]s/entries                                                # 401 and a Bearer challenge
+  curl -i -X POST -H "Authorization: Bearer $TOKEN" %[1]s/entries     # 403: the token is read-only
+  curl -i -u demo-directory:demo-directory-secret %[1]s/organisations  # 200 with HTTP Basic
+  BOB=$(curl -s -u demo-impersonator:demo-impersonator-secret -d grant_type=client_credentials -d act_as=bob %[1]s/oauth/token | %[3]s)
+  curl -s -H "Authorization: Bearer $BOB" %[1]s/whoami                 # bob, acted for by demo-impersonator
+
+`, base, audience, extractToken)
+}
+
+// extractToken pulls access_token out of a token response with sed, so the
+// commands need nothing but curl and a POSIX shell.
+const extractToken = `sed -E 's/.*"access_token":"([^"]+)".*/\1/'`

@@ -1,0 +1,185 @@
+// Command resourceserver is warden's demo and reference server: an API whose
+// routes take OAuth 2.0 Bearer tokens (and, on two routes, HTTP Basic client
+// credentials), each route with its own scope requirement.
+//
+// With no flags it also runs a development issuer on the same listener, with
+// fixed demo clients, so that
+//
+//	go run ./examples/resourceserver
+//
+// is all it takes to get a token with curl and call the API. With -issuer it
+// trusts a real issuer instead (keys found by discovery, or at -jwks).
+//
+// Flags:
+//
+//	-addr ADDR            listen address (default 127.0.0.1:8080)
+//	-issuer URL           trust this issuer instead of running the demo issuer
+//	-jwks URL             take the issuer's keys from this JWK Set URL, not discovery
+//	-audience AUD         required audience (required with -issuer; demo: https://api.example.test)
+//	-realm REALM          realm of the challenges (default api)
+//	-basic-clients FILE   JSON list of {"client_id", "secret_hash", "scopes"} for HTTP Basic
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"strings"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/wardenhq/warden"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Args[1:], os.Stdout, os.Stderr); err != nil {
+		// One line, so a script or a human sees the reason at once.
+		fmt.Fprintln(os.Stderr, "resourceserver:", strings.ReplaceAll(err.Error(), "\n", " "))
+		os.Exit(1)
+	}
+}
+
+// options are the command-line flags.
+type options struct {
+	addr, issuer, jwks, audience, realm, basicClients string
+}
+
+// demoAudience is the audience of the demo issuer's tokens.
+const demoAudience = "https://api.example.test"
+
+func parseFlags(args []string) (options, error) {
+	var o options
+	fs := flag.NewFlagSet("resourceserver", flag.ContinueOnError)
+	fs.SetOutput(io.Discard) // the error is reported in one line by main
+	fs.StringVar(&o.addr, "addr", "127.0.0.1:8080", "listen address")
+	fs.StringVar(&o.issuer, "issuer", "", "trust this issuer (discovery) instead of running the demo issuer")
+	fs.StringVar(&o.jwks, "jwks", "", "take the issuer's keys from this JWK Set URL instead of discovery")
+	fs.StringVar(&o.audience, "audience", "", "required token audience (required with -issuer; default "+demoAudience+" in demo mode)")
+	fs.StringVar(&o.realm, "realm", warden.DefaultRealm, "realm of the WWW-Authenticate challenges")
+	fs.StringVar(&o.basicClients, "basic-clients", "", `JSON file: [{"client_id", "secret_hash", "scopes"}] for HTTP Basic`)
+	if err := fs.Parse(args); err != nil {
+		return o, err
+	}
+	switch {
+	case fs.NArg() > 0:
+		return o, fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	case o.issuer != "" && o.audience == "":
+		return o, errors.New("-audience is required with -issuer")
+	case o.jwks != "" && o.issuer == "":
+		return o, errors.New("-jwks needs -issuer: the tokens' issuer must be checked too")
+	case o.issuer == "" && o.audience == "":
+		o.audience = demoAudience
+	}
+	return o, nil
+}
+
+// run serves until ctx is done. It writes the banner to stdout and the
+// access log to stderr.
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	o, err := parseFlags(args)
+	if errors.Is(err, flag.ErrHelp) {
+		fmt.Fprintln(stdout, "usage: resourceserver [-addr ADDR] [-issuer URL [-jwks URL] -audience AUD] [-realm REALM] [-basic-clients FILE]")
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	clients, err := loadClients(o.basicClients)
+	if err != nil {
+		return err
+	}
+
+	// Listen first: in demo mode the issuer's URL is this listener's.
+	ln, err := net.Listen("tcp", o.addr)
+	if err != nil {
+		return err
+	}
+	base := "http://" + advertised(ln.Addr())
+	mux := http.NewServeMux()
+	logger := slog.New(slog.NewTextHandler(stderr, nil))
+	started := new(atomic.Bool)
+	srv := &http.Server{Handler: accessLog(logger, mux), ReadHeaderTimeout: 10 * time.Second}
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ln) }()
+	defer srv.Close()
+
+	cfg := warden.Config{
+		Issuer:     o.issuer,
+		Audience:   o.audience,
+		JWKSURL:    o.jwks,
+		Realm:      o.realm,
+		Clients:    clients,
+		OnDecision: recordReason,
+		Logger:     slog.New(startupGate{logger.Handler(), started}),
+	}
+	demo := o.issuer == ""
+	if demo {
+		// Demo mode: the development issuer answers on this very listener,
+		// and warden discovers its keys over HTTP as it would any issuer's.
+		iss := newDemoIssuer(base, o.audience)
+		mux.Handle("GET /.well-known/openid-configuration", iss)
+		mux.Handle("GET /.well-known/oauth-authorization-server", iss)
+		mux.Handle("GET /jwks.json", iss)
+		mux.Handle("/oauth/token", iss)
+		cfg.Issuer = iss.URL
+	}
+	// New waits for the issuer's first key set and fails if it cannot be
+	// had; the API routes answer once it is there.
+	mw, err := warden.New(cfg)
+	if err != nil {
+		return err
+	}
+	defer mw.Close()
+	routes(mux, mw)
+	if demo {
+		printDemo(stdout, base, o.audience)
+	}
+	started.Store(true)
+	fmt.Fprintf(stdout, "listening on %s\n", base)
+
+	select {
+	case err := <-served:
+		return err
+	case <-ctx.Done():
+	}
+	shutdown, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	return srv.Shutdown(shutdown)
+}
+
+// loadClients reads the -basic-clients file, or returns the demo clients.
+func loadClients(path string) (*warden.ClientStore, error) {
+	list := demoBasicClients()
+	if path != "" {
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return nil, err
+		}
+		list = nil
+		if err := json.Unmarshal(b, &list); err != nil {
+			return nil, fmt.Errorf("-basic-clients %s: %v", path, err)
+		}
+	}
+	return warden.NewClientStore(list)
+}
+
+// advertised is the address to put in URLs: a wildcard listen address is
+// reached on loopback.
+func advertised(a net.Addr) string {
+	tcp, ok := a.(*net.TCPAddr)
+	if !ok || !tcp.IP.IsUnspecified() {
+		return a.String()
+	}
+	return net.JoinHostPort("127.0.0.1", fmt.Sprint(tcp.Port))
+}
