@@ -37,6 +37,7 @@ func atkHeaderRows(fx *atkFixture) []atkRow {
 		// A14 [POLICY]: a header and a query token are two methods, even with
 		// query transport off: 400 (RFC 6750 §3.1).
 		{id: "A14", auth: []string{"Bearer " + t0}, query: "access_token=" + t0, status: 400, challenges: []string{atkReq}, body: atkBodyReq},
+		{id: "A14b", note: "a percent-encoded parameter name is the same parameter", auth: []string{"Bearer " + t0}, query: "access%5Ftoken=" + t0, status: 400, challenges: []string{atkReq}, body: atkBodyReq},
 		{id: "A15", method: http.MethodPost, form: "access_token=" + t0, status: 401, challenges: atkNone, body: atkBodyNone},
 		{id: "A16a", auth: []string{"Token " + t0}, status: 401, challenges: atkNone, body: atkBodyNone},
 		{id: "A16b", auth: []string{`Digest username="c1", realm="api", nonce="n", uri="/x", response="r"`}, status: 401, challenges: atkNone, body: atkBodyNone},

@@ -13,6 +13,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -105,15 +106,16 @@ var atkEchoHandler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Reques
 
 // atkRow is one row of the attack table.
 type atkRow struct {
-	id         string            // the table's row id, with a suffix per variant ("D11b")
-	note       string            // where and why we differ from the table
-	auth       []string          // Authorization field lines; nil sends none
-	header     map[string]string // other request headers
-	method     string            // default GET
-	query      string            // raw query
-	form       string            // form-urlencoded body
-	require    []string          // route requirement; default entry:read
-	variant    string            // fixture variant: "", "strict" or "noleeway"
+	id         string             // the table's row id, with a suffix per variant ("D11b")
+	note       string             // where and why we differ from the table
+	auth       []string           // Authorization field lines; nil sends none
+	header     map[string]string  // other request headers
+	method     string             // default GET
+	query      string             // raw query
+	form       string             // form-urlencoded body
+	require    []string           // route requirement; default entry:read
+	variant    string             // fixture variant: "", "strict" or "noleeway"
+	mw         *warden.Middleware // when set, used instead of the variant
 	status     int
 	challenges []string // every WWW-Authenticate line, in order
 	body       string   // the exact body
@@ -124,7 +126,7 @@ type atkRow struct {
 type atkFixture struct {
 	iss    *wardentest.Issuer
 	k1, e1 *wardentest.Key
-	now    time.Time
+	clock  atomic.Int64 // Unix seconds of the injected clock
 	mws    map[string]*warden.Middleware
 	t0     string
 
@@ -184,7 +186,7 @@ func (fx *atkFixture) config(mutate func(*warden.Config)) warden.Config {
 		Realm:    "api",
 		Leeway:   30 * time.Second,
 		Clients:  atkClients(),
-		Now:      func() time.Time { return fx.now },
+		Now:      fx.now,
 		Logger:   slog.New(slog.NewJSONHandler(fx.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
 		OnDecision: func(d warden.Decision) {
 			fx.mu.Lock()
@@ -212,12 +214,12 @@ func newAtkFixture(t *testing.T) *atkFixture {
 		iss:  wardentest.NewIssuer(t),
 		k1:   wardentest.NewRSAKey("k1"),
 		e1:   wardentest.NewECKey("e1"),
-		now:  time.Unix(1_800_000_000, 0),
 		mws:  map[string]*warden.Middleware{},
 		logs: &atkSyncBuffer{},
 	}
+	fx.clock.Store(1_800_000_000)
 	fx.iss.SetKeys(fx.k1, fx.e1)
-	fx.iss.SetClock(func() time.Time { return fx.now })
+	fx.iss.SetClock(fx.now)
 	for name, mutate := range map[string]func(*warden.Config){
 		"":         nil,
 		"strict":   func(c *warden.Config) { c.StrictRFC9068 = true },
@@ -234,16 +236,22 @@ func newAtkFixture(t *testing.T) *atkFixture {
 	return fx
 }
 
+// now is the injected clock of the fixture's middlewares and issuer.
+func (fx *atkFixture) now() time.Time { return time.Unix(fx.clock.Load(), 0) }
+
+// advance moves the injected clock forward.
+func (fx *atkFixture) advance(d time.Duration) { fx.clock.Add(int64(d / time.Second)) }
+
 // claims returns T0's claims: iss, aud, sub user1, client_id c1, iat now,
 // exp now+300, a random jti and scope entry:read.
 func (fx *atkFixture) claims() map[string]any {
 	return map[string]any{
 		"iss": fx.iss.URL, "aud": fx.iss.Audience, "sub": "user1", "client_id": "c1",
-		"iat": fx.now.Unix(), "exp": fx.now.Unix() + 300, "jti": atkRandID(), "scope": "entry:read",
+		"iat": fx.now().Unix(), "exp": fx.now().Unix() + 300, "jti": atkRandID(), "scope": "entry:read",
 	}
 }
 
-// token signs T0 with k1 after applying the header and claim changes; a nil
+// token signs T0 with k1 (e1 when the header names it) after applying the header and claim changes; a nil
 // value deletes the member.
 func (fx *atkFixture) token(header, claims map[string]any) string {
 	h := map[string]any{"alg": "RS256", "typ": "at+jwt", "kid": "k1"}
@@ -257,7 +265,11 @@ func (fx *atkFixture) token(header, claims map[string]any) string {
 			}
 		}
 	}
-	return fx.signJSON(fx.k1, h, c)
+	key := fx.k1
+	if h["kid"] == "e1" {
+		key = fx.e1
+	}
+	return fx.signJSON(key, h, c)
 }
 
 func (fx *atkFixture) signJSON(k *wardentest.Key, header, claims map[string]any) string {
@@ -293,6 +305,9 @@ func atkBasicAuth(userPass string) string {
 // handler returns the route a row is sent to.
 func (fx *atkFixture) handler(row atkRow) http.Handler {
 	mw := fx.mws[row.variant]
+	if row.mw != nil {
+		mw = row.mw
+	}
 	req := row.require
 	if req == nil {
 		req = []string{"entry:read"}

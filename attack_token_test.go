@@ -3,6 +3,7 @@ package warden_test
 import (
 	"crypto"
 	"crypto/ecdsa"
+	"crypto/elliptic"
 	"crypto/hmac"
 	"crypto/rand"
 	"crypto/rsa"
@@ -11,6 +12,7 @@ import (
 	"crypto/x509/pkix"
 	"encoding/asn1"
 	"encoding/base64"
+	"encoding/json"
 	"encoding/pem"
 	"math/big"
 	"net/http"
@@ -131,9 +133,24 @@ func atkTokenRows(fx *atkFixture) []atkRow {
 		{id: "B9b", auth: bearer(h + "." + atkB64(edited) + "." + s), status: 401, challenges: sigC, body: sigB},
 		// B10: JSON serialisation: '{' and '"' are outside b64token.
 		{id: "B10", auth: bearer(`{"payload":"` + p + `","signatures":[{"protected":"` + h + `","signature":"` + s + `"}]}`), status: 401, challenges: malC, body: malB},
+		// ECDSA signatures are malleable: (r, n-s) verifies like (r, s)
+		// (Go's ecdsa does not enforce low-S, nor does RFC 7518). The claims
+		// are still exactly what the issuer signed; use jti, never the raw
+		// token bytes, to detect replays. SECURITY.md lists this.
+		{id: "B-malleable", note: "documented limitation", auth: bearer(atkMalleate(fx.token(map[string]any{"alg": "ES256", "kid": "e1"}, nil))), status: 200, body: atkOK("user1", "c1", "Bearer", "")},
 		{id: "B11a", auth: bearer(signInput("RS256", h+"."+atkNonCanonical(claims), k1)), status: 401, challenges: malC, body: malB},
 		{id: "B11b", auth: bearer(signInput("RS256", atkNonCanonical(atkHeaderJSON)+"."+p, k1)), status: 401, challenges: malC, body: malB},
 	}
+}
+
+// atkMalleate rewrites an ES256 token's signature (r, s) as (r, n-s).
+func atkMalleate(tok string) string {
+	i := strings.LastIndexByte(tok, '.')
+	raw, _ := base64.RawURLEncoding.DecodeString(tok[i+1:])
+	n := elliptic.P256().Params().N
+	s := new(big.Int).Sub(n, new(big.Int).SetBytes(raw[32:]))
+	out := append(raw[:32:32], s.FillBytes(make([]byte, 32))...)
+	return tok[:i+1] + base64.RawURLEncoding.EncodeToString(out)
 }
 
 func atkSplit(tok string) (h, p, s string) {
@@ -226,5 +243,31 @@ func TestAttackAlgorithm(t *testing.T) {
 	atkRun(t, fx, atkAlgRows(fx, counter))
 	if n := counter.hits.Load(); n != 0 {
 		t.Errorf("jku/x5u listener got %d requests, want 0", n)
+	}
+}
+
+// TestAttackJWKSHeaderURLs proves that with a remote key source too, jku,
+// x5u, x5c and jwk headers never make warden fetch anything but its own
+// configured JWKS URL.
+func TestAttackJWKSHeaderURLs(t *testing.T) {
+	fx := newAtkFixture(t)
+	j := newAtkJWKS(t, fx.k1, fx.e1)
+	mw := fx.newRemote(t, j.url(), nil)
+	counter := newAtkCounter(t)
+	atk := wardentest.NewRSAKey("atk")
+	jwk, _ := json.Marshal(atk.JWK())
+	for i, extra := range []string{
+		`"jku":"` + counter.srv.URL + `/jwks"`,
+		`"x5u":"` + counter.srv.URL + `/cert"`,
+		`"x5c":["` + base64.StdEncoding.EncodeToString(atkSelfSigned(atk.Signer)) + `"]`,
+		`"jwk":` + string(jwk),
+	} {
+		fx.advance(time.Minute) // let each unknown kid trigger its own refresh
+		hdr := `{"alg":"RS256","typ":"at+jwt","kid":"atk",` + extra + `}`
+		tok := atk.Sign("RS256", []byte(hdr), []byte(fx.claimsJSON(nil)))
+		fx.expect(t, mw, "header-"+string(rune('a'+i)), tok, 401, atkDescKID)
+	}
+	if n := counter.hits.Load(); n != 0 {
+		t.Errorf("the URL named in a token header got %d requests, want 0", n)
 	}
 }

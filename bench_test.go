@@ -3,6 +3,7 @@ package warden_test
 import (
 	"crypto/ecdsa"
 	"crypto/ed25519"
+	"crypto/rand"
 	"crypto/rsa"
 	"crypto/sha256"
 	"encoding/base64"
@@ -275,4 +276,57 @@ func BenchmarkBasicParallel(b *testing.B) {
 			})
 		})
 	}
+}
+
+// BenchmarkUnknownKIDFlood sends, per op, 10,000 tokens naming random kids
+// the issuer never published, to a middleware fetching the issuer's JWK Set
+// over loopback. Unknown kids may trigger at most one refresh per
+// KeySourceConfig.UnknownKIDInterval (default 5 s); the metrics report the
+// fetches per elapsed interval and the cost of one refusal.
+func BenchmarkUnknownKIDFlood(b *testing.B) {
+	const perOp = 10000
+	iss := wardentest.StartIssuer()
+	defer iss.Close()
+	m, err := warden.New(iss.Config())
+	if err != nil {
+		b.Skipf("remote key source unavailable: %v", err)
+	}
+	defer m.Close()
+	h := m.Handler(benchNext)
+	enc := base64.RawURLEncoding
+	payload, _ := json.Marshal(map[string]any{"iss": iss.URL, "aud": iss.Audience, "sub": "user-1",
+		"exp": time.Now().Add(time.Hour).Unix()})
+	body := "." + enc.EncodeToString(payload) + "." + enc.EncodeToString(make([]byte, 256))
+	reqs := make([]*http.Request, perOp)
+	fill := func() {
+		for i := range reqs {
+			hdr := `{"alg":"RS256","typ":"at+jwt","kid":"` + rand.Text() + `"}`
+			r := httptest.NewRequest(http.MethodGet, "/resource", nil)
+			r.Header.Set("Authorization", "Bearer "+enc.EncodeToString([]byte(hdr))+body)
+			reqs[i] = r
+		}
+	}
+	w := &benchWriter{h: http.Header{}}
+	before := iss.JWKSFetches()
+	b.ReportAllocs()
+	var elapsed time.Duration
+	for b.Loop() {
+		b.StopTimer()
+		fill()
+		b.StartTimer()
+		t0 := time.Now()
+		for _, r := range reqs {
+			clear(w.h)
+			h.ServeHTTP(w, r)
+			if w.code != http.StatusUnauthorized {
+				b.Fatalf("unknown kid: status %d, want 401", w.code)
+			}
+		}
+		elapsed += time.Since(t0)
+	}
+	fetches := float64(iss.JWKSFetches() - before)
+	intervals := float64(elapsed/(5*time.Second)) + 1 // started intervals
+	b.ReportMetric(fetches, "jwks-fetches")
+	b.ReportMetric(fetches/intervals, "fetches/interval")
+	b.ReportMetric(float64(elapsed.Nanoseconds())/float64(b.N*perOp), "ns/refusal")
 }

@@ -1,6 +1,7 @@
 package warden
 
 import (
+	"crypto"
 	"hash/maphash"
 	"sync"
 	"time"
@@ -166,4 +167,35 @@ func (c *tokenCache) len() int {
 		s.mu.RUnlock()
 	}
 	return n
+}
+
+// keepUnchanged replaces every key of s (a freshly fetched set, not yet
+// published) that prev already held, with the same kid, alg and public key,
+// by prev's own *verificationKey. Cached tokens are tied to the key pointer
+// that verified them, so without this every refresh, including one an
+// attacker triggers with unknown kids, would empty the token cache; with it
+// only a key that really left the set revokes its tokens.
+func (s *keySet) keepUnchanged(prev *keySet) {
+	if s == nil || prev == nil {
+		return
+	}
+	for i, k := range s.all {
+		for _, old := range prev.all {
+			if sameKey(k, old) {
+				s.all[i] = old
+				if k.kid != "" {
+					s.byKID[k.kid] = old
+				}
+				break
+			}
+		}
+	}
+}
+
+func sameKey(a, b *verificationKey) bool {
+	if a.kid != b.kid || a.alg != b.alg {
+		return false
+	}
+	pa, ok := a.public.(interface{ Equal(crypto.PublicKey) bool })
+	return ok && pa.Equal(b.public)
 }

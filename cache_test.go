@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -311,3 +312,64 @@ type ctDiscard struct {
 func (d *ctDiscard) Header() http.Header         { return d.h }
 func (d *ctDiscard) Write(b []byte) (int, error) { return len(b), nil }
 func (d *ctDiscard) WriteHeader(code int)        { d.code = code }
+
+// TestTokenCacheSurvivesRefresh: a JWK Set refresh that keeps the key (here
+// one forced by a token with an unknown kid, as an attacker could every
+// UnknownKIDInterval) keeps its cached tokens; a refresh that drops the key
+// revokes them.
+func TestTokenCacheSurvivesRefresh(t *testing.T) {
+	keys := newCTKeys(t)
+	var mu sync.Mutex
+	doc := keys.jwks
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		mu.Lock()
+		defer mu.Unlock()
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write(doc)
+	}))
+	defer srv.Close()
+	m, err := New(Config{Issuer: ctIssuer, Audience: ctAudience, JWKSURL: srv.URL + "/jwks.json", Now: keys.clock,
+		Keys: KeySourceConfig{UnknownKIDInterval: time.Nanosecond}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	h := m.Handler(ctOK)
+	tok := keys.mint(t, "", "jti-refresh")
+	unknown := func() string {
+		u := jwt.NewWithClaims(jwt.SigningMethodEdDSA, jwt.MapClaims{"iss": ctIssuer, "aud": ctAudience, "sub": "u",
+			"exp": keys.clock().Add(time.Minute).Unix()})
+		u.Header["kid"] = "not-published"
+		s, err := u.SignedString(keys.priv)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}()
+	cached := func() bool {
+		_, ok := m.core.tokens.get(tok, keys.clock(), 0)
+		return ok
+	}
+
+	if got := ctServe(h, tok); got != http.StatusNoContent {
+		t.Fatalf("first use: got %d, want 204", got)
+	}
+	if got := ctServe(h, unknown); got != http.StatusUnauthorized { // forces a refresh
+		t.Fatalf("unknown kid: got %d, want 401", got)
+	}
+	if !cached() {
+		t.Errorf("refresh with the same keys emptied the cache")
+	}
+	mu.Lock()
+	other := newCTKeys(t)
+	other.jwks = []byte(strings.Replace(string(other.jwks), `"ed-1"`, `"ed-2"`, 1))
+	doc = other.jwks
+	mu.Unlock()
+	keys.advance(time.Second)
+	if got := ctServe(h, unknown); got != http.StatusUnauthorized { // refresh: ed-1 is gone
+		t.Fatalf("unknown kid: got %d, want 401", got)
+	}
+	if got := ctServe(h, tok); got != http.StatusUnauthorized {
+		t.Errorf("after its key left the set: got %d, want 401", got)
+	}
+}

@@ -73,7 +73,43 @@ func unquoteName(q []byte) (string, error) {
 			return s, err
 		}
 	}
-	return string(q[1 : len(q)-1]), nil
+	return internName(q[1 : len(q)-1]), nil
+}
+
+// internName returns the member names warden reads as constants, so the
+// walk allocates nothing for them; other names are copied.
+func internName(b []byte) string {
+	switch string(b) { // compiled to comparisons: no allocation
+	case "alg":
+		return "alg"
+	case "kid":
+		return "kid"
+	case "typ":
+		return "typ"
+	case "iss":
+		return "iss"
+	case "sub":
+		return "sub"
+	case "aud":
+		return "aud"
+	case "exp":
+		return "exp"
+	case "nbf":
+		return "nbf"
+	case "iat":
+		return "iat"
+	case "jti":
+		return "jti"
+	case "client_id":
+		return "client_id"
+	case "azp":
+		return "azp"
+	case "scope":
+		return "scope"
+	case "scp":
+		return "scp"
+	}
+	return string(b)
 }
 
 func skipSpace(d []byte, i int) int {
@@ -150,6 +186,12 @@ func decodeHeader(data []byte) (tokenHeader, error) {
 	err := walkObject(data, func(name string, v []byte) error {
 		switch name {
 		case "alg":
+			if len(v) > 2 && v[0] == '"' {
+				if m, ok := signingMethods[string(v[1:len(v)-1])]; ok {
+					h.alg = m.Alg() // a known name, without allocating
+					return nil
+				}
+			}
 			s, ok := jsonString(v)
 			if !ok {
 				return errBadHeader

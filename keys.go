@@ -260,28 +260,39 @@ func (s *keySet) kids() []string {
 }
 
 // KeySourceConfig tunes how remote JWK Sets are fetched and refreshed. Every
-// zero field takes the default named in its comment.
+// zero field takes the default named in its comment; durations are measured
+// with Config.Now where they concern the keys' age, so tests can inject a
+// clock.
 type KeySourceConfig struct {
 	// MinRefreshInterval and MaxRefreshInterval clamp the refresh interval
-	// taken from the JWK Set response's Cache-Control max-age. Defaults 1 min
-	// and 24 h.
+	// taken from the JWK Set response's Cache-Control max-age (RFC 9111
+	// §5.2.2.1, minus Age): the set is refreshed in the background at 80-90 %
+	// of that lifetime, ahead of its expiry. A response without max-age is
+	// taken to live 1 h. Defaults 1 min and 24 h. MinRefreshInterval also
+	// caps the retry backoff after a failed refresh (1 s doubling, at most
+	// 5 min).
 	MinRefreshInterval time.Duration
 	MaxRefreshInterval time.Duration
 	// UnknownKIDInterval is the least time between two refreshes triggered by
-	// tokens with unknown kids. Default 5 s.
+	// tokens with unknown kids; a kid still unknown after a refresh is
+	// refused without waiting until it passes. Default 5 s.
 	UnknownKIDInterval time.Duration
-	// UnknownKIDWait is the longest a request waits for such a refresh.
-	// Default 1 s.
+	// UnknownKIDWait is the longest a request waits for a refresh, shared
+	// with every other request waiting at the time. Default 1 s.
 	UnknownKIDWait time.Duration
-	// MaxStaleness is how long the last good key set keeps serving while
-	// refreshes fail. Default 24 h; after it, requests get 503.
+	// MaxStaleness is how long, after the last successful refresh, the key
+	// set keeps serving while refreshes fail. Default 24 h; after it,
+	// requests get 503 with Retry-After. A refresh that yields no usable key
+	// (for example {"keys":[]}) counts as failed: the old keys stay.
 	MaxStaleness time.Duration
 	// MaxResponseSize caps discovery and JWK Set responses. Default 1 MiB.
 	MaxResponseSize int64
-	// FetchTimeout bounds one discovery or JWK Set request. Default 10 s.
+	// FetchTimeout bounds one discovery or JWK Set request, and how long New
+	// waits for the first key set. Default 10 s.
 	FetchTimeout time.Duration
 	// LazyStart makes New return at once and answer 503 until the first key
-	// set arrives. By default New waits for it and fails if it cannot be had.
+	// set arrives. By default New waits for it and fails with a
+	// *KeyFetchError if it cannot be had.
 	LazyStart bool
 }
 

@@ -292,6 +292,7 @@ func (s *remoteSource) close() {
 		return
 	}
 	s.closed = true
+	s.due.Store(math.MaxInt64) // requests stop looking at the schedule
 	looping := s.startedLooper
 	s.mu.Unlock()
 	s.cancel()
@@ -322,10 +323,15 @@ func (s *remoteSource) refresh(call *refreshCall) {
 	s.mu.Lock()
 	var stale time.Duration
 	if err == nil {
+		if prev := s.snap.Load(); prev != nil {
+			set.keepUnchanged(prev.set) // cached tokens survive a refresh that kept their key
+		}
 		s.snap.Store(&snapshot{set: set, fetched: now})
 		s.failures, s.lastErr, s.wasUnusable = 0, nil, false
-		s.due.Store(now.Add(s.refreshDelay(ttl)).UnixNano())
-	} else {
+		if !s.closed {
+			s.due.Store(now.Add(s.refreshDelay(ttl)).UnixNano())
+		}
+	} else if !s.closed { // a fetch Close cancelled is no issuer failure
 		s.failures++
 		s.lastErr = err
 		s.due.Store(now.Add(s.backoff()).UnixNano())

@@ -327,6 +327,35 @@ func TestRemoteKeysConcurrentRotation(t *testing.T) {
 	}
 }
 
+func TestRemoteKeysRememberedUnknownKID(t *testing.T) {
+	f := newRKFixture(t, func(c *warden.Config) {
+		c.Keys.UnknownKIDInterval = 10 * time.Minute
+		c.Keys.UnknownKIDWait = time.Minute
+		c.Keys.FetchTimeout = time.Minute
+	})
+	gone := f.iss.Mint(wardentest.Token{Header: map[string]any{"kid": "gone"}})
+	if c := f.serve(gone).Code; c != http.StatusUnauthorized {
+		t.Fatalf("unknown kid: got %d, want 401", c)
+	}
+	// A scheduled refresh (max-age=60) now hangs; an unknown kid would wait
+	// for it, up to the minute UnknownKIDWait allows.
+	f.keys.set(rkHang)
+	f.clock.Advance(61 * time.Second)
+	f.serve(f.valid(0))
+	rkEventually(t, "the hanging refresh", func() bool { return f.keys.count(rkHang) == 1 })
+	// A kid still unknown after the last refresh is refused at once.
+	done := make(chan int, 1)
+	go func() { done <- f.serve(gone).Code }()
+	select {
+	case c := <-done:
+		if c != http.StatusUnauthorized {
+			t.Fatalf("remembered unknown kid: got %d, want 401", c)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatalf("a remembered unknown kid waited for the running refresh")
+	}
+}
+
 func TestRemoteKeysRotation(t *testing.T) {
 	f := newRKFixture(t, nil)
 	old := f.valid(0)
@@ -629,10 +658,10 @@ func TestRemoteKeysUnconfiguredIssuerFetchesNothing(t *testing.T) {
 	fa, fb := a.JWKSFetches(), b.JWKSFetches()
 	attacker := wardentest.NewECKey("atk")
 	for name, tok := range map[string]string{
-		"unconfigured iss":          a.Mint(wardentest.Token{Key: attacker, Claims: wardentest.Claims{"iss": evil.URL}}),
-		"unconfigured iss with jku": a.Mint(wardentest.Token{Key: attacker, Claims: wardentest.Claims{"iss": evil.URL}, Header: map[string]any{"jku": evil.URL + "/jwks"}}),
-		"iss with a path of it":     a.Mint(wardentest.Token{Key: attacker, Claims: wardentest.Claims{"iss": evil.URL + "/.well-known/openid-configuration"}}),
-		"A's key, B's iss":          a.Mint(wardentest.Token{Claims: wardentest.Claims{"iss": b.URL}}), // H15: kid rsa-1 exists at B too
+		"unconfigured iss":           a.Mint(wardentest.Token{Key: attacker, Claims: wardentest.Claims{"iss": evil.URL}}),
+		"unconfigured iss with jku":  a.Mint(wardentest.Token{Key: attacker, Claims: wardentest.Claims{"iss": evil.URL}, Header: map[string]any{"jku": evil.URL + "/jwks"}}),
+		"iss naming a discovery URL": a.Mint(wardentest.Token{Key: attacker, Claims: wardentest.Claims{"iss": evil.URL + "/.well-known/openid-configuration"}}),
+		"A's key, B's iss":           a.Mint(wardentest.Token{Claims: wardentest.Claims{"iss": b.URL}}), // H15: kid rsa-1 exists at B too
 	} {
 		if _, err := mw.Verify(t.Context(), tok); err == nil {
 			t.Errorf("%s: accepted", name)

@@ -15,6 +15,19 @@ import (
 // (RFC 7515 §2; trailing bits must be zero).
 var b64 = base64.RawURLEncoding.Strict()
 
+// signingMethods holds golang-jwt's method for every algorithm warden can
+// accept, looked up once here instead of under golang-jwt's registry lock on
+// every request.
+var signingMethods = func() map[string]jwt.SigningMethod {
+	m := map[string]jwt.SigningMethod{}
+	for _, alg := range append(slices.Clone(DefaultAlgorithms), hmacAlgorithms...) {
+		if sm := jwt.GetSigningMethod(alg); sm != nil {
+			m[alg] = sm
+		}
+	}
+	return m
+}()
+
 // trustedIssuer is one configured issuer with its key source.
 type trustedIssuer struct {
 	IssuerConfig
@@ -80,7 +93,10 @@ func (c *core) verifyToken(ctx context.Context, raw string) (*Principal, *truste
 	if !slices.Contains(iss.algs, h.alg) {
 		return bearer(ReasonDisallowedAlg, nil)
 	}
-	method := jwt.GetSigningMethod(h.alg)
+	method := signingMethods[h.alg]
+	if method == nil {
+		method = jwt.GetSigningMethod(h.alg) // DefaultAlgorithms changed after init
+	}
 	if method == nil {
 		return bearer(ReasonDisallowedAlg, nil)
 	}

@@ -271,3 +271,26 @@ func TestOutageSpanAndGauges(t *testing.T) {
 		t.Errorf("span without a request span has a parent")
 	}
 }
+
+// BenchmarkOnDecision measures the recorder with the SDK providers, with
+// and without spans.
+func BenchmarkOnDecision(b *testing.B) {
+	for _, spans := range []bool{false, true} {
+		b.Run(map[bool]string{false: "metrics", true: "metrics+spans"}[spans], func(b *testing.B) {
+			mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(sdkmetric.NewManualReader()))
+			tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(tracetest.NewSpanRecorder()))
+			defer mp.Shutdown(context.Background())
+			defer tp.Shutdown(context.Background())
+			rec, err := wardenotel.New(wardenotel.Config{MeterProvider: mp, TracerProvider: tp, DisableSpans: !spans})
+			if err != nil {
+				b.Fatal(err)
+			}
+			d := warden.Decision{Reason: warden.ReasonOK, Scheme: warden.SchemeBearer, Issuer: "https://idp.example",
+				ClientID: "client-1", Requirement: "entry:read", Duration: 3 * time.Microsecond, Context: context.Background()}
+			b.ReportAllocs()
+			for b.Loop() {
+				rec.OnDecision(d)
+			}
+		})
+	}
+}

@@ -1,7 +1,35 @@
 // Package wardentest is an in-process OAuth 2.0 issuer for testing code
 // protected by warden, in the spirit of net/http/httptest: it generates real
-// keys, serves a discovery document and a JWK Set over loopback, and mints
-// access tokens with any claims.
+// keys, serves a discovery document and a JWK Set over loopback, mints
+// access tokens with any claims, and runs a client credentials token
+// endpoint for real OAuth 2.0 clients.
+//
+// # Token endpoint
+//
+// POST /oauth/token implements the client credentials grant (RFC 6749
+// §4.4) for the clients registered with AddClient:
+//
+//   - client authentication: client_secret_basic, checked by warden's own
+//     Basic middleware, or client_secret_post in a form or JSON body; never
+//     both in one request (RFC 6749 §2.3);
+//   - scope: a subset of the client's scopes, else invalid_scope; absent
+//     means all of them;
+//   - act_as (the vendor impersonation parameter): only for a user in the
+//     client's MayActAs; the user's permissions then bound the scopes. The
+//     token names the user as "sub" and the client as the RFC 8693 §4.1
+//     actor, "act": {"sub": client_id}; "client_id" stays the client;
+//   - success: 200 {"access_token", "expires_in", "token_type": "Bearer",
+//     "scope"}, the token lasting Issuer.TokenLifetime (default 5 minutes)
+//     on the issuer's clock (SetClock);
+//   - errors (RFC 6749 §5.2), each with a fixed error_description:
+//     invalid_client 401 with a Basic challenge, invalid_request 400
+//     (malformed body, repeated parameter, two authentication methods,
+//     missing grant_type; 405 for a method other than POST),
+//     unsupported_grant_type 400, invalid_scope 400, unauthorized_client
+//     400 (act_as not permitted, or an unknown user).
+//
+// Every token endpoint response carries Cache-Control: no-store (RFC 6749
+// §5.1).
 package wardentest
 
 import (
@@ -75,11 +103,17 @@ func (k *Key) JWK() map[string]any {
 		m["n"] = b64(pub.N.Bytes())
 		m["e"] = b64(big.NewInt(int64(pub.E)).Bytes())
 	case *ecdsa.PublicKey:
-		size := (pub.Curve.Params().BitSize + 7) / 8
+		// Bytes is the SEC 1 uncompressed point 0x04 || X || Y, with both
+		// coordinates padded to the field size as RFC 7518 §6.2.1.2 wants.
+		point, err := pub.Bytes()
+		if err != nil {
+			panic(fmt.Sprintf("wardentest: encoding EC key %q: %v", k.ID, err))
+		}
+		size := (len(point) - 1) / 2
 		m["kty"] = "EC"
 		m["crv"] = pub.Curve.Params().Name
-		m["x"] = b64(pub.X.FillBytes(make([]byte, size)))
-		m["y"] = b64(pub.Y.FillBytes(make([]byte, size)))
+		m["x"] = b64(point[1 : 1+size])
+		m["y"] = b64(point[1+size:])
 	case ed25519.PublicKey:
 		m["kty"] = "OKP"
 		m["crv"] = "Ed25519"

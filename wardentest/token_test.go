@@ -2,13 +2,14 @@ package wardentest_test
 
 import (
 	"context"
-	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"net/http"
 	"net/url"
 	"slices"
+	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -134,102 +135,6 @@ func TestTokenJSONBody(t *testing.T) {
 	if p.Subject() != "bob" || claims.Act.Sub != "impersonator" || claims.ActAs != nil {
 		t.Errorf("sub = %q, act.sub = %q, act_as = %v; want bob, impersonator, absent", p.Subject(), claims.Act.Sub, claims.ActAs)
 	}
-}
-
-// TestTokenErrors asserts every RFC 6749 §5.2 error the endpoint answers.
-func TestTokenErrors(t *testing.T) {
-	iss := newTestIssuer(t)
-	const form = "application/x-www-form-urlencoded"
-	basic := func(id, secret string) http.Header {
-		cred := url.QueryEscape(id) + ":" + url.QueryEscape(secret)
-		return http.Header{"Authorization": {"Basic " + base64.StdEncoding.EncodeToString([]byte(cred))}}
-	}
-	readerOK := basic("reader", "reader-secret")
-	tests := []struct {
-		name       string
-		method     string
-		ctype      string
-		body       string
-		header     http.Header
-		wantStatus int
-		wantCode   string
-	}{
-		{"no client authentication", "", form, "grant_type=client_credentials", nil, 401, "invalid_client"},
-		{"post: wrong secret", "", form, "grant_type=client_credentials&client_id=reader&client_secret=nope", nil, 401, "invalid_client"},
-		{"post: unknown client", "", form, "grant_type=client_credentials&client_id=ghost&client_secret=reader-secret", nil, 401, "invalid_client"},
-		{"post: id without secret", "", form, "grant_type=client_credentials&client_id=reader", nil, 401, "invalid_client"},
-		{"json: wrong secret", "", "application/json", `{"grant_type":"client_credentials","client_id":"reader","client_secret":"x"}`, nil, 401, "invalid_client"},
-		{"basic: wrong secret", "", form, "grant_type=client_credentials", basic("reader", "nope"), 401, "invalid_client"},
-		{"basic: unknown client", "", form, "grant_type=client_credentials", basic("ghost", "x"), 401, "invalid_client"},
-		{"basic: not base64", "", form, "grant_type=client_credentials", http.Header{"Authorization": {"Basic !!!"}}, 401, "invalid_client"},
-		{"bearer instead of basic", "", form, "grant_type=client_credentials", http.Header{"Authorization": {"Bearer abc"}}, 401, "invalid_client"},
-		{"empty authorization", "", form, "grant_type=client_credentials", http.Header{"Authorization": {""}}, 401, "invalid_client"},
-		{"two authorization fields", "", form, "grant_type=client_credentials", http.Header{"Authorization": {readerOK.Get("Authorization"), readerOK.Get("Authorization")}}, 400, "invalid_request"},
-		{"basic and post together", "", form, "grant_type=client_credentials&client_id=reader&client_secret=reader-secret", readerOK, 400, "invalid_request"},
-		{"basic with another client_id", "", form, "grant_type=client_credentials&client_id=impersonator", readerOK, 400, "invalid_request"},
-		{"missing grant_type", "", form, "scope=Entry_Read", readerOK, 400, "invalid_request"},
-		{"repeated parameter", "", form, "grant_type=client_credentials&scope=Entry_Read&scope=Entry_Read", readerOK, 400, "invalid_request"},
-		{"bad form escape", "", form, "grant_type=client_credentials&scope=%zz", readerOK, 400, "invalid_request"},
-		{"no content type", "", "", "grant_type=client_credentials", readerOK, 400, "invalid_request"},
-		{"text body", "", "text/plain", "grant_type=client_credentials", readerOK, 400, "invalid_request"},
-		{"json: scope not a string", "", "application/json", `{"grant_type":"client_credentials","scope":["Entry_Read"]}`, readerOK, 400, "invalid_request"},
-		{"json: trailing data", "", "application/json", `{"grant_type":"client_credentials"} {}`, readerOK, 400, "invalid_request"},
-		{"json: not an object", "", "application/json", `"client_credentials"`, readerOK, 400, "invalid_request"},
-		{"body too large", "", form, "grant_type=client_credentials&pad=" + strings.Repeat("a", 70<<10), readerOK, 400, "invalid_request"},
-		{"GET", http.MethodGet, "", "", readerOK, 405, "invalid_request"},
-		{"password grant", "", form, "grant_type=password&username=u&password=p", readerOK, 400, "unsupported_grant_type"},
-		{"authorization_code grant", "", "application/json", `{"grant_type":"authorization_code","client_id":"reader","client_secret":"reader-secret"}`, nil, 400, "unsupported_grant_type"},
-		{"scope not granted", "", form, "grant_type=client_credentials&scope=Entry_Write", readerOK, 400, "invalid_scope"},
-		{"one scope of two not granted", "", form, "grant_type=client_credentials&scope=Entry_Read+Entry_Write", readerOK, 400, "invalid_scope"},
-		{"scope with a quote", "", form, `grant_type=client_credentials&scope=Entry_Read%22`, readerOK, 400, "invalid_scope"},
-		{"scope is case-sensitive", "", form, "grant_type=client_credentials&scope=entry_read", readerOK, 400, "invalid_scope"},
-		{"act_as without permission", "", form, "grant_type=client_credentials&act_as=alice", readerOK, 400, "unauthorized_client"},
-		{"act_as an unknown user", "", form, "grant_type=client_credentials&act_as=mallory", basic("impersonator", "imp-secret"), 400, "unauthorized_client"},
-		{"act_as, scope beyond the user's", "", form, "grant_type=client_credentials&act_as=alice&scope=Entry_Write", basic("impersonator", "imp-secret"), 400, "invalid_scope"},
-		{"act_as, the client's own scope", "", "application/json", `{"grant_type":"client_credentials","client_id":"impersonator","client_secret":"imp-secret","act_as":"alice","scope":"Entry_Write"}`, nil, 400, "invalid_scope"},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			req, err := http.NewRequest(cmpOr(tt.method, http.MethodPost), iss.URL+"/oauth/token", strings.NewReader(tt.body))
-			if err != nil {
-				t.Fatal(err)
-			}
-			for k, v := range tt.header {
-				req.Header[k] = v
-			}
-			if tt.ctype != "" {
-				req.Header.Set("Content-Type", tt.ctype)
-			}
-			resp, err := http.DefaultClient.Do(req)
-			if err != nil {
-				t.Fatal(err)
-			}
-			body := decodeBody(t, resp, tt.wantStatus)
-			if body["error"] != tt.wantCode {
-				t.Errorf("error = %v, want %q", body["error"], tt.wantCode)
-			}
-			if d, _ := body["error_description"].(string); d == "" || strings.Contains(d, "secret") {
-				t.Errorf("error_description = %q, want fixed text", d)
-			}
-			if _, leak := body["access_token"]; leak {
-				t.Error("an error response carries an access_token")
-			}
-			challenge := resp.Header.Get("WWW-Authenticate")
-			if tt.wantStatus == http.StatusUnauthorized && challenge != `Basic realm="token", charset="UTF-8"` {
-				t.Errorf("WWW-Authenticate = %q, want the Basic challenge", challenge)
-			}
-			if tt.wantStatus == http.StatusMethodNotAllowed && resp.Header.Get("Allow") != "POST" {
-				t.Errorf("Allow = %q, want POST", resp.Header.Get("Allow"))
-			}
-		})
-	}
-}
-
-func cmpOr(s, def string) string {
-	if s == "" {
-		return def
-	}
-	return s
 }
 
 // TestTokenEndpointFakeClock checks that the endpoint mints on the issuer's
@@ -361,4 +266,73 @@ func decodeBody(t *testing.T, resp *http.Response, wantStatus int) map[string]an
 		t.Fatalf("body is not JSON: %v", err)
 	}
 	return m
+}
+
+// TestConfigFakeClockRotation runs the middleware from Config (keys fetched
+// over loopback) on a fake clock far from now, and follows a rotation.
+func TestConfigFakeClockRotation(t *testing.T) {
+	iss := newTestIssuer(t)
+	now := time.Date(2040, 1, 1, 0, 0, 0, 0, time.UTC)
+	var mu sync.Mutex
+	iss.SetClock(func() time.Time { mu.Lock(); defer mu.Unlock(); return now })
+	mw, err := warden.New(iss.Config())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer mw.Close()
+	cc := clientcredentials.Config{ClientID: "reader", ClientSecret: "reader-secret", TokenURL: iss.URL + "/oauth/token"}
+	tok, err := cc.Token(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := mw.Verify(context.Background(), tok.AccessToken); err != nil {
+		t.Fatalf("Verify on the fake clock: %v", err)
+	}
+	fetches := iss.JWKSFetches()
+	mu.Lock()
+	now = now.Add(time.Hour)
+	mu.Unlock()
+	iss.Rotate("rsa-2")
+	rotated := iss.Scoped("Entry_Read")
+	p, err := mw.Verify(context.Background(), rotated)
+	if err != nil {
+		t.Fatalf("Verify after rotation: %v", err)
+	}
+	if got := iss.JWKSFetches(); got != fetches+1 {
+		t.Errorf("JWKS fetches after rotation = %d, want %d", got, fetches+1)
+	}
+	if !p.IssuedAt().Equal(now) {
+		t.Errorf("iat = %v, want the fake clock's %v", p.IssuedAt(), now)
+	}
+}
+
+// TestTokenEndpointConcurrent requests tokens while clients are added, for
+// the race detector.
+func TestTokenEndpointConcurrent(t *testing.T) {
+	iss := newTestIssuer(t)
+	var wg sync.WaitGroup
+	errs := make(chan error, 16)
+	for n := range 8 {
+		wg.Add(2)
+		go func() {
+			defer wg.Done()
+			style := oauth2.AuthStyleInHeader
+			if n%2 == 1 {
+				style = oauth2.AuthStyleInParams
+			}
+			cc := clientcredentials.Config{ClientID: "reader", ClientSecret: "reader-secret", TokenURL: iss.URL + "/oauth/token", AuthStyle: style}
+			if _, err := cc.Token(context.Background()); err != nil {
+				errs <- err
+			}
+		}()
+		go func() {
+			defer wg.Done()
+			iss.AddClient(wardentest.Client{ID: "extra-" + strconv.Itoa(n), Secret: "s", Scopes: []string{"Entry_Read"}})
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
 }

@@ -7,12 +7,16 @@
 //	new          GET /api with a token never seen before on every request
 //
 // By default it starts its own server on 127.0.0.1:0: a wardentest issuer
-// and a net/http mux with warden in front of /api. With -target it drives a
-// server that is already running instead, with tokens read from -tokens.
+// and a net/http mux with warden in front of /api. With -demo it starts the
+// demo resource server (examples/resourceserver, built beforehand) on
+// 127.0.0.1:0 and takes tokens from its development issuer, driving
+// /healthz (unprotected) and /entries (Entry_Read). With -target it drives a
+// server that is already running, with tokens from -tokens or -token-url.
 // It always stops by itself: every scenario has a fixed request count and
 // the whole run a deadline (-timeout).
 //
 //	go run ./loadgen -n 20000 -c 16 -new 3000 -rounds 3
+//	go build -o /tmp/resourceserver ../examples/resourceserver && go run ./loadgen -demo /tmp/resourceserver
 package main
 
 import (
@@ -49,12 +53,31 @@ func main() {
 		public    = flag.String("public", "/public", "unprotected path")
 		protected = flag.String("protected", "/api", "protected path")
 		tokFile   = flag.String("tokens", "", "with -target: file of tokens, one a line, each accepted on -protected")
+		tokenURL  = flag.String("token-url", "", "with -target: token endpoint to get tokens from (client_credentials)")
+		client    = flag.String("client", "demo-reader:demo-reader-secret", "client_id:secret for -token-url and -demo")
+		demo      = flag.String("demo", "", "path of a built examples/resourceserver binary to start and drive")
 	)
 	flag.Parse()
 	ctx, cancel := context.WithTimeout(context.Background(), *timeout)
 	defer cancel()
-	if err := run(ctx, config{n: *n, nNew: *nNew, conc: *conc, rounds: *rounds, repeated: *repeated,
-		target: *target, public: *public, protected: *protected, tokFile: *tokFile}); err != nil {
+	cfg := config{n: *n, nNew: *nNew, conc: *conc, rounds: *rounds, repeated: *repeated,
+		target: *target, public: *public, protected: *protected, tokFile: *tokFile, tokenURL: *tokenURL, client: *client}
+	if *demo != "" {
+		stop, base, err := startDemo(ctx, *demo)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "loadgen:", err)
+			os.Exit(1)
+		}
+		defer stop()
+		cfg.target, cfg.tokenURL = base, base+"/oauth/token"
+		if !explicit("public") {
+			cfg.public = "/healthz"
+		}
+		if !explicit("protected") {
+			cfg.protected = "/entries"
+		}
+	}
+	if err := run(ctx, cfg); err != nil {
 		fmt.Fprintln(os.Stderr, "loadgen:", err)
 		os.Exit(1)
 	}
@@ -63,7 +86,14 @@ func main() {
 type config struct {
 	n, nNew, conc, rounds, repeated int
 	target, public, protected       string
-	tokFile                         string
+	tokFile, tokenURL, client       string
+}
+
+// explicit reports whether the flag was set on the command line.
+func explicit(name string) bool {
+	set := false
+	flag.Visit(func(f *flag.Flag) { set = set || f.Name == name })
+	return set
 }
 
 func run(ctx context.Context, cfg config) error {
@@ -85,13 +115,19 @@ func run(ctx context.Context, cfg config) error {
 		fmt.Printf("server: in-process on %s, key source: %s\n", base, srv.keySource)
 	} else {
 		var err error
-		if tokens, err = readTokens(cfg.tokFile); err != nil {
+		if cfg.tokenURL != "" {
+			tokens, err = fetchTokens(ctx, cfg.tokenURL, cfg.client, need, cfg.conc)
+		} else {
+			tokens, err = readTokens(cfg.tokFile)
+		}
+		if err != nil {
 			return err
 		}
 		if len(tokens) < need {
 			return fmt.Errorf("-tokens holds %d tokens, need %d", len(tokens), need)
 		}
 		base = strings.TrimSuffix(cfg.target, "/")
+		fmt.Printf("server: %s, %d tokens from %s\n", base, len(tokens), cmp.Or(cfg.tokenURL, cfg.tokFile))
 	}
 	fmt.Printf("GOMAXPROCS=%d NumCPU=%d clients=%d rounds=%d\n\n", runtime.GOMAXPROCS(0), runtime.NumCPU(), cfg.conc, cfg.rounds)
 
@@ -130,6 +166,13 @@ func run(ctx context.Context, cfg config) error {
 		}
 	}
 	report(os.Stdout, scenarios, results)
+	for name, rs := range results {
+		for _, r := range rs {
+			if r.failures > 0 {
+				return fmt.Errorf("%s: %d responses were not 200", name, r.failures)
+			}
+		}
+	}
 	return nil
 }
 
