@@ -462,4 +462,18 @@ func TestAttackJWKSRotation(t *testing.T) {
 		atkEventually(t, "k1 to leave the key set", func() bool { return !slices.Contains(mw.KeyStatus()[0].KeyIDs, "k1") })
 		fx.expect(t, mw, "H14", long, 401, atkDescKID)
 	})
+	t.Run("H14-same-kid", func(t *testing.T) {
+		// The issuer replaces k1's key material but keeps the kid: tokens
+		// cached under the old key must not survive the refresh.
+		fx := newAtkFixture(t)
+		j := newAtkJWKS(t, fx.k1, fx.e1)
+		mw := fx.newRemote(t, j.url(), nil)
+		long := fx.token(nil, map[string]any{"exp": fx.now().Unix() + 20*3600})
+		fx.expect(t, mw, "T0", long, 200, "")
+		j.serveKeys(wardentest.NewRSAKey("k1"), fx.e1)
+		fx.advance(2 * time.Hour)
+		fx.expect(t, mw, "refresh", fx.token(map[string]any{"alg": "ES256", "kid": "e1"}, nil), 200, "")
+		atkEventually(t, "the refresh", func() bool { return mw.KeyStatus()[0].LastRefresh.Equal(fx.now()) })
+		fx.expect(t, mw, "H14-same-kid", long, 401, atkDescSig)
+	})
 }

@@ -1,8 +1,10 @@
 package warden_test
 
 import (
+	"crypto"
 	"crypto/ecdsa"
 	"crypto/ed25519"
+	"crypto/hmac"
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/sha256"
@@ -22,55 +24,85 @@ import (
 )
 
 // The benchmarks compare, in one run, over the same keys and the same
-// token: the bare signature check (path=crypto), golang-jwt's jwt.Parse
-// with a static key (path=floor), the full middleware on a token it has not
-// seen (path=new, cache disabled), on a repeated token (path=cached), and
-// its refusals (path=badsig, path=unknownkid, path=missing). Compare with
+// token, for RS256, ES256, EdDSA and HS256: the bare signature check
+// (path=crypto), golang-jwt's jwt.Parse with a static key (path=floor), the
+// full middleware on a token it has not seen (path=new, cache disabled), on
+// a repeated token (path=cached), and its refusals (path=badsig,
+// path=unknownkid, path=missing). BENCHMARKS.md has the commands, e.g.
 //
-//	go test -run '^$' -bench . -benchmem -count=10 | tee new.txt
-//	benchstat -col /path new.txt
+//	go test -run '^$' -bench '^BenchmarkVerify$' -benchmem -count=10 . | tee verify.txt
+//	benchstat -col /path -row /alg verify.txt
 
 const (
 	benchIssuer   = "https://issuer.bench.test"
 	benchAudience = "https://api.bench.test"
 )
 
-// benchFixture holds the keys, tokens and middleware shared by every
+// benchFixture holds the keys, tokens and configurations shared by every
 // benchmark; keys are generated once per process.
 type benchFixture struct {
-	keys   []*wardentest.Key // RS256, ES256, EdDSA
-	tokens map[string]string // alg → token
-	jwks   []byte
+	algs []*benchAlg
+}
+
+// benchAlg is one algorithm: how to sign a token, the key that verifies it
+// (a public key, or the HMAC secret) and a Config trusting it.
+type benchAlg struct {
+	name   string
+	key    any
+	sign   func(kid string) string
+	token  string
+	config warden.Config
+	hasKID bool // false for HMAC: a shared secret has no kid to get wrong
 }
 
 var benchSetup = sync.OnceValue(func() *benchFixture {
-	f := &benchFixture{
-		keys:   []*wardentest.Key{wardentest.NewRSAKey("rsa-1"), wardentest.NewECKey("ec-1"), wardentest.NewEd25519Key("ed-1")},
-		tokens: map[string]string{},
+	f := &benchFixture{}
+	keys := []*wardentest.Key{wardentest.NewRSAKey("rsa-1"), wardentest.NewECKey("ec-1"), wardentest.NewEd25519Key("ed-1")}
+	jwks := wardentest.JWKS(keys...)
+	for _, k := range keys {
+		f.algs = append(f.algs, &benchAlg{
+			name: k.Alg, key: k.Signer.Public(), hasKID: true,
+			sign:   func(kid string) string { h, p := benchClaims(k.Alg, kid); return k.Sign(k.Alg, h, p) },
+			config: warden.Config{Issuer: benchIssuer, Audience: benchAudience, JWKS: jwks},
+		})
 	}
-	f.jwks = wardentest.JWKS(f.keys...)
-	for _, k := range f.keys {
-		f.tokens[k.Alg] = benchMint(k, k.ID)
+	secret := []byte("0123456789abcdef0123456789abcdef")
+	f.algs = append(f.algs, &benchAlg{
+		name: "HS256", key: secret,
+		sign: func(kid string) string {
+			h, p := benchClaims("HS256", kid)
+			return wardentest.SignHMAC("HS256", secret, h, p)
+		},
+		config: warden.Config{Issuer: benchIssuer, Audience: benchAudience, HMACSecret: secret},
+	})
+	for _, a := range f.algs {
+		a.token = a.sign("")
 	}
 	return f
 })
 
-// benchMint signs a typical access token (RFC 9068 shape) valid for 12 h.
-func benchMint(k *wardentest.Key, kid string) string {
+// benchClaims returns the header and payload of a typical access token
+// (RFC 9068 shape) valid for 12 h; kid "" means the key's own.
+func benchClaims(alg, kid string) (header, payload []byte) {
+	if kid == "" {
+		kid = map[string]string{"RS256": "rsa-1", "ES256": "ec-1", "EdDSA": "ed-1", "HS256": "hs-1"}[alg]
+	}
 	now := time.Now()
-	h, _ := json.Marshal(map[string]any{"alg": k.Alg, "kid": kid, "typ": "at+jwt"})
-	p, _ := json.Marshal(map[string]any{
+	header, _ = json.Marshal(map[string]any{"alg": alg, "kid": kid, "typ": "at+jwt"})
+	payload, _ = json.Marshal(map[string]any{
 		"iss": benchIssuer, "aud": benchAudience, "sub": "user-1", "client_id": "client-1",
 		"iat": now.Unix(), "exp": now.Add(12 * time.Hour).Unix(), "jti": "0123456789abcdef01234567",
 		"scope": "read write profile",
 	})
-	return k.Sign(k.Alg, h, p)
+	return header, payload
 }
 
-// benchMiddleware builds a middleware over the fixture's static JWKS.
-func benchMiddleware(b *testing.B, f *benchFixture, cacheSize int) *warden.Middleware {
+// benchMiddleware builds a middleware for a with the given token cache size.
+func benchMiddleware(b *testing.B, a *benchAlg, cacheSize int) *warden.Middleware {
 	b.Helper()
-	m, err := warden.New(warden.Config{Issuer: benchIssuer, Audience: benchAudience, JWKS: f.jwks, TokenCacheSize: cacheSize})
+	cfg := a.config
+	cfg.TokenCacheSize = cacheSize
+	m, err := warden.New(cfg)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -111,48 +143,55 @@ func benchServe(h http.Handler, authorization string, want int) func(*benchWrite
 	}
 }
 
-// benchCases returns the side-by-side cases for the key k.
-func benchCases(b *testing.B, f *benchFixture, k *wardentest.Key) []benchCase {
-	tok := f.tokens[k.Alg]
+// benchCases returns the side-by-side cases for one algorithm.
+func benchCases(b *testing.B, a *benchAlg) []benchCase {
+	tok := a.token
 	input := tok[:strings.LastIndexByte(tok, '.')]
 	sig, err := base64.RawURLEncoding.DecodeString(tok[len(input)+1:])
 	if err != nil {
 		b.Fatal(err)
 	}
-	pub := k.Signer.Public()
-	fresh := benchMiddleware(b, f, -1).Require("read")(benchNext)
-	cached := benchMiddleware(b, f, 0).Require("read")(benchNext)
-	return []benchCase{
-		{"crypto", benchCrypto(pub, input, sig)},
+	fresh := benchMiddleware(b, a, -1).Require("read")(benchNext)
+	cached := benchMiddleware(b, a, 0).Require("read")(benchNext)
+	cases := []benchCase{
+		{"crypto", benchCrypto(a.key, input, sig)},
 		{"floor", func(*benchWriter) bool {
-			t, err := jwt.Parse(tok, func(*jwt.Token) (any, error) { return pub, nil })
+			t, err := jwt.Parse(tok, func(*jwt.Token) (any, error) { return a.key, nil })
 			return err == nil && t.Valid
 		}},
 		{"new", benchServe(fresh, "Bearer "+tok, http.StatusNoContent)},
 		{"cached", benchServe(cached, "Bearer "+tok, http.StatusNoContent)},
 		{"badsig", benchServe(cached, "Bearer "+benchFlipSignature(tok), http.StatusUnauthorized)},
-		{"unknownkid", benchServe(cached, "Bearer "+benchMint(k, "no-such-kid"), http.StatusUnauthorized)},
-		{"missing", benchServe(cached, "", http.StatusUnauthorized)},
 	}
+	if a.hasKID {
+		cases = append(cases, benchCase{"unknownkid", benchServe(cached, "Bearer "+a.sign("no-such-kid"), http.StatusUnauthorized)})
+	}
+	return append(cases, benchCase{"missing", benchServe(cached, "", http.StatusUnauthorized)})
 }
 
 // benchCrypto is the bare signature check of the signing input: the hash
-// and the public-key operation, nothing else.
-func benchCrypto(pub any, input string, sig []byte) func(*benchWriter) bool {
-	switch pk := pub.(type) {
+// and the public-key operation (or the HMAC), nothing else.
+func benchCrypto(key any, input string, sig []byte) func(*benchWriter) bool {
+	switch k := key.(type) {
 	case *rsa.PublicKey:
 		return func(*benchWriter) bool {
 			d := sha256.Sum256([]byte(input))
-			return rsa.VerifyPKCS1v15(pk, 0x05, d[:], sig) == nil // crypto.SHA256
+			return rsa.VerifyPKCS1v15(k, crypto.SHA256, d[:], sig) == nil
 		}
 	case *ecdsa.PublicKey:
 		r, s := new(big.Int).SetBytes(sig[:32]), new(big.Int).SetBytes(sig[32:])
 		return func(*benchWriter) bool {
 			d := sha256.Sum256([]byte(input))
-			return ecdsa.Verify(pk, d[:], r, s)
+			return ecdsa.Verify(k, d[:], r, s)
 		}
 	case ed25519.PublicKey:
-		return func(*benchWriter) bool { return ed25519.Verify(pk, []byte(input), sig) }
+		return func(*benchWriter) bool { return ed25519.Verify(k, []byte(input), sig) }
+	case []byte:
+		return func(*benchWriter) bool {
+			m := hmac.New(sha256.New, k)
+			m.Write([]byte(input))
+			return hmac.Equal(m.Sum(nil), sig)
+		}
 	}
 	panic("benchCrypto: unsupported key type")
 }
@@ -171,13 +210,13 @@ func benchFlipSignature(tok string) string {
 // BenchmarkVerify measures one request at a time.
 func BenchmarkVerify(b *testing.B) {
 	f := benchSetup()
-	for _, k := range f.keys {
-		b.Run("alg="+k.Alg, func(b *testing.B) {
-			for _, c := range benchCases(b, f, k) {
+	for _, a := range f.algs {
+		b.Run("alg="+a.name, func(b *testing.B) {
+			for _, c := range benchCases(b, a) {
 				b.Run("path="+c.path, func(b *testing.B) {
 					w := &benchWriter{h: http.Header{}}
 					if !c.op(w) {
-						b.Fatalf("%s/%s: unexpected outcome (status %d)", k.Alg, c.path, w.code)
+						b.Fatalf("%s/%s: unexpected outcome (status %d)", a.name, c.path, w.code)
 					}
 					b.ReportAllocs()
 					for b.Loop() {
@@ -192,12 +231,12 @@ func BenchmarkVerify(b *testing.B) {
 // BenchmarkVerifyParallel is BenchmarkVerify with GOMAXPROCS goroutines.
 func BenchmarkVerifyParallel(b *testing.B) {
 	f := benchSetup()
-	for _, k := range f.keys {
-		b.Run("alg="+k.Alg, func(b *testing.B) {
-			for _, c := range benchCases(b, f, k) {
+	for _, a := range f.algs {
+		b.Run("alg="+a.name, func(b *testing.B) {
+			for _, c := range benchCases(b, a) {
 				b.Run("path="+c.path, func(b *testing.B) {
 					if !c.op(&benchWriter{h: http.Header{}}) {
-						b.Fatalf("%s/%s: unexpected outcome", k.Alg, c.path)
+						b.Fatalf("%s/%s: unexpected outcome", a.name, c.path)
 					}
 					b.ReportAllocs()
 					b.RunParallel(func(pb *testing.PB) {
@@ -227,15 +266,14 @@ var benchClients = sync.OnceValue(func() *warden.ClientStore {
 })
 
 func benchBasicCases(b *testing.B) []benchCase {
-	f := benchSetup()
 	auth := "Basic " + base64.StdEncoding.EncodeToString([]byte("bench-client:bench-secret"))
 	var out []benchCase
 	for _, c := range []struct {
 		path string
 		ttl  time.Duration
 	}{{"cached", 0}, {"uncached", -1}} {
-		m, err := warden.New(warden.Config{Issuer: benchIssuer, Audience: benchAudience, JWKS: f.jwks,
-			Clients: benchClients(), BasicCacheTTL: c.ttl})
+		m, err := warden.New(warden.Config{Issuer: benchIssuer, Audience: benchAudience,
+			HMACSecret: []byte("0123456789abcdef0123456789abcdef"), Clients: benchClients(), BasicCacheTTL: c.ttl})
 		if err != nil {
 			b.Fatal(err)
 		}

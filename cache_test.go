@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"runtime/debug"
 	"strings"
 	"sync"
 	"testing"
@@ -372,4 +373,88 @@ func TestTokenCacheSurvivesRefresh(t *testing.T) {
 	if got := ctServe(h, tok); got != http.StatusUnauthorized {
 		t.Errorf("after its key left the set: got %d, want 401", got)
 	}
+}
+
+// ctVerifier counts credential checks; "good" is the only valid secret.
+type ctVerifier struct {
+	mu    sync.Mutex
+	calls int
+}
+
+func (v *ctVerifier) VerifyClient(_ context.Context, id, secret string) ([]string, error) {
+	v.mu.Lock()
+	v.calls++
+	v.mu.Unlock()
+	if id == "client" && secret == "good" {
+		return []string{"read"}, nil
+	}
+	return nil, ErrInvalidClient
+}
+
+// TestBasicCache: a successful check is remembered for BasicCacheTTL under
+// a MAC of the credentials as presented; failures are never remembered; a
+// hit costs no more than a Bearer cache hit.
+func TestBasicCache(t *testing.T) {
+	keys := newCTKeys(t)
+	v := &ctVerifier{}
+	m, err := New(Config{Issuer: ctIssuer, Audience: ctAudience, JWKS: keys.jwks, Clients: v, Now: keys.clock})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	h := m.Accept(SchemeBasic).Require("read")(ctOK)
+	basic := func(creds string) int {
+		r := httptest.NewRequest(http.MethodGet, "/", nil)
+		r.Header.Set("Authorization", "Basic "+base64.StdEncoding.EncodeToString([]byte(creds)))
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, r)
+		return w.Code
+	}
+	steps := []struct {
+		name      string
+		creds     string
+		advance   time.Duration
+		want      int
+		wantCalls int
+	}{
+		{"first check", "client:good", 0, http.StatusNoContent, 1},
+		{"cached", "client:good", 0, http.StatusNoContent, 1},
+		{"same credentials, other encoding", "client:goo%64", 0, http.StatusNoContent, 2},
+		{"wrong secret", "client:bad", 0, http.StatusUnauthorized, 3},
+		{"wrong secret again: not cached", "client:bad", 0, http.StatusUnauthorized, 4},
+		{"still cached before the TTL", "client:good", DefaultBasicCacheTTL - time.Second, http.StatusNoContent, 4},
+		{"checked again at the TTL", "client:good", time.Second, http.StatusNoContent, 5},
+	}
+	for _, st := range steps {
+		keys.advance(st.advance)
+		if got := basic(st.creds); got != st.want {
+			t.Errorf("%s: got status %d, want %d", st.name, got, st.want)
+		}
+		if v.calls != st.wantCalls {
+			t.Errorf("%s: %d verifier calls, want %d", st.name, v.calls, st.wantCalls)
+		}
+	}
+	r := httptest.NewRequest(http.MethodGet, "/", nil)
+	r.Header.Set("Authorization", "Basic "+base64.StdEncoding.EncodeToString([]byte("client:good")))
+	w := &ctDiscard{h: http.Header{}}
+	if ctRaceEnabled() {
+		t.Skip("-race makes sync.Pool drop items on purpose: allocations are not counted")
+	}
+	if n := testing.AllocsPerRun(100, func() { h.ServeHTTP(w, r) }); n > 3 || w.code != http.StatusNoContent {
+		t.Errorf("Basic cache hit: %v allocations (status %d), want ≤ 3 (204)", n, w.code)
+	}
+}
+
+// ctRaceEnabled reports whether the test binary was built with -race.
+func ctRaceEnabled() bool {
+	bi, ok := debug.ReadBuildInfo()
+	if !ok {
+		return false
+	}
+	for _, s := range bi.Settings {
+		if s.Key == "-race" {
+			return s.Value == "true"
+		}
+	}
+	return false
 }
