@@ -94,8 +94,11 @@ type Config struct {
 	// remembered. Zero means DefaultBasicCacheTTL; negative disables caching.
 	BasicCacheTTL time.Duration
 
-	// TokenCacheSize bounds the cache of verified tokens. Zero means
-	// DefaultTokenCacheSize; negative disables the cache.
+	// TokenCacheSize bounds the number of verified tokens cached (their
+	// bytes are bounded too, at 64 MiB). A cached token is served until its
+	// exp plus leeway, while the key that signed it stays in its issuer's set;
+	// scopes are checked on every request. Zero means DefaultTokenCacheSize;
+	// negative disables the cache.
 	TokenCacheSize int
 
 	// MayImpersonate, when set, decides whether actor (the client acting
