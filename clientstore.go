@@ -26,7 +26,8 @@ type Client struct {
 
 // ClientStore is a ClientVerifier over a fixed list of clients with hashed
 // secrets. An unknown client id is checked against a dummy hash of the same
-// kind and cost, so it takes as long as a wrong secret.
+// kind and cost, so it takes as long as a wrong secret. For that to hold for
+// every client, all hashes in a store must share one kind and cost.
 type ClientStore struct {
 	clients map[string]storedClient
 	dummy   storedClient
@@ -38,7 +39,9 @@ type storedClient struct {
 }
 
 // NewClientStore builds a ClientStore, rejecting duplicate ids, malformed
-// hashes and scopes that are not RFC 6749 scope-tokens.
+// hashes, hashes of different kinds or costs (which would let response times
+// tell known client ids from unknown ones) and scopes that are not RFC 6749
+// scope-tokens.
 func NewClientStore(clients []Client) (*ClientStore, error) {
 	s := &ClientStore{clients: make(map[string]storedClient, len(clients))}
 	for _, c := range clients {
@@ -56,6 +59,10 @@ func NewClientStore(clients []Client) (*ClientStore, error) {
 			if !validScopeToken(sc) {
 				return nil, configErrorf("client %q: %q is not a valid scope", c.ID, sc)
 			}
+		}
+		if s.dummy.hash != nil && h.params() != s.dummy.hash.params() {
+			return nil, configErrorf("client %q: hash parameters %s differ from the store's %s; rehash all secrets alike",
+				c.ID, h.params(), s.dummy.hash.params())
 		}
 		s.clients[c.ID] = storedClient{scopes: append([]string(nil), c.Scopes...), hash: h}
 		if s.dummy.hash == nil {
@@ -100,6 +107,8 @@ type secretHash interface {
 	matches(secret string) bool
 	// sibling returns a hash of a random secret with the same parameters.
 	sibling() (secretHash, error)
+	// params names the kind and cost, which decide how long matches takes.
+	params() string
 }
 
 type bcryptHash []byte
@@ -112,6 +121,11 @@ func (h bcryptHash) matches(secret string) bool {
 		return false
 	}
 	return bcrypt.CompareHashAndPassword(h, []byte(secret)) == nil
+}
+
+func (h bcryptHash) params() string {
+	cost, _ := bcrypt.Cost(h)
+	return fmt.Sprintf("bcrypt cost %d", cost)
 }
 
 func (h bcryptHash) sibling() (secretHash, error) {
@@ -140,6 +154,10 @@ type argon2idHash struct {
 func (h argon2idHash) matches(secret string) bool {
 	k := argon2.IDKey([]byte(secret), h.salt, h.time, h.memory, h.threads, uint32(len(h.key)))
 	return subtle.ConstantTimeCompare(k, h.key) == 1
+}
+
+func (h argon2idHash) params() string {
+	return fmt.Sprintf("argon2id m=%d,t=%d,p=%d,len=%d", h.memory, h.time, h.threads, len(h.key))
 }
 
 func (h argon2idHash) sibling() (secretHash, error) {

@@ -10,6 +10,7 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"golang.org/x/crypto/bcrypt"
 
 	"github.com/wardenhq/warden"
 	"github.com/wardenhq/warden/wardentest"
@@ -121,4 +122,34 @@ func TestPermissionResolverFailure(t *testing.T) {
 	// Tokens without impersonation never consult the resolver.
 	w = request{auth: []string{"Bearer " + f.iss.Scoped("Entry_Read")}}.do(h)
 	assert.Equal(t, http.StatusOK, w.Code)
+}
+
+// TestClientStoreRejectsMixedHashes: a store whose hashes differ in kind or
+// cost would let timing separate known from unknown client ids.
+func TestClientStoreRejectsMixedHashes(t *testing.T) {
+	cost4, err := bcrypt.GenerateFromPassword([]byte("a"), 4)
+	require.NoError(t, err)
+	cost5, err := bcrypt.GenerateFromPassword([]byte("b"), 5)
+	require.NoError(t, err)
+	const argon = "$argon2id$v=19$m=1024,t=1,p=1$c2FsdHNhbHRzYWx0$aGFzaGhhc2hoYXNoaGFzaGhhc2hoYXNoaGFzaA"
+	cases := []struct {
+		name    string
+		clients []warden.Client
+		want    string
+	}{
+		{"bcrypt costs differ", []warden.Client{{ID: "a", SecretHash: string(cost4)}, {ID: "b", SecretHash: string(cost5)}}, "differ"},
+		{"bcrypt and argon2id", []warden.Client{{ID: "a", SecretHash: string(cost4)}, {ID: "b", SecretHash: argon}}, "differ"},
+		{"malformed hash", []warden.Client{{ID: "a", SecretHash: "plaintext"}}, "bcrypt or argon2id"},
+		{"duplicate id", []warden.Client{{ID: "a", SecretHash: string(cost4)}, {ID: "a", SecretHash: string(cost4)}}, "listed twice"},
+		{"bad scope", []warden.Client{{ID: "a", SecretHash: string(cost4), Scopes: []string{"a b"}}}, "not a valid scope"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := warden.NewClientStore(tc.clients)
+			require.Error(t, err)
+			assert.Contains(t, err.Error(), tc.want)
+		})
+	}
+	_, err = warden.NewClientStore([]warden.Client{{ID: "a", SecretHash: string(cost4)}, {ID: "b", SecretHash: string(cost4)}})
+	assert.NoError(t, err)
 }

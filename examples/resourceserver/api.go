@@ -18,6 +18,7 @@ func routes(mux *http.ServeMux, mw *warden.Middleware) {
 	basic := mw.Accept(warden.SchemeBasic)
 
 	mux.HandleFunc("GET /healthz", healthz)
+	mux.Handle("GET /readyz", mw.ReadyHandler()) // 503 until the issuer's keys are usable
 	mux.Handle("GET /entries", mw.Require("Entry_Read")(http.HandlerFunc(entries.list)))
 	mux.Handle("POST /entries", mw.Require("Entry_Write")(http.HandlerFunc(entries.create)))
 	mux.Handle("GET /contenttypes", mw.Require("ContentType_Read")(fixed(contentTypes)))

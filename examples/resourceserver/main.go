@@ -120,7 +120,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		JWKSURL:    o.jwks,
 		Realm:      o.realm,
 		Clients:    clients,
-		OnDecision: recordReason,
+		OnDecision: warden.ChainDecisions(recordReason, warden.LogDecisions(logger)),
 		Logger:     slog.New(startupGate{logger.Handler(), started}),
 	}
 	demo := o.issuer == ""
@@ -142,6 +142,14 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	defer mw.Close()
 	routes(mux, mw)
+	// RFC 9728: clients find the issuer and the scopes in the protected
+	// resource metadata; the resource identifier is this server's base URL,
+	// so the document is at the well-known path of the root.
+	if md, err := mw.MetadataHandler(warden.ResourceMetadata{Resource: base, ResourceName: "warden demo API"}); err == nil {
+		mux.Handle("GET "+warden.MetadataWellKnownPath, md)
+	} else {
+		fmt.Fprintf(stdout, "RFC 9728 metadata not published: %v\n", err) // plain http on a non-loopback address
+	}
 	if demo {
 		printDemo(stdout, base, o.audience)
 	}
