@@ -290,6 +290,9 @@ type KeySourceConfig struct {
 	// FetchTimeout bounds one discovery or JWK Set request, and how long New
 	// waits for the first key set. Default 10 s.
 	FetchTimeout time.Duration
+	// OnRefresh, when set, is called after every attempt to fetch an
+	// issuer's key set (not for static keys), for metrics. It must not block.
+	OnRefresh func(KeyRefresh)
 	// LazyStart makes New return at once and answer 503 until the first key
 	// set arrives. By default New waits for it and fails with a
 	// *KeyFetchError if it cannot be had.
@@ -334,4 +337,17 @@ func (m *kidMemo) add(kid string, now, until time.Time) {
 		}
 	}
 	m.until[maphash.String(m.seed, kid)] = until
+}
+
+// KeyRefresh describes one attempt to fetch an issuer's key set, for
+// KeySourceConfig.OnRefresh.
+type KeyRefresh struct {
+	// Issuer is the issuer whose keys were fetched.
+	Issuer string
+	// Err is nil when the attempt succeeded; the previous keys stay otherwise.
+	Err error
+	// Keys is the number of usable keys fetched (0 on failure).
+	Keys int
+	// Duration is how long discovery and the fetch took.
+	Duration time.Duration
 }

@@ -27,7 +27,9 @@ func (s *remoteSource) startLocked() *refreshCall {
 // failure. A failure never replaces the keys held.
 func (s *remoteSource) refresh(call *refreshCall) {
 	defer s.wg.Done()
+	started := time.Now() // real time: Config.Now may be a frozen test clock
 	set, ttl, err := s.fetchKeys()
+	took := time.Since(started)
 	now := s.now()
 	s.mu.Lock()
 	var stale time.Duration
@@ -59,6 +61,13 @@ func (s *remoteSource) refresh(call *refreshCall) {
 	select {
 	case s.wake <- struct{}{}:
 	default:
+	}
+	if s.cfg.OnRefresh != nil && !closed {
+		ev := KeyRefresh{Issuer: s.issuer, Err: err, Duration: took}
+		if err == nil {
+			ev.Keys = len(set.all)
+		}
+		s.cfg.OnRefresh(ev)
 	}
 	switch {
 	case err == nil:

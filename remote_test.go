@@ -804,3 +804,33 @@ func TestRemoteKeysCloseStopsEverything(t *testing.T) {
 		t.Fatalf("a closed key source fetched")
 	}
 }
+
+// TestRemoteKeysOnRefresh: the refresh hook sees every attempt, its outcome
+// and the number of keys, for metrics.
+func TestRemoteKeysOnRefresh(t *testing.T) {
+	var mu sync.Mutex
+	var events []warden.KeyRefresh
+	f := newRKFixture(t, func(c *warden.Config) {
+		c.Keys.OnRefresh = func(ev warden.KeyRefresh) {
+			mu.Lock()
+			defer mu.Unlock()
+			events = append(events, ev)
+		}
+	})
+	snapshot := func() []warden.KeyRefresh {
+		mu.Lock()
+		defer mu.Unlock()
+		return append([]warden.KeyRefresh(nil), events...)
+	}
+	// New waited for the first fetch.
+	if got := snapshot(); len(got) != 1 || got[0].Err != nil || got[0].Keys != 3 || got[0].Issuer != f.iss.URL || got[0].Duration <= 0 {
+		t.Fatalf("after New: got %+v, want one successful refresh of 3 keys", got)
+	}
+	f.keys.set(rk500)
+	f.clock.Advance(61 * time.Second) // past max-age=60: the refresh is due
+	f.serve(f.valid(0))
+	rkEventually(t, "the failed refresh to be reported", func() bool { return len(snapshot()) == 2 })
+	if ev := snapshot()[1]; ev.Err == nil || ev.Keys != 0 {
+		t.Fatalf("failed refresh: got %+v, want an error and 0 keys", ev)
+	}
+}

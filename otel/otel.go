@@ -14,6 +14,11 @@
 //	warden.keys.count          gauge      {key}       warden.issuer
 //	warden.keys.staleness      gauge      s           warden.issuer
 //	warden.keys.refresh_failing gauge     1           warden.issuer (1 when the last refresh failed)
+//	warden.keys.refreshes      counter    {refresh}   warden.issuer, warden.outcome (success, failure)
+//	warden.keys.refresh.duration histogram s          warden.issuer, warden.outcome
+//
+// The refresh instruments are fed by OnKeyRefresh, which goes in
+// warden.Config.Keys.OnRefresh.
 //
 // The reason codes are those of warden.Reasons (REASONS.md in the warden
 // module); warden.status is the HTTP status of a refusal, 0 when admitted.
@@ -48,6 +53,7 @@ const (
 	AttrIssuer      = attribute.Key("warden.issuer")
 	AttrClientID    = attribute.Key("warden.client_id")
 	AttrRequirement = attribute.Key("warden.requirement")
+	AttrOutcome     = attribute.Key("warden.outcome")
 )
 
 // durationBuckets suit verification times: a cached token costs well under a
@@ -76,6 +82,8 @@ type Recorder struct {
 
 	keysUsable, keysCount, keysFailing metric.Int64ObservableGauge
 	keysStaleness                      metric.Float64ObservableGauge
+	refreshes                          metric.Int64Counter
+	refreshDuration                    metric.Float64Histogram
 
 	sets sync.Map // attrKey → [2]attribute.Set (counter, histogram)
 }
@@ -125,6 +133,14 @@ func New(cfg Config) (*Recorder, error) {
 	}
 	if r.keysStaleness, err = r.meter.Float64ObservableGauge("warden.keys.staleness",
 		metric.WithUnit("s"), metric.WithDescription("Time since the issuer's keys were last confirmed.")); err != nil {
+		return nil, err
+	}
+	if r.refreshes, err = r.meter.Int64Counter("warden.keys.refreshes",
+		metric.WithUnit("{refresh}"), metric.WithDescription("Attempts to fetch an issuer's key set, by outcome.")); err != nil {
+		return nil, err
+	}
+	if r.refreshDuration, err = r.meter.Float64Histogram("warden.keys.refresh.duration",
+		metric.WithUnit("s"), metric.WithDescription("Time taken by discovery and the key set fetch.")); err != nil {
 		return nil, err
 	}
 	return r, nil
@@ -185,9 +201,8 @@ func (r *Recorder) attributeSets(d warden.Decision) [2]attribute.Set {
 // mw.KeyStatus at every collection, as the warden.keys.* gauges. Call
 // Unregister on the result to stop.
 //
-// Key-refresh counts (successes and failures) are not exported: the key
-// source has no refresh hook yet, and deriving counts from KeyStatus
-// polling would miss refreshes between two collections.
+// Refresh counts come from OnKeyRefresh instead: polling KeyStatus would
+// miss refreshes between two collections.
 func (r *Recorder) ObserveKeys(mw *warden.Middleware) (metric.Registration, error) {
 	return r.meter.RegisterCallback(func(_ context.Context, o metric.Observer) error {
 		for _, st := range mw.KeyStatus() {
@@ -206,4 +221,16 @@ func b2i(b bool) int64 {
 		return 1
 	}
 	return 0
+}
+
+// OnKeyRefresh records one key set fetch. Use it as
+// warden.Config.Keys.OnRefresh.
+func (r *Recorder) OnKeyRefresh(ev warden.KeyRefresh) {
+	outcome := "success"
+	if ev.Err != nil {
+		outcome = "failure"
+	}
+	opt := metric.WithAttributeSet(attribute.NewSet(AttrIssuer.String(ev.Issuer), AttrOutcome.String(outcome)))
+	r.refreshes.Add(context.Background(), 1, opt)
+	r.refreshDuration.Record(context.Background(), ev.Duration.Seconds(), opt)
 }

@@ -294,3 +294,58 @@ func BenchmarkOnDecision(b *testing.B) {
 		})
 	}
 }
+
+// TestKeyRefreshCounter: OnKeyRefresh counts key set fetches by outcome.
+func TestKeyRefreshCounter(t *testing.T) {
+	iss := wardentest.NewIssuer(t)
+	reader := sdkmetric.NewManualReader()
+	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader))
+	t.Cleanup(func() { _ = mp.Shutdown(context.Background()) })
+	rec, err := wardenotel.New(wardenotel.Config{MeterProvider: mp, DisableSpans: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mw, err := warden.New(warden.Config{
+		Issuer: iss.URL, Audience: iss.Audience, JWKSURL: iss.JWKSURL(),
+		Keys: warden.KeySourceConfig{OnRefresh: rec.OnKeyRefresh},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { mw.Close() })
+	iss.Close() // the issuer goes away: the next fetch fails
+	// An unknown kid makes warden try a refresh, which fails.
+	_, _ = mw.Verify(context.Background(), iss.Mint(wardentest.Token{Header: map[string]any{"kid": "new"}}))
+
+	counts := func() map[string]int64 {
+		var rm metricdata.ResourceMetrics
+		if err := reader.Collect(context.Background(), &rm); err != nil {
+			t.Fatal(err)
+		}
+		out := map[string]int64{}
+		for _, sm := range rm.ScopeMetrics {
+			for _, m := range sm.Metrics {
+				if m.Name != "warden.keys.refreshes" {
+					continue
+				}
+				for _, dp := range m.Data.(metricdata.Sum[int64]).DataPoints {
+					outcome, _ := dp.Attributes.Value(wardenotel.AttrOutcome)
+					issuer, _ := dp.Attributes.Value(wardenotel.AttrIssuer)
+					if issuer.AsString() != iss.URL {
+						t.Errorf("issuer attribute %q, want %q", issuer.AsString(), iss.URL)
+					}
+					out[outcome.AsString()] = dp.Value
+				}
+			}
+		}
+		return out
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for counts()["failure"] < 1 && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	got := counts()
+	if got["success"] != 1 || got["failure"] != 1 {
+		t.Fatalf("refreshes by outcome: got %v, want success 1, failure 1", got)
+	}
+}
