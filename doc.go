@@ -32,6 +32,15 @@
 // {"error": …, "error_description": …} with fixed text: never the token, a
 // claim value or an error message derived from the request.
 //
+// # Decisions
+//
+// Every request gets exactly one Reason, passed to Config.OnDecision (see
+// LogDecisions) and, with Config.ExposeReason, written in the error body.
+// REASONS.md in the repository lists them with their statuses. The choices
+// made where the RFCs leave room (400 for "Bearer" without a token, query
+// and body tokens off, the maximum token lifetime, key-set policies) are
+// listed with the attack table they answer in SECURITY.md.
+//
 // # Keys
 //
 // Keys come from a static JWK Set (Config.JWKS), a shared HMAC secret
@@ -55,6 +64,7 @@
 //	MaxResponseSize     1 MiB    cap on discovery and JWK Set responses
 //	FetchTimeout        10 s     bound on each fetch, and on New's wait for the first set
 //	LazyStart           false    false: New fails if the first set cannot be had; true: 503 until it arrives
+//	OnRefresh           nil      called after every fetch attempt, for metrics
 //
 // A refresh that fails (connection refused, 5xx, HTML, bad JSON, oversized,
 // a hang, a redirect to another host) or yields no usable key keeps the
