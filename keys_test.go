@@ -41,9 +41,13 @@ func ksJWK(t testing.TB, key any, members map[string]any) map[string]any {
 	case *rsa.PublicKey:
 		m["kty"], m["n"], m["e"] = "RSA", b64(k.N.Bytes()), b64(big.NewInt(int64(k.E)).Bytes())
 	case *ecdsa.PublicKey:
-		size := (k.Curve.Params().BitSize + 7) / 8
+		raw, err := k.Bytes() // 0x04 || X || Y, each coordinate padded to the curve size
+		if err != nil {
+			t.Fatalf("encoding EC key: %v", err)
+		}
+		size := (len(raw) - 1) / 2
 		m["kty"], m["crv"] = "EC", k.Curve.Params().Name
-		m["x"], m["y"] = b64(k.X.FillBytes(make([]byte, size))), b64(k.Y.FillBytes(make([]byte, size)))
+		m["x"], m["y"] = b64(raw[1:1+size]), b64(raw[1+size:])
 	case ed25519.PublicKey:
 		m["kty"], m["crv"], m["x"] = "OKP", "Ed25519", b64(k)
 	default:
