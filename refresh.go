@@ -57,17 +57,19 @@ func (s *remoteSource) refresh(call *refreshCall) {
 	s.inflight = nil
 	call.err = err
 	s.mu.Unlock()
-	close(call.done)
-	select {
-	case s.wake <- struct{}{}:
-	default:
-	}
+	// Reported before waiters are released, so the first refresh is
+	// recorded by the time New returns.
 	if s.cfg.OnRefresh != nil && !closed {
 		ev := KeyRefresh{Issuer: s.issuer, Err: err, Duration: took}
 		if err == nil {
 			ev.Keys = len(set.all)
 		}
 		s.cfg.OnRefresh(ev)
+	}
+	close(call.done)
+	select {
+	case s.wake <- struct{}{}:
+	default:
 	}
 	switch {
 	case err == nil:
