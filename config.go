@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"slices"
 	"time"
 )
 
@@ -230,4 +231,74 @@ func checkFetchURL(raw string) error {
 	default:
 		return fmt.Errorf("%q must use https", raw)
 	}
+}
+
+func cmp(s, def string) string {
+	if s == "" {
+		return def
+	}
+	return s
+}
+
+func cmpInt(n, def int) int {
+	if n == 0 {
+		return def
+	}
+	return n
+}
+
+// durationOr applies the "zero means default, negative means none" rule.
+func durationOr(d, def time.Duration) time.Duration {
+	switch {
+	case d == 0:
+		return def
+	case d < 0:
+		return 0
+	}
+	return d
+}
+
+func validRealm(realm string) error {
+	for i := 0; i < len(realm); i++ {
+		if c := realm[i]; c < 0x20 || c == 0x7f {
+			return configErrorf("Realm contains a control character")
+		}
+	}
+	return nil
+}
+
+// allowedAlgorithms validates the configured allow-list.
+func allowedAlgorithms(names []string) ([]string, error) {
+	if len(names) == 0 {
+		return DefaultAlgorithms, nil
+	}
+	var out []string
+	for _, n := range names {
+		switch {
+		case slices.Contains(DefaultAlgorithms, n):
+			out = append(out, n)
+		case slices.Contains(hmacAlgorithms, n):
+			// Accepted here, but only used by issuers with an HMACSecret.
+		case n == "none" || n == "None" || n == "NONE":
+			return nil, configErrorf(`algorithm "none" is never accepted`)
+		default:
+			return nil, configErrorf("unknown algorithm %q", n)
+		}
+	}
+	return out, nil
+}
+
+// hmacAlgorithmsIn returns the HMAC algorithms an HMAC issuer accepts: those
+// in the configured list, or all three when the list is empty.
+func hmacAlgorithmsIn(names []string) []string {
+	if len(names) == 0 {
+		return hmacAlgorithms
+	}
+	var out []string
+	for _, n := range names {
+		if slices.Contains(hmacAlgorithms, n) {
+			out = append(out, n)
+		}
+	}
+	return out
 }

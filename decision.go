@@ -83,7 +83,7 @@ func (r Reason) Status() int {
 }
 
 func (c *core) decide(ctx context.Context, rt *route, p *Principal, e *Error, start time.Time) {
-	d := Decision{Reason: ReasonOK, Requirement: rt.req.String(), Duration: time.Since(start), Context: ctx}
+	d := Decision{Reason: ReasonOK, Requirement: rt.requirement, Duration: time.Since(start), Context: ctx}
 	if p != nil {
 		d.Scheme, d.Issuer, d.ClientID, d.Subject = p.scheme, p.issuer, p.clientID, p.subject
 	}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"log/slog"
 	"net/http"
-	"slices"
 	"sync"
 	"time"
 )
@@ -142,76 +141,6 @@ func New(cfg Config) (*Middleware, error) {
 	return &Middleware{core: c, schemes: SchemeBearer}, nil
 }
 
-func cmp(s, def string) string {
-	if s == "" {
-		return def
-	}
-	return s
-}
-
-func cmpInt(n, def int) int {
-	if n == 0 {
-		return def
-	}
-	return n
-}
-
-// durationOr applies the "zero means default, negative means none" rule.
-func durationOr(d, def time.Duration) time.Duration {
-	switch {
-	case d == 0:
-		return def
-	case d < 0:
-		return 0
-	}
-	return d
-}
-
-func validRealm(realm string) error {
-	for i := 0; i < len(realm); i++ {
-		if c := realm[i]; c < 0x20 || c == 0x7f {
-			return configErrorf("Realm contains a control character")
-		}
-	}
-	return nil
-}
-
-// allowedAlgorithms validates the configured allow-list.
-func allowedAlgorithms(names []string) ([]string, error) {
-	if len(names) == 0 {
-		return DefaultAlgorithms, nil
-	}
-	var out []string
-	for _, n := range names {
-		switch {
-		case slices.Contains(DefaultAlgorithms, n):
-			out = append(out, n)
-		case slices.Contains(hmacAlgorithms, n):
-			// Accepted here, but only used by issuers with an HMACSecret.
-		case n == "none" || n == "None" || n == "NONE":
-			return nil, configErrorf(`algorithm "none" is never accepted`)
-		default:
-			return nil, configErrorf("unknown algorithm %q", n)
-		}
-	}
-	return out, nil
-}
-
-// hmacAlgorithmsIn returns the HMAC algorithms an HMAC issuer accepts: those
-// in the configured list, or all three when the list is empty.
-func hmacAlgorithmsIn(names []string) []string {
-	if len(names) == 0 {
-		return hmacAlgorithms
-	}
-	var out []string
-	for _, n := range names {
-		if slices.Contains(hmacAlgorithms, n) {
-			out = append(out, n)
-		}
-	}
-	return out
-}
-
 // Close stops background key refreshes. A closed Middleware keeps serving
 // with the keys it holds.
 func (m *Middleware) Close() error {
@@ -276,12 +205,13 @@ func (m *Middleware) require(any bool, scopes []string) func(http.Handler) http.
 type route struct {
 	schemes        Scheme
 	req            requirement
+	requirement    string // req.String(), rendered once for decisions
 	challenges     challenges
 	bareChallenges []string
 }
 
 func (m *Middleware) newRoute(req requirement) *route {
-	rt := &route{schemes: m.schemes, req: req}
+	rt := &route{schemes: m.schemes, req: req, requirement: req.String()}
 	m.core.routeScopes.add(req.scopes)
 	rt.challenges = newChallenges(m.core.realm, req.scopes, m.core.omitScope, m.core.resourceMetadata)
 	if rt.schemes&SchemeBearer != 0 {
