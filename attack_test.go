@@ -1,7 +1,6 @@
 package warden_test
 
 import (
-	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/base64"
@@ -130,26 +129,9 @@ type atkFixture struct {
 	mws    map[string]*warden.Middleware
 	t0     string
 
-	logs      *atkSyncBuffer
+	logs      *syncBuffer
 	mu        sync.Mutex
 	decisions []warden.Decision
-}
-
-type atkSyncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *atkSyncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *atkSyncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }
 
 // atkClients is the Basic client store: c1/s3cr3t and the clients of rows
@@ -215,7 +197,7 @@ func newAtkFixture(t *testing.T) *atkFixture {
 		k1:   wardentest.NewRSAKey("k1"),
 		e1:   wardentest.NewECKey("e1"),
 		mws:  map[string]*warden.Middleware{},
-		logs: &atkSyncBuffer{},
+		logs: &syncBuffer{},
 	}
 	fx.clock.Store(1_800_000_000)
 	fx.iss.SetKeys(fx.k1, fx.e1)

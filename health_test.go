@@ -6,7 +6,6 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -14,24 +13,6 @@ import (
 	"github.com/wardenhq/warden"
 	"github.com/wardenhq/warden/wardentest"
 )
-
-// healthClock is an injected clock the test advances by hand.
-type healthClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *healthClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *healthClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
 
 // breakableJWKS serves iss's JWK Set on 127.0.0.1 until broken, then 500.
 type breakableJWKS struct {
@@ -118,7 +99,7 @@ func TestReadyStatic(t *testing.T) {
 // fresh again, on an injected clock.
 func TestReadyStates(t *testing.T) {
 	iss := wardentest.NewIssuer(t)
-	clock := &healthClock{t: time.Now()}
+	clock := &testClock{t: time.Now()}
 	iss.SetClock(clock.Now)
 	jwks := newBreakableJWKS(t, iss)
 	jwks.broken.Store(true)

@@ -142,56 +142,20 @@ func (s *rkServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// rkClock is a settable clock shared by the issuer and the middleware.
-type rkClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *rkClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *rkClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
-
-// rkLog collects log output for assertions.
-type rkLog struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (l *rkLog) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.Write(p)
-}
-
-func (l *rkLog) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.String()
-}
-
 // rkFixture is an issuer whose JWK Set an rkServer serves, and a middleware
 // trusting it through that URL.
 type rkFixture struct {
 	iss   *wardentest.Issuer
 	keys  *rkServer
-	clock *rkClock
-	log   *rkLog
+	clock *testClock
+	log   *syncBuffer
 	mw    *warden.Middleware
 	h     http.Handler
 }
 
 func newRKFixture(t *testing.T, mutate func(*warden.Config)) *rkFixture {
 	t.Helper()
-	f := &rkFixture{iss: wardentest.NewIssuer(t), clock: &rkClock{t: time.Unix(1_900_000_000, 0)}, log: &rkLog{}}
+	f := &rkFixture{iss: wardentest.NewIssuer(t), clock: &testClock{t: time.Unix(1_900_000_000, 0)}, log: &syncBuffer{}}
 	f.keys = newRKServer(t, f.iss)
 	f.iss.SetClock(f.clock.Now)
 	cfg := warden.Config{
@@ -542,7 +506,7 @@ func TestRemoteKeysStartup(t *testing.T) {
 		iss := wardentest.NewIssuer(t)
 		keys := newRKServer(t, iss)
 		keys.set(rk500)
-		clock := &rkClock{t: time.Unix(1_900_000_000, 0)}
+		clock := &testClock{t: time.Unix(1_900_000_000, 0)}
 		iss.SetClock(clock.Now)
 		mw, err := warden.New(warden.Config{
 			Issuer: iss.URL, Audience: iss.Audience, JWKSURL: keys.URL(), Now: clock.Now,
