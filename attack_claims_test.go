@@ -104,10 +104,22 @@ func atkScopeRows(fx *atkFixture) []atkRow {
 		invalid("E9b", scope(map[string]any{"a": 1})),
 		{id: "E11", require: []string{"entry:read", "entry:write"}, auth: scope("entry:read"), status: 403,
 			challenges: []string{`Bearer realm="api", error="insufficient_scope", scope="entry:read entry:write"`}, body: atkBodyScope},
-		// E7's strings.Fields also splits on TAB/CR/LF. A scope-token
-		// (RFC 6749 §3.3) cannot contain whitespace, so no split can merge
-		// two tokens or invent one the issuer did not write.
-		{id: "E7b", note: "strings.Fields: any whitespace delimits", auth: scope("entry:read\tx"), status: 200, body: ok},
+		// Issue 10: scope-tokens are separated by SP only (RFC 6749 §3.3).
+		// Any other separator, or a byte outside the scope-token set, in a
+		// string or an array member, refuses the token: splitting on it
+		// would grant a scope the authorization server never wrote
+		// ("doc:1<NBSP>entry:read" is one odd token, not entry:read).
+		invalid("E7b", scope("x\tentry:read")),
+		invalid("E7c", scope("x\nentry:read")),
+		invalid("E7d", scope("doc:1\u00a0entry:read")),
+		invalid("E7e", scope("doc:1\u2028entry:read")),
+		invalid("E7f", scope("doc:1\u3000entry:read")),
+		invalid("E7g", scope(`entry:read "x"`)),
+		invalid("E7h", scope(`entry:read x\y`)),
+		invalid("E7i", scope([]string{"x entry:read"})),
+		invalid("E7j", scope([]string{"doc:1\u00a0entry:read"})),
+		invalid("E7k", scope([]string{"entry:read", ""})),
+		invalid("E7l", bearer(map[string]any{"scope": nil, "scp": "x\u0085entry:read"})),
 	}
 }
 
@@ -136,6 +148,21 @@ func atkImpersonationRows(fx *atkFixture) []atkRow {
 		invalid("F9b", map[string]any{"act_as": 5}),
 		invalid("F9c", map[string]any{"act_as": strings.Repeat("u", 257)}),
 		{id: "F10", auth: bearer(map[string]any{"may_act": act("c1")}), status: 200, body: atkOK("user1", "c1", "Bearer", "")},
+		// Issue 10: act_as is honoured only on a client credentials token
+		// (no sub, or sub equal to client_id). On a user's token it would
+		// replace the real subject, so the token is refused.
+		invalid("F11a", map[string]any{"act_as": "user2"}),
+		invalid("F11b", map[string]any{"sub": "user1", "client_id": "c1", "act_as": "user1x"}),
+		{id: "F11c", auth: bearer(map[string]any{"sub": nil, "act_as": "user1"}), status: 200, body: atkOK("user1", "c1", "Bearer", "c1")},
+		{id: "F11d", auth: bearer(map[string]any{"sub": nil, "client_id": nil, "act_as": "user1"}), status: 401,
+			challenges: atkTok(atkDescMissing), body: atkBodyTok(atkDescMissing)},
+		{id: "F11e", auth: bearer(map[string]any{"sub": "c2", "client_id": nil, "azp": "c2", "act_as": "user1"}), status: 403,
+			challenges: []string{`Bearer realm="api", error="insufficient_scope", error_description="` + atkDescImperson + `"`}, body: atkBodyImperso},
+		// Vendor claims are opt-in per issuer (IssuerConfig.ActAs): without
+		// it act_as is an ordinary claim and the token speaks for its sub.
+		{id: "F12a", variant: "noactas", auth: bearer(map[string]any{"sub": "c1", "act_as": "user1"}), status: 200, body: atkOK("c1", "c1", "Bearer", "")},
+		{id: "F12b", variant: "noactas", auth: bearer(map[string]any{"act_as": 5}), status: 200, body: atkOK("user1", "c1", "Bearer", "")},
+		{id: "F12c", variant: "noactas", auth: bearer(map[string]any{"act": act("c1")}), status: 200, body: atkOK("user1", "c1", "Bearer", "c1")},
 	}
 }
 

@@ -168,6 +168,7 @@ func (fx *atkFixture) config(mutate func(*warden.Config)) warden.Config {
 		Realm:    "api",
 		Leeway:   30 * time.Second,
 		Clients:  atkClients(),
+		ActAs:    true, // rows F3, F8, F9, F11 use the vendor act_as claim
 		Now:      fx.now,
 		Logger:   slog.New(slog.NewJSONHandler(fx.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
 		OnDecision: func(d warden.Decision) {
@@ -206,6 +207,7 @@ func newAtkFixture(t *testing.T) *atkFixture {
 		"":         nil,
 		"strict":   func(c *warden.Config) { c.StrictRFC9068 = true },
 		"noleeway": func(c *warden.Config) { c.Leeway = -1 },
+		"noactas":  func(c *warden.Config) { c.ActAs = false },
 	} {
 		mw, err := warden.New(fx.config(mutate))
 		if err != nil {

@@ -3,8 +3,10 @@ package warden
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"math"
 	"strconv"
+	"strings"
 )
 
 // tokenHeader holds the JOSE header members warden acts on.
@@ -107,15 +109,61 @@ type accessClaims struct {
 	scopes                       []string
 	scopePresent                 bool
 	act                          *Actor
-	actAs                        string
-	hasActAs                     bool
+	actAs                        []byte // the raw vendor "act_as" value; read only for issuers that opt in
 }
 
 const maxActorDepth = 8
 const maxActAsLength = 256
 
-// decodeClaims reads the claims in payload. scopeClaims are tried in order.
-func decodeClaims(payload []byte, scopeClaims []string) (*accessClaims, error) {
+// claimPath names a claim: a top-level member, or a member nested in
+// objects (["realm_access", "roles"]). Every name is matched exactly.
+type claimPath []string
+
+// parseClaimPath reads a configured claim name. A dotted name is a path
+// into nested objects ("realm_access.roles"), except a collision-resistant
+// name (RFC 7519 §4.2: an absolute URI such as "https://example.com/scope"
+// or a URN), which is one top-level name whatever dots it holds.
+func parseClaimPath(s string) (claimPath, error) {
+	if s == "" {
+		return nil, errors.New("empty claim name")
+	}
+	if strings.Contains(s, "://") || strings.HasPrefix(s, "urn:") {
+		return claimPath{s}, nil
+	}
+	p := claimPath(strings.Split(s, "."))
+	for _, seg := range p {
+		if seg == "" {
+			return nil, fmt.Errorf("claim path %q has an empty segment", s)
+		}
+	}
+	return p, nil
+}
+
+// lookupPath returns the value at path inside the JSON object v, or false
+// when a member is absent or an intermediate value is not an object.
+func lookupPath(v []byte, path claimPath) ([]byte, bool) {
+	for _, seg := range path {
+		if len(v) == 0 || v[0] != '{' {
+			return nil, false
+		}
+		var found []byte
+		_ = walkObject(v, func(name string, m []byte) error {
+			if name == seg {
+				found = m // the last duplicate wins, as at the top level
+			}
+			return nil
+		})
+		if found == nil {
+			return nil, false
+		}
+		v = found
+	}
+	return v, true
+}
+
+// decodeClaims reads the claims in payload. scopeClaims are tried in order;
+// the first one present is used.
+func decodeClaims(payload []byte, scopeClaims []claimPath) (*accessClaims, error) {
 	if !json.Valid(payload) {
 		return nil, errNotObject
 	}
@@ -171,20 +219,28 @@ func decodeClaims(payload []byte, scopeClaims []string) (*accessClaims, error) {
 			}
 			c.act = a
 		case "act_as":
-			s, ok := jsonString(v)
-			if !ok || s == "" || len(s) > maxActAsLength {
-				return invalidClaim(name)
-			}
-			c.actAs, c.hasActAs = s, true
+			c.actAs = v
 		}
 		for rank, sc := range scopeClaims {
-			if name == sc && rank <= scopeRank {
-				scopes, err := stringOrStrings(name, v)
-				if err != nil {
-					return err
-				}
-				c.scopes, c.scopePresent, scopeRank = scopes, true, rank
+			if name != sc[0] || rank > scopeRank {
+				continue
 			}
+			sv, ok := v, true
+			if len(sc) > 1 {
+				sv, ok = lookupPath(v, sc[1:])
+			}
+			if !ok {
+				continue
+			}
+			claim := sc[0]
+			if len(sc) > 1 {
+				claim = strings.Join(sc, ".")
+			}
+			scopes, err := stringOrStrings(claim, sv)
+			if err != nil {
+				return err
+			}
+			c.scopes, c.scopePresent, scopeRank = scopes, true, rank
 		}
 		return nil
 	})
@@ -194,8 +250,18 @@ func decodeClaims(payload []byte, scopeClaims []string) (*accessClaims, error) {
 	return c, err
 }
 
+// actAsSubject validates a vendor "act_as" value: the impersonated user.
+func actAsSubject(v []byte) (string, error) {
+	s, ok := jsonString(v)
+	if !ok || s == "" || len(s) > maxActAsLength {
+		return "", invalidClaim("act_as")
+	}
+	return s, nil
+}
+
 // stringOrStrings reads a claim that is a space-delimited string or a JSON
-// array of strings. For "aud", a string is a single value.
+// array of strings. For "aud", a string is a single value; for scopes,
+// every value must be an RFC 6749 §3.3 scope-token (see parseScopeString).
 func stringOrStrings(name string, v []byte) ([]string, error) {
 	if s, ok := jsonString(v); ok {
 		if name == "aud" {
@@ -204,7 +270,11 @@ func stringOrStrings(name string, v []byte) ([]string, error) {
 			}
 			return []string{s}, nil
 		}
-		return parseScopeString(s), nil
+		scopes, ok := parseScopeString(s)
+		if !ok {
+			return nil, invalidClaim(name)
+		}
+		return scopes, nil
 	}
 	if v[0] != '[' {
 		return nil, invalidClaim(name)
@@ -216,7 +286,9 @@ func stringOrStrings(name string, v []byte) ([]string, error) {
 	out := make([]string, 0, len(raw))
 	for _, r := range raw {
 		s, ok := jsonString(r)
-		if !ok {
+		if !ok || (name != "aud" && !validScopeToken(s)) {
+			// A member that is not one scope-token ("a b", "doc:1\u00a0admin")
+			// would be read differently by every consumer: refuse it.
 			return nil, invalidClaim(name)
 		}
 		out = append(out, s)

@@ -1,6 +1,7 @@
 package warden
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -21,12 +22,20 @@ const (
 	DefaultTokenCacheSize   = 10000
 )
 
-// DefaultAlgorithms is the signing-algorithm allow-list used when
+// DefaultAlgorithms returns the signing-algorithm allow-list used when
 // Config.Algorithms is empty: the asymmetric JWS families of RFC 7518 and
 // RFC 8037. HMAC is only ever accepted for an issuer with an HMACSecret.
-var DefaultAlgorithms = []string{"RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA"}
+// Each call returns a fresh slice: nothing a caller holds can change what a
+// built Middleware accepts.
+func DefaultAlgorithms() []string { return slices.Clone(defaultAlgorithms) }
+
+var defaultAlgorithms = []string{"RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA"}
 
 var hmacAlgorithms = []string{"HS256", "HS384", "HS512"}
+
+// hmacKeyBytes is the least secret length of each HMAC algorithm: at least
+// the hash size (RFC 7518 §3.2).
+var hmacKeyBytes = map[string]int{"HS256": 32, "HS384": 48, "HS512": 64}
 
 // Config configures a Middleware. The zero value of each optional field is
 // documented on the field; New rejects a Config it cannot enforce.
@@ -51,8 +60,19 @@ type Config struct {
 	JWKS []byte
 	// HMACSecret makes Issuer an HMAC (HS256/384/512) issuer whose tokens are
 	// verified with this shared secret only. Keys from a JWK Set are never
-	// used for HMAC.
+	// used for HMAC. The secret must be at least as long as the hash of every
+	// HMAC algorithm allowed (RFC 7518 §3.2): 32 bytes for HS256, 48 for
+	// HS384, 64 for HS512; with Algorithms empty, the algorithms the secret
+	// is long enough for are allowed.
 	HMACSecret []byte
+	// ActAs honours the vendor "act_as" claim of Issuer's tokens (the
+	// impersonation of Optimizely-style issuers): a client credentials token
+	// whose act_as names a user speaks for that user, with the client as
+	// its actor. Off by default: act_as is then an ordinary claim. Even when
+	// on, act_as is honoured only on a token without sub or whose sub equals
+	// its client id; on any other token it would replace the real subject,
+	// and the token is refused. RFC 8693 "act" is always honoured.
+	ActAs bool
 
 	// Issuers lists further trusted issuers, each with its own audience and
 	// keys. A token's "iss" selects one before any key is fetched.
@@ -78,7 +98,11 @@ type Config struct {
 	StrictRFC9068 bool
 	// ScopeClaims are the claims read for scopes, in order; the first present
 	// one is used. Each may be a space-delimited string or a JSON array of
-	// strings. Default {"scope", "scp"}.
+	// strings, whose every value must be an RFC 6749 §3.3 scope-token
+	// (otherwise the token is refused). A dotted name reads a nested member
+	// ("realm_access.roles"); an absolute URI or URN (RFC 7519 §4.2
+	// collision-resistant name) is one top-level name. Names are matched
+	// exactly. Default {"scope", "scp"}.
 	ScopeClaims []string
 
 	// AllowQueryToken accepts the access_token URI query parameter
@@ -115,8 +139,13 @@ type Config struct {
 	// OmitScopeInChallenge leaves the scope auth-param out of
 	// insufficient_scope challenges.
 	OmitScopeInChallenge bool
-	// ExposeReason adds the reason code to the JSON error body. Off by
-	// default: it tells a client which check failed.
+	// ExposeReason adds the machine-readable reason code ("unknown_kid",
+	// "wrong_audience", …) to the JSON error body. It changes nothing else:
+	// the error_description is the same fixed text either way, and it
+	// already names the class of check that failed (RFC 6750 §3: a
+	// description meant for the client developer). Neither reveals anything
+	// the client could not learn from the token it sent and the public
+	// behaviour of warden; see SECURITY.md. Off by default.
 	ExposeReason bool
 	// ResourceMetadataURL, when set, is advertised in every Bearer challenge
 	// as the RFC 9728 resource_metadata parameter. MetadataURL derives it
@@ -154,6 +183,7 @@ type IssuerConfig struct {
 	DiscoveryURL      string
 	JWKS              []byte
 	HMACSecret        []byte
+	ActAs             bool
 }
 
 // issuerConfigs returns the single-issuer shorthand plus Issuers.
@@ -163,9 +193,17 @@ func (c *Config) issuerConfigs() []IssuerConfig {
 		out = append(out, IssuerConfig{
 			Issuer: c.Issuer, Audience: c.Audience, SkipAudienceCheck: c.SkipAudienceCheck,
 			JWKSURL: c.JWKSURL, DiscoveryURL: c.DiscoveryURL, JWKS: c.JWKS, HMACSecret: c.HMACSecret,
+			ActAs: c.ActAs,
 		})
 	}
-	return append(out, c.Issuers...)
+	out = append(out, c.Issuers...)
+	for i := range out {
+		// Copies: a caller that reuses its buffers cannot change the keys of
+		// a built Middleware.
+		out[i].JWKS = bytes.Clone(out[i].JWKS)
+		out[i].HMACSecret = bytes.Clone(out[i].HMACSecret)
+	}
+	return out
 }
 
 var errConfig = errors.New("warden: invalid config")
@@ -267,15 +305,16 @@ func validRealm(realm string) error {
 	return nil
 }
 
-// allowedAlgorithms validates the configured allow-list.
+// allowedAlgorithms validates the configured allow-list and returns its
+// asymmetric members, in a slice of its own.
 func allowedAlgorithms(names []string) ([]string, error) {
 	if len(names) == 0 {
-		return DefaultAlgorithms, nil
+		return DefaultAlgorithms(), nil
 	}
 	var out []string
 	for _, n := range names {
 		switch {
-		case slices.Contains(DefaultAlgorithms, n):
+		case slices.Contains(defaultAlgorithms, n):
 			out = append(out, n)
 		case slices.Contains(hmacAlgorithms, n):
 			// Accepted here, but only used by issuers with an HMACSecret.
@@ -288,17 +327,44 @@ func allowedAlgorithms(names []string) ([]string, error) {
 	return out, nil
 }
 
-// hmacAlgorithmsIn returns the HMAC algorithms an HMAC issuer accepts: those
-// in the configured list, or all three when the list is empty.
-func hmacAlgorithmsIn(names []string) []string {
-	if len(names) == 0 {
-		return hmacAlgorithms
-	}
+// hmacAlgorithmsFor returns the HMAC algorithms an HMAC issuer accepts:
+// those in the configured list, each of which secret must be long enough
+// for (RFC 7518 §3.2), or, when the list is empty, those it is long enough
+// for.
+func hmacAlgorithmsFor(issuer string, names []string, secret []byte) ([]string, error) {
 	var out []string
-	for _, n := range names {
-		if slices.Contains(hmacAlgorithms, n) {
+	for _, n := range hmacAlgorithms {
+		switch {
+		case len(names) == 0:
+			if len(secret) >= hmacKeyBytes[n] {
+				out = append(out, n)
+			}
+		case slices.Contains(names, n):
+			if len(secret) < hmacKeyBytes[n] {
+				return nil, configErrorf("issuer %q: %s needs an HMACSecret of at least %d bytes, got %d (RFC 7518 §3.2)",
+					issuer, n, hmacKeyBytes[n], len(secret))
+			}
 			out = append(out, n)
 		}
 	}
-	return out
+	if len(out) == 0 {
+		return nil, configErrorf("issuer %q has an HMACSecret but Algorithms allows no HMAC algorithm", issuer)
+	}
+	return out, nil
+}
+
+// scopeClaimPaths parses Config.ScopeClaims.
+func scopeClaimPaths(names []string) ([]claimPath, error) {
+	if len(names) == 0 {
+		names = []string{"scope", "scp"}
+	}
+	out := make([]claimPath, 0, len(names))
+	for _, n := range names {
+		p, err := parseClaimPath(n)
+		if err != nil {
+			return nil, configErrorf("ScopeClaims: %v", err)
+		}
+		out = append(out, p)
+	}
+	return out, nil
 }

@@ -4,7 +4,8 @@
 // credentials from the request (an RFC 6750 Bearer JWT, or RFC 7617 Basic
 // client credentials on routes that take them), verifies JWTs against the
 // issuer's keys, checks issuer, audience, algorithm, lifetime and per-route
-// scopes, resolves impersonation (RFC 8693 "act", vendor "act_as"), and
+// scopes, resolves impersonation (RFC 8693 "act"; vendor "act_as" for issuers
+// that opt in), and
 // answers every refusal with the exact status, WWW-Authenticate challenge and
 // JSON body the RFCs prescribe.
 //

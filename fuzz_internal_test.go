@@ -149,11 +149,12 @@ func FuzzDecodeClaims(f *testing.F) {
 		`{"act":{"sub":"c1","act":{"sub":"c9"}}}`, `{"act":"admin"}`, `{"act":{}}`, `{"act":{"client_id":"x"}}`,
 		`{"act_as":"user1","act":{"sub":"c1"}}`, `{"act_as":""}`, `{"act_as":5}`, `{"may_act":{"sub":"c1"}}`,
 		`{"exp":1e30}`, `{"exp":"1"}`, `{"exp":null}`, `{"exp":-1}`, `{"aud":""}`, `{"aud":[1]}`, `["a"]`,
-		`{"s\u0063ope":"x"}`, `{"sub":"\u00e9\ud800"}`, ` { "iss" : "a" , "iss" : "b" } `, `{}`, `{"a":[{"b":"}"}]}`,
+		`{"scope":"doc:1\u00a0admin"}`, `{"scope":"a\tb"}`, `{"scope":["a b"]}`, `{"realm_access":{"roles":"r1 r2"}}`,
+		`{"realm_access":"x"}`, `{"realm_access":{"roles":["r\u2028"]}}`, `{"s\u0063ope":"x"}`, `{"sub":"\u00e9\ud800"}`, ` { "iss" : "a" , "iss" : "b" } `, `{}`, `{"a":[{"b":"}"}]}`,
 	} {
 		f.Add([]byte(s))
 	}
-	scopeClaims := []string{"scope", "scp"}
+	scopeClaims := []claimPath{{"scope"}, {"scp"}, {"realm_access", "roles"}}
 	f.Fuzz(func(t *testing.T, payload []byte) {
 		c, err := decodeClaims(payload, scopeClaims)
 		ref, isObject := refObject(payload)
@@ -173,7 +174,10 @@ func FuzzDecodeClaims(f *testing.F) {
 		if !utf8.Valid(payload) {
 			return // encoding/json rewrites invalid UTF-8 in names; values are checked by jsonString
 		}
-		for name, got := range map[string]string{"iss": c.iss, "sub": c.sub, "jti": c.jti, "client_id": c.clientID, "azp": c.azp, "act_as": c.actAs} {
+		if v, ok := ref["act_as"]; ok != (c.actAs != nil) || ok && !bytes.Equal(bytes.TrimSpace(v), c.actAs) {
+			t.Fatalf("act_as: got %q, encoding/json reads %q", c.actAs, v)
+		}
+		for name, got := range map[string]string{"iss": c.iss, "sub": c.sub, "jti": c.jti, "client_id": c.clientID, "azp": c.azp} {
 			v, present := ref[name]
 			want, isString := refString(v)
 			if present && !isString {
@@ -183,19 +187,25 @@ func FuzzDecodeClaims(f *testing.F) {
 				t.Fatalf("claim %s: got %q, encoding/json reads %q", name, got, want)
 			}
 		}
-		// Scopes: the first present claim in scopeClaims, string or array.
+		// Scopes: the first present claim in scopeClaims, a string of
+		// scope-tokens separated by SP, or an array of scope-tokens.
 		var want []string
 		present := false
-		for _, name := range scopeClaims {
-			v, ok := ref[name]
+		for _, path := range scopeClaims {
+			v, ok := refPath(ref, path)
 			if !ok {
 				continue
 			}
 			present = true
 			if s, ok := refString(v); ok {
-				want = strings.Fields(s)
+				want = strings.FieldsFunc(s, func(r rune) bool { return r == ' ' })
 			} else if err := json.Unmarshal(v, &want); err != nil || v[0] != '[' {
-				t.Fatalf("scope claim %s = %s accepted", name, v)
+				t.Fatalf("scope claim %s = %s accepted", path, v)
+			}
+			for _, sc := range want {
+				if !validScopeToken(sc) {
+					t.Fatalf("scope claim %s = %s yields %q, not a scope-token", path, v, sc)
+				}
 			}
 			break
 		}
@@ -209,6 +219,22 @@ func FuzzDecodeClaims(f *testing.F) {
 			checkActor(t, v, c.act, 1)
 		}
 	})
+}
+
+// refPath follows path through objects decoded by encoding/json.
+func refPath(obj map[string]json.RawMessage, path claimPath) (json.RawMessage, bool) {
+	v, ok := obj[path[0]]
+	for _, seg := range path[1:] {
+		if !ok {
+			return nil, false
+		}
+		m, isObj := refObject(v)
+		if !isObj {
+			return nil, false
+		}
+		v, ok = m[seg]
+	}
+	return v, ok
 }
 
 func checkActor(t *testing.T, v json.RawMessage, a *Actor, depth int) {

@@ -3,6 +3,8 @@ package warden
 import (
 	"encoding/json"
 	"errors"
+	"reflect"
+	"strings"
 	"unicode/utf8"
 )
 
@@ -186,3 +188,144 @@ func jsonString(v []byte) (string, bool) {
 	}
 	return s, true
 }
+
+// exactNames rewrites the JSON value data so that encoding/json, decoding
+// it into a value of type t, sees only members whose names equal a field's
+// JSON name exactly. encoding/json matches struct fields case-insensitively,
+// so {"ROLES": …} would fill a field tagged "roles" that warden, reading
+// names exactly, never saw (RFC 7519 §4: claim names are case-sensitive).
+// Members that match no field at all are kept (encoding/json ignores them,
+// or reports them under DisallowUnknownFields). Types with their own
+// UnmarshalJSON, maps and interfaces receive their values untouched.
+func exactNames(data []byte, t reflect.Type) ([]byte, error) {
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	if reflect.PointerTo(t).Implements(unmarshalerType) || t.Implements(unmarshalerType) {
+		return data, nil
+	}
+	i := skipSpace(data, 0)
+	if i >= len(data) {
+		return data, nil
+	}
+	switch {
+	case t.Kind() == reflect.Struct && data[i] == '{':
+		fields := jsonFields(t)
+		out := []byte{'{'}
+		err := walkObject(data, func(name string, v []byte) error {
+			ft, exact := fields[name]
+			if !exact {
+				for fn := range fields {
+					if strings.EqualFold(fn, name) || foldASCII(fn) == foldASCII(name) {
+						return nil // a case variant of a field's name: never decoded
+					}
+				}
+				ft = nil
+			}
+			if ft != nil {
+				var err error
+				if v, err = exactNames(v, ft); err != nil {
+					return err
+				}
+			}
+			if len(out) > 1 {
+				out = append(out, ',')
+			}
+			out = appendJSONString(out, name)
+			out = append(out, ':')
+			out = append(out, v...)
+			return nil
+		})
+		return append(out, '}'), err
+	case (t.Kind() == reflect.Slice || t.Kind() == reflect.Array) && data[i] == '[':
+		var elems []json.RawMessage
+		if err := json.Unmarshal(data, &elems); err != nil {
+			return nil, err
+		}
+		out := []byte{'['}
+		for j, e := range elems {
+			v, err := exactNames(e, t.Elem())
+			if err != nil {
+				return nil, err
+			}
+			if j > 0 {
+				out = append(out, ',')
+			}
+			out = append(out, v...)
+		}
+		return append(out, ']'), nil
+	case t.Kind() == reflect.Map && data[i] == '{':
+		out := []byte{'{'}
+		err := walkObject(data, func(name string, v []byte) error {
+			v, err := exactNames(v, t.Elem())
+			if err != nil {
+				return err
+			}
+			if len(out) > 1 {
+				out = append(out, ',')
+			}
+			out = appendJSONString(out, name)
+			out = append(out, ':')
+			out = append(out, v...)
+			return nil
+		})
+		return append(out, '}'), err
+	}
+	return data, nil
+}
+
+var unmarshalerType = reflect.TypeFor[json.Unmarshaler]()
+
+// appendJSONString appends s as a JSON string.
+func appendJSONString(b []byte, s string) []byte {
+	q, _ := json.Marshal(s) // a string always marshals
+	return append(b, q...)
+}
+
+// jsonFields returns the JSON names of the fields encoding/json decodes
+// into a struct type, with their types, including fields promoted from
+// embedded structs (the shallower one wins a name, as in encoding/json).
+func jsonFields(t reflect.Type) map[string]reflect.Type {
+	out := map[string]reflect.Type{}
+	var visit func(t reflect.Type, depth int, seen map[reflect.Type]bool)
+	depthOf := map[string]int{}
+	visit = func(t reflect.Type, depth int, seen map[reflect.Type]bool) {
+		if seen[t] {
+			return
+		}
+		seen[t] = true
+		for f := range t.Fields() {
+			tag := f.Tag.Get("json")
+			if tag == "-" {
+				continue
+			}
+			name, _, _ := strings.Cut(tag, ",")
+			ft := f.Type
+			if f.Anonymous && name == "" {
+				et := ft
+				if et.Kind() == reflect.Pointer {
+					et = et.Elem()
+				}
+				if et.Kind() == reflect.Struct {
+					visit(et, depth+1, seen)
+					continue
+				}
+			}
+			if !f.IsExported() {
+				continue
+			}
+			if name == "" {
+				name = f.Name
+			}
+			if d, ok := depthOf[name]; !ok || depth < d {
+				out[name], depthOf[name] = ft, depth
+			}
+		}
+	}
+	visit(t, 0, map[reflect.Type]bool{})
+	return out
+}
+
+// foldASCII lower-cases ASCII letters, the folding encoding/json applies
+// besides Unicode simple folding (which strings.EqualFold covers).
+func foldASCII(s string) string { return strings.ToLower(s) }

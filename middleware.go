@@ -25,7 +25,7 @@ type core struct {
 	maxLifetime       time.Duration
 	maxTokenSize      int
 	strict            bool
-	scopeClaims       []string
+	scopeClaims       []claimPath
 	allowQueryToken   bool
 	allowFormToken    bool
 	omitScope         bool
@@ -55,7 +55,6 @@ func New(cfg Config) (*Middleware, error) {
 		maxLifetime:      durationOr(cfg.MaxTokenLifetime, DefaultMaxTokenLifetime),
 		maxTokenSize:     cfg.MaxTokenSize,
 		strict:           cfg.StrictRFC9068,
-		scopeClaims:      cfg.ScopeClaims,
 		allowQueryToken:  cfg.AllowQueryToken,
 		allowFormToken:   cfg.AllowFormToken,
 		omitScope:        cfg.OmitScopeInChallenge,
@@ -74,8 +73,9 @@ func New(cfg Config) (*Middleware, error) {
 	if c.maxTokenSize < 0 {
 		return nil, configErrorf("MaxTokenSize must not be negative")
 	}
-	if len(c.scopeClaims) == 0 {
-		c.scopeClaims = []string{"scope", "scp"}
+	var err error
+	if c.scopeClaims, err = scopeClaimPaths(cfg.ScopeClaims); err != nil {
+		return nil, err
 	}
 	if c.logger == nil {
 		c.logger = slog.Default()
@@ -121,9 +121,16 @@ func New(cfg Config) (*Middleware, error) {
 		}
 		ti := &trustedIssuer{IssuerConfig: ic}
 		if ic.HMACSecret != nil {
-			ti.algs = hmacAlgorithmsIn(cfg.Algorithms)
+			if ti.algs, err = hmacAlgorithmsFor(ic.Issuer, cfg.Algorithms, ic.HMACSecret); err != nil {
+				c.close()
+				return nil, err
+			}
 			ti.keys = newHMACSource(ic.Issuer, ic.HMACSecret, c.now())
 		} else {
+			if len(algs) == 0 {
+				c.close()
+				return nil, configErrorf("issuer %q takes keys from a JWK Set, but Algorithms allows only HMAC, which a JWK Set never supplies", ic.Issuer)
+			}
 			ti.algs = algs
 			if ic.JWKS != nil {
 				ti.keys, err = newStaticJWKS(ic.Issuer, ic.JWKS, c.now())

@@ -32,6 +32,7 @@ func rfc6750Mux(mw *warden.Middleware) http.Handler {
 // impersonationConfig: client-1 may act for users, client-2 may not; alice
 // holds Entry_Read, bob nothing.
 func impersonationConfig(cfg *warden.Config, _ *wardentest.Issuer) {
+	cfg.ActAs = true
 	cfg.MayImpersonate = func(_ context.Context, actor, _ string) bool { return actor == "client-1" }
 	cfg.Permissions = func(_ context.Context, p *warden.Principal) ([]string, error) {
 		if p.Subject() == "alice" {
@@ -136,6 +137,7 @@ func TestRFC6750Table(t *testing.T) {
 			want{403, []string{`Bearer realm="api", error="insufficient_scope", error_description="The client is not permitted to act for this subject"`}, `{"error":"insufficient_scope","error_description":"The client is not permitted to act for this subject"}` + "\n", ""}},
 		{"impersonated user lacks the permission", request{path: "/entries", auth: []string{"Bearer " + mint(wardentest.Claims{"sub": "bob", "act": map[string]any{"sub": "client-1"}, "scope": "Entry_Read"})}}, want{403, []string{scopeChallenge("Entry_Read")}, bodyScope, ""}},
 		{"act is not an object", request{path: "/entries", auth: []string{"Bearer " + mint(wardentest.Claims{"act": "admin"})}}, tok("The access token has an invalid claim")},
+		{"act_as on a user's token", request{path: "/entries", auth: []string{"Bearer " + mint(wardentest.Claims{"sub": "bob", "client_id": "client-1", "act_as": "alice", "scope": "Entry_Read"})}}, tok("The access token has an invalid claim")},
 		{"act and act_as disagree", request{path: "/entries", auth: []string{"Bearer " + mint(wardentest.Claims{"sub": "alice", "act": map[string]any{"sub": "client-1"}, "act_as": "bob"})}}, tok("The access token has an invalid claim")},
 
 		// Basic client credentials (RFC 7617, RFC 6749 §2.3.1)

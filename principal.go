@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"reflect"
 	"slices"
 	"time"
 )
@@ -108,12 +109,23 @@ func (p *Principal) Actor() *Actor { return p.actor.clone() }
 func (p *Principal) Impersonated() bool { return p.actor != nil }
 
 // Claims decodes the verified JWT claims into v, for claims warden does not
-// model. It fails for Basic principals, which have no claims.
+// model. Member names are matched exactly, as warden reads its own claims
+// (RFC 7519 §4): unlike a plain json.Unmarshal, a field tagged "roles" is
+// never filled from a claim named "ROLES" or "Roles". It fails for Basic
+// principals, which have no claims.
 func (p *Principal) Claims(v any) error {
 	if p.claims == nil {
 		return errors.New("warden: principal has no token claims")
 	}
-	return json.Unmarshal(p.claims, v)
+	rv := reflect.ValueOf(v)
+	if rv.Kind() != reflect.Pointer || rv.IsNil() {
+		return json.Unmarshal(p.claims, v) // reports the InvalidUnmarshalError
+	}
+	data, err := exactNames(p.claims, rv.Type())
+	if err != nil {
+		return err
+	}
+	return json.Unmarshal(data, v)
 }
 
 // MarshalJSON renders the principal for diagnostics endpoints. Claims are

@@ -77,8 +77,29 @@ func (q requirement) String() string {
 	return strings.Join(q.scopes, " ")
 }
 
-// parseScopeString splits a space-delimited scope claim (RFC 8693 §4.2) on
-// runs of spaces.
-func parseScopeString(s string) []string {
-	return strings.Fields(s)
+// parseScopeString splits a scope claim (RFC 6749 §3.3, RFC 8693 §4.2):
+// scope-tokens separated by SP (0x20) and nothing else. Runs of spaces and
+// leading or trailing spaces are tolerated; any other byte outside the
+// scope-token set (TAB, LF, NBSP, U+2028, a quote, a backslash) makes the
+// whole claim invalid, so that no reader can split it differently from the
+// authorization server and find a scope it never granted.
+func parseScopeString(s string) ([]string, bool) {
+	n := 0
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case c == ' ':
+		case c < 0x21 || c == 0x22 || c == 0x5c || c > 0x7e:
+			return nil, false
+		case i == 0 || s[i-1] == ' ':
+			n++
+		}
+	}
+	out := make([]string, 0, n)
+	for f := range strings.SplitSeq(s, " ") {
+		if f != "" {
+			out = append(out, f)
+		}
+	}
+	return out, true
 }

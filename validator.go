@@ -20,7 +20,7 @@ var b64 = base64.RawURLEncoding.Strict()
 // every request.
 var signingMethods = func() map[string]jwt.SigningMethod {
 	m := map[string]jwt.SigningMethod{}
-	for _, alg := range append(slices.Clone(DefaultAlgorithms), hmacAlgorithms...) {
+	for _, alg := range append(DefaultAlgorithms(), hmacAlgorithms...) {
 		if sm := jwt.GetSigningMethod(alg); sm != nil {
 			m[alg] = sm
 		}
@@ -95,9 +95,6 @@ func (c *core) verifyToken(ctx context.Context, raw string) (*Principal, *truste
 	}
 	method := signingMethods[h.alg]
 	if method == nil {
-		method = jwt.GetSigningMethod(h.alg) // DefaultAlgorithms changed after init
-	}
-	if method == nil {
 		return bearer(ReasonDisallowedAlg, nil)
 	}
 	key, err := iss.keys.key(ctx, h.kid, h.hasKID, h.alg)
@@ -118,7 +115,7 @@ func (c *core) verifyToken(ctx context.Context, raw string) (*Principal, *truste
 	if e := c.checkClaims(claims, iss); e != nil {
 		return nil, nil, nil, e
 	}
-	p, e := c.newPrincipal(claims, payload)
+	p, e := c.newPrincipal(claims, iss, payload)
 	if e != nil {
 		return nil, nil, nil, e
 	}
@@ -175,10 +172,15 @@ func (c *core) checkClaims(cl *accessClaims, iss *trustedIssuer) *Error {
 	return nil
 }
 
+// errActAsOnUserToken: a vendor act_as claim on a token whose subject is
+// not its client.
+var errActAsOnUserToken = errors.New("act_as on a token whose sub is not its client_id")
+
 // newPrincipal resolves who the token speaks for. With an RFC 8693 "act"
 // claim the subject is the user and "act" the acting client; with a vendor
-// "act_as" claim the token's own client acts as the named user.
-func (c *core) newPrincipal(cl *accessClaims, payload []byte) (*Principal, *Error) {
+// "act_as" claim, honoured only for issuers with IssuerConfig.ActAs, the
+// token's own client acts as the named user.
+func (c *core) newPrincipal(cl *accessClaims, iss *trustedIssuer, payload []byte) (*Principal, *Error) {
 	p := &Principal{
 		subject:  cl.sub,
 		clientID: cl.clientID,
@@ -202,22 +204,36 @@ func (c *core) newPrincipal(cl *accessClaims, payload []byte) (*Principal, *Erro
 	if p.subject == "" {
 		return nil, newError(ReasonMissingClaim, SchemeBearer, &claimError{claim: "sub", missing: true})
 	}
+	var actAs string
+	if cl.actAs != nil && iss.ActAs {
+		var err error
+		if actAs, err = actAsSubject(cl.actAs); err != nil {
+			return nil, newError(ReasonInvalidClaim, SchemeBearer, err)
+		}
+	}
 	switch {
-	case cl.act != nil && cl.hasActAs:
+	case cl.act != nil && actAs != "":
 		// Both shapes present: accept only if they name the same user.
-		if cl.actAs != p.subject {
+		if actAs != p.subject {
 			return nil, newError(ReasonInvalidClaim, SchemeBearer, errors.New("act and act_as name different subjects"))
 		}
 		p.actor = cl.act
 	case cl.act != nil:
 		p.actor = cl.act
-	case cl.hasActAs:
-		actor := &Actor{Subject: p.clientID, ClientID: p.clientID}
-		if actor.Subject == "" {
-			actor.Subject = cl.sub
+	case actAs != "":
+		// act_as is a vendor claim that claim mappers do not guard as they
+		// guard sub: it is honoured only on a client credentials token (no
+		// sub, or sub equal to the client id), where the client is the only
+		// party the token speaks for. On a user's token it would replace the
+		// real subject, so such a token is refused.
+		if p.clientID == "" {
+			return nil, newError(ReasonMissingClaim, SchemeBearer, &claimError{claim: "client_id", missing: true})
 		}
-		p.actor = actor
-		p.subject = cl.actAs
+		if cl.sub != "" && cl.sub != p.clientID {
+			return nil, newError(ReasonInvalidClaim, SchemeBearer, errActAsOnUserToken)
+		}
+		p.actor = &Actor{Subject: p.clientID, ClientID: p.clientID}
+		p.subject = actAs
 	}
 	return p, nil
 }

@@ -3,6 +3,7 @@ package warden_test
 import (
 	"context"
 	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"net/http"
 	"strconv"
@@ -113,10 +114,14 @@ func reasonOf(err error) warden.Reason {
 // never for an issuer whose keys come from a JWK Set.
 func TestHMACIssuer(t *testing.T) {
 	secret := []byte(strings.Repeat("s", 32))
+	long := []byte(strings.Repeat("l", 64))
 	iss := wardentest.NewIssuer(t)
 	mw, err := warden.New(warden.Config{
 		Issuer: "https://hmac.test", Audience: "api", HMACSecret: secret,
-		Issuers: []warden.IssuerConfig{{Issuer: iss.URL, Audience: iss.Audience, JWKS: wardentest.JWKS(iss.Keys()...)}},
+		Issuers: []warden.IssuerConfig{
+			{Issuer: iss.URL, Audience: iss.Audience, JWKS: wardentest.JWKS(iss.Keys()...)},
+			{Issuer: "https://hmac-long.test", Audience: "api", HMACSecret: long},
+		},
 	})
 	require.NoError(t, err)
 	exp := time.Now().Add(time.Minute).Unix()
@@ -129,7 +134,12 @@ func TestHMACIssuer(t *testing.T) {
 		reason warden.Reason
 	}{
 		{"HS256 with the secret", wardentest.SignHMAC("HS256", secret, []byte(`{"alg":"HS256"}`), payload("https://hmac.test", "api")), warden.ReasonOK},
-		{"HS512 with the secret", wardentest.SignHMAC("HS512", secret, []byte(`{"alg":"HS512"}`), payload("https://hmac.test", "api")), warden.ReasonOK},
+		// RFC 7518 §3.2: a 32-byte secret is long enough for HS256 only, so
+		// with Algorithms empty that issuer takes HS256 alone.
+		{"HS512 with a 32-byte secret", wardentest.SignHMAC("HS512", secret, []byte(`{"alg":"HS512"}`), payload("https://hmac.test", "api")), warden.ReasonDisallowedAlg},
+		{"HS384 with a 32-byte secret", wardentest.SignHMAC("HS384", secret, []byte(`{"alg":"HS384"}`), payload("https://hmac.test", "api")), warden.ReasonDisallowedAlg},
+		{"HS512 with a 64-byte secret", wardentest.SignHMAC("HS512", long, []byte(`{"alg":"HS512"}`), payload("https://hmac-long.test", "api")), warden.ReasonOK},
+		{"HS256 with a 64-byte secret", wardentest.SignHMAC("HS256", long, []byte(`{"alg":"HS256"}`), payload("https://hmac-long.test", "api")), warden.ReasonOK},
 		{"HS256 with another secret", wardentest.SignHMAC("HS256", []byte(strings.Repeat("x", 32)), []byte(`{"alg":"HS256"}`), payload("https://hmac.test", "api")), warden.ReasonBadSignature},
 		{"RS256 to the HMAC issuer", iss.Keys()[0].Sign("", []byte(`{"alg":"RS256","kid":"rsa-1"}`), payload("https://hmac.test", "api")), warden.ReasonDisallowedAlg},
 		{"HS256 to the JWKS issuer, secret", wardentest.SignHMAC("HS256", secret, []byte(`{"alg":"HS256","kid":"rsa-1"}`), payload(iss.URL, iss.Audience)), warden.ReasonDisallowedAlg},
@@ -206,4 +216,69 @@ func TestPrincipal(t *testing.T) {
 
 	_, ok := warden.PrincipalFrom(context.Background())
 	assert.False(t, ok)
+}
+
+// TestPrincipalClaimsExactNames: Principal.Claims matches member names
+// exactly, at every depth, as warden's own reader does; encoding/json alone
+// would fill "roles" from "ROLES" (issue 10, defect 9).
+func TestPrincipalClaimsExactNames(t *testing.T) {
+	t.Parallel()
+	iss := wardentest.NewIssuer(t)
+	mw, err := warden.New(warden.Config{Issuer: iss.URL, Audience: iss.Audience, JWKS: wardentest.JWKS(iss.Keys()...)})
+	require.NoError(t, err)
+	defer mw.Close()
+	type org struct {
+		ID   string `json:"id"`
+		Name string
+	}
+	type Embedded struct {
+		Tenant string `json:"tenant"`
+	}
+	type custom struct {
+		Embedded
+		Roles   []string          `json:"roles"`
+		Org     *org              `json:"org"`
+		Orgs    []org             `json:"orgs"`
+		ByName  map[string]org    `json:"by_name"`
+		Raw     json.RawMessage   `json:"raw"`
+		Any     any               `json:"any"`
+		Ignored string            `json:"-"`
+		Extra   map[string]string `json:"extra"`
+		Kind    string            `json:"kind"`
+	}
+	cases := []struct {
+		name   string
+		claims wardentest.Claims
+		want   custom
+	}{
+		{"exact names", wardentest.Claims{"roles": []string{"r"}, "tenant": "t", "org": map[string]any{"id": "o", "Name": "n"}},
+			custom{Embedded: Embedded{Tenant: "t"}, Roles: []string{"r"}, Org: &org{ID: "o", Name: "n"}}},
+		{"upper-case variant only", wardentest.Claims{"ROLES": []string{"admin"}, "TENANT": "evil"}, custom{}},
+		{"variant beside the exact name", wardentest.Claims{"roles": []string{"r"}, "Roles": []string{"admin"}}, custom{Roles: []string{"r"}}},
+		{"Kelvin sign folds to k in encoding/json", wardentest.Claims{"\u212aind": "evil"}, custom{}},
+		{"variant after the exact name", wardentest.Claims{"org": map[string]any{"Name": "n", "name": "evil"}}, custom{Org: &org{Name: "n"}}},
+		{"nested object", wardentest.Claims{"org": map[string]any{"ID": "evil", "name": "evil"}}, custom{Org: &org{}}},
+		{"slice of objects", wardentest.Claims{"orgs": []any{map[string]any{"Id": "evil"}, map[string]any{"id": "o"}}}, custom{Orgs: []org{{}, {ID: "o"}}}},
+		{"map values", wardentest.Claims{"by_name": map[string]any{"A": map[string]any{"iD": "evil", "id": "a"}}}, custom{ByName: map[string]org{"A": {ID: "a"}}}},
+		{"map keys keep their case", wardentest.Claims{"extra": map[string]any{"Key": "v"}}, custom{Extra: map[string]string{"Key": "v"}}},
+		{"raw and any untouched", wardentest.Claims{"raw": map[string]any{"A": 1}, "any": map[string]any{"B": "x"}},
+			custom{Raw: json.RawMessage(`{"A":1}`), Any: map[string]any{"B": "x"}}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			p, err := mw.Verify(context.Background(), iss.Mint(wardentest.Token{Claims: tc.claims}))
+			require.NoError(t, err)
+			var got custom
+			require.NoError(t, p.Claims(&got))
+			assert.Equal(t, tc.want, got)
+		})
+	}
+	p, err := mw.Verify(context.Background(), iss.Mint(wardentest.Token{}))
+	require.NoError(t, err)
+	var m map[string]any
+	require.NoError(t, p.Claims(&m))
+	assert.Equal(t, iss.URL, m["iss"])
+	assert.Error(t, p.Claims(nil))
+	var notPtr custom
+	assert.Error(t, p.Claims(notPtr))
 }

@@ -103,8 +103,8 @@ func TestConformance(t *testing.T) {
 		name string
 		cfg  warden.Config
 	}{
-		{"static JWKS", warden.Config{Issuer: iss.URL, Audience: iss.Audience, JWKS: wardentest.JWKS(iss.Keys()...)}},
-		{"JWKS URL", warden.Config{Issuer: iss.URL, Audience: iss.Audience, JWKSURL: iss.JWKSURL()}},
+		{"static JWKS", warden.Config{Issuer: iss.URL, Audience: iss.Audience, JWKS: wardentest.JWKS(iss.Keys()...), ActAs: true}},
+		{"JWKS URL", warden.Config{Issuer: iss.URL, Audience: iss.Audience, JWKSURL: iss.JWKSURL(), ActAs: true}},
 	} {
 		t.Run(src.name, func(t *testing.T) {
 			servers := startServers(t, src.cfg)

@@ -95,7 +95,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	clients, err := loadClients(o.basicClients)
+	clients, err := loadClients(o.basicClients, o.issuer == "")
 	if err != nil {
 		return err
 	}
@@ -166,9 +166,15 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	return srv.Shutdown(shutdown)
 }
 
-// loadClients reads the -basic-clients file, or returns the demo clients.
-func loadClients(path string) (*warden.ClientStore, error) {
-	list := demoBasicClients()
+// loadClients reads the -basic-clients file. Without one, demo mode takes
+// the demo clients, whose secrets are public; outside demo mode only the
+// file may define clients, so the store is empty and every Basic attempt
+// fails.
+func loadClients(path string, demo bool) (*warden.ClientStore, error) {
+	var list []warden.Client
+	if demo {
+		list = demoBasicClients()
+	}
 	if path != "" {
 		b, err := os.ReadFile(path)
 		if err != nil {

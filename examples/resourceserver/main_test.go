@@ -221,6 +221,21 @@ func TestIssuerMode(t *testing.T) {
 	}
 }
 
+// TestIssuerModeNoDemoSecrets: outside demo mode the public demo secrets
+// never authenticate, also when no -basic-clients file is given (issue 10,
+// defect 14): only the file may define Basic clients.
+func TestIssuerModeNoDemoSecrets(t *testing.T) {
+	iss := wardentest.NewIssuer(t)
+	s := start(t, "-issuer", iss.URL, "-audience", iss.Audience)
+	for _, c := range demoClients {
+		for _, path := range []string{"/organisations", "/whoami"} {
+			s.check(t, call{c.id + " " + path, "GET", path, basic(c.id, c.secret), 401,
+				[]string{`Basic realm="api", charset="UTF-8"`}, "", "basic_invalid"})
+		}
+	}
+	s.check(t, call{"bearer still works", "GET", "/whoami", bearer(iss.Scoped("Entry_Read")), 200, nil, "user-1", "ok"})
+}
+
 // TestStartupErrors covers every way run refuses to start.
 func TestStartupErrors(t *testing.T) {
 	dir := t.TempDir()
