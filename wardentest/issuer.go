@@ -1,6 +1,7 @@
 package wardentest
 
 import (
+	"crypto/rsa"
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
@@ -10,7 +11,6 @@ import (
 	"net/url"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -38,7 +38,7 @@ type Issuer struct {
 	mux       *http.ServeMux
 	mu        sync.Mutex
 	keys      []*Key // published keys; keys[0] signs by default
-	jwksHits  atomic.Int64
+	jwks      *jwksEndpoint
 	now       func() time.Time
 	handlerMu sync.Mutex
 	extra     map[string]http.Handler
@@ -55,18 +55,26 @@ const DefaultTokenLifetime = 5 * time.Minute
 
 // NewIssuer starts an issuer with one RSA key ("rsa-1"), one EC key
 // ("ec-1") and one Ed25519 key ("ed-1"), and stops it when t's test ends.
+//
+// The keys are generated in the test process, and every issuer of one test
+// (its subtests included) has keys of its own. RSA generation dominates the
+// time of a test suite, though, so the RSA key material of NewIssuer is
+// reused by issuers of other tests, which never trust each other's URLs.
+// Use NewRSAKey, SetKeys or Rotate for a key no other issuer ever had.
 func NewIssuer(t testing.TB) *Issuer {
 	t.Helper()
-	i := StartIssuer()
+	i := startIssuer(pooledRSAKey(t))
 	t.Cleanup(i.Close)
 	return i
 }
 
 // StartIssuer starts an issuer on 127.0.0.1 without a *testing.T; call
-// Close when done.
-func StartIssuer() *Issuer {
+// Close when done. Its keys are freshly generated.
+func StartIssuer() *Issuer { return startIssuer(nil) }
+
+func startIssuer(rsaKey *rsa.PrivateKey) *Issuer {
 	srv := httptest.NewUnstartedServer(nil) // listens on 127.0.0.1
-	i := NewIssuerAt("http://" + srv.Listener.Addr().String())
+	i := newIssuerAt("http://"+srv.Listener.Addr().String(), rsaKey)
 	srv.Config.Handler = i
 	srv.Start()
 	i.Server = srv
@@ -79,7 +87,11 @@ func StartIssuer() *Issuer {
 // demo in examples/resourceserver does. It has the same keys as StartIssuer.
 // NewIssuerAt panics if baseURL is not an absolute http or https URL
 // without query or fragment.
-func NewIssuerAt(baseURL string) *Issuer {
+func NewIssuerAt(baseURL string) *Issuer { return newIssuerAt(baseURL, nil) }
+
+// newIssuerAt is NewIssuerAt with the RSA key material given, or freshly
+// generated when rsaKey is nil.
+func newIssuerAt(baseURL string, rsaKey *rsa.PrivateKey) *Issuer {
 	u, err := url.Parse(baseURL)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" {
 		panic(fmt.Sprintf("wardentest: issuer URL %q is not an absolute http(s) URL", baseURL))
@@ -87,14 +99,15 @@ func NewIssuerAt(baseURL string) *Issuer {
 	i := &Issuer{
 		URL:      strings.TrimSuffix(baseURL, "/"),
 		Audience: DefaultAudience,
-		keys:     []*Key{NewRSAKey("rsa-1"), NewECKey("ec-1"), NewEd25519Key("ed-1")},
+		keys:     []*Key{rsaKeyOr(rsaKey, "rsa-1"), NewECKey("ec-1"), NewEd25519Key("ed-1")},
 		now:      time.Now,
 		extra:    map[string]http.Handler{},
 	}
 	i.mux = http.NewServeMux()
 	i.mux.HandleFunc("GET /.well-known/openid-configuration", i.serveDiscovery)
 	i.mux.HandleFunc("GET /.well-known/oauth-authorization-server", i.serveDiscovery)
-	i.mux.HandleFunc("GET /jwks.json", i.serveJWKS)
+	i.jwks = newJWKSEndpoint(i.Keys, "/jwks-moved.json", "/jwks-hop")
+	i.jwks.mount(func(p string, h http.Handler) { i.mux.Handle("GET "+p, h) }, "/jwks.json")
 	i.mux.HandleFunc("/oauth/token", i.serveToken)
 	i.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		i.handlerMu.Lock()
@@ -115,6 +128,7 @@ func (i *Issuer) ServeHTTP(w http.ResponseWriter, r *http.Request) { i.mux.Serve
 
 // Close stops the issuer's server, if it started one.
 func (i *Issuer) Close() {
+	i.jwks.stop() // first: a hung JWK Set handler would keep Close waiting
 	if i.Server != nil {
 		i.Server.Close()
 	}
@@ -123,8 +137,13 @@ func (i *Issuer) Close() {
 // JWKSURL returns the URL of the issuer's JWK Set.
 func (i *Issuer) JWKSURL() string { return i.URL + "/jwks.json" }
 
-// JWKSFetches returns how many times the JWK Set was served.
-func (i *Issuer) JWKSFetches() int64 { return i.jwksHits.Load() }
+// JWKSFetches returns how many requests reached the JWK Set URL.
+func (i *Issuer) JWKSFetches() int64 { return i.jwks.hits.Load() }
+
+// FailJWKS switches the issuer's JWK Set endpoint to f (Healthy switches
+// it back), to test outages of a real issuer's keys; discovery keeps
+// answering. See JWKSServer for a JWK Set endpoint of its own.
+func (i *Issuer) FailJWKS(f Failure) { i.jwks.mode.Store(int32(f)) }
 
 // SetClock sets the clock used for iat and exp of minted tokens, for the
 // token endpoint, and for the middleware built from Config.
@@ -192,12 +211,6 @@ func (i *Issuer) serveDiscovery(w http.ResponseWriter, _ *http.Request) {
 		"grant_types_supported":                 []string{"client_credentials"},
 		"token_endpoint_auth_methods_supported": []string{"client_secret_basic", "client_secret_post"},
 	})
-}
-
-func (i *Issuer) serveJWKS(w http.ResponseWriter, _ *http.Request) {
-	i.jwksHits.Add(1)
-	w.Header().Set("Content-Type", "application/json")
-	_, _ = w.Write(JWKS(i.Keys()...))
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {

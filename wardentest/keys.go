@@ -43,6 +43,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"math/big"
+	"strings"
+	"sync"
+	"testing"
 
 	"github.com/golang-jwt/jwt/v5"
 )
@@ -70,6 +73,53 @@ func NewRSAKeyBits(kid string, bits int) *Key {
 		panic(fmt.Sprintf("wardentest: generating RSA key: %v", err))
 	}
 	return &Key{ID: kid, Alg: "RS256", Signer: k}
+}
+
+// rsaKeyOr wraps k as an RS256 key with the given kid, or generates one
+// when k is nil.
+func rsaKeyOr(k *rsa.PrivateKey, kid string) *Key {
+	if k == nil {
+		return NewRSAKey(kid)
+	}
+	return &Key{ID: kid, Alg: "RS256", Signer: k}
+}
+
+// rsaPool holds RSA keys generated for NewIssuer, handed out so that no
+// two issuers of one top-level test share one, while other tests reuse
+// them (see NewIssuer).
+var rsaPool struct {
+	sync.Mutex
+	keys  []*rsa.PrivateKey
+	taken map[string]int // top-level test name: keys handed out to it so far
+}
+
+// pooledRSAKey returns RSA key material no other issuer of t's top-level
+// test has.
+func pooledRSAKey(t testing.TB) *rsa.PrivateKey {
+	root, _, _ := strings.Cut(t.Name(), "/")
+	rsaPool.Lock()
+	if rsaPool.taken == nil {
+		rsaPool.taken = map[string]int{}
+	}
+	n := rsaPool.taken[root]
+	rsaPool.taken[root] = n + 1
+	var k *rsa.PrivateKey
+	if n < len(rsaPool.keys) {
+		k = rsaPool.keys[n]
+	}
+	rsaPool.Unlock()
+	if k != nil {
+		return k
+	}
+	k = NewRSAKey("").Signer.(*rsa.PrivateKey) // generated outside the lock
+	rsaPool.Lock()
+	defer rsaPool.Unlock()
+	if n == len(rsaPool.keys) {
+		rsaPool.keys = append(rsaPool.keys, k)
+	} else if n < len(rsaPool.keys) {
+		k = rsaPool.keys[n] // another test generated it meanwhile
+	}
+	return k
 }
 
 // NewECKey generates a P-256 key for ES256.
