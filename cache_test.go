@@ -392,8 +392,8 @@ func (v *ctVerifier) VerifyClient(_ context.Context, id, secret string) ([]strin
 }
 
 // TestBasicCache: a successful check is remembered for BasicCacheTTL under
-// a MAC of the credentials as presented; failures are never remembered; a
-// hit costs no more than a Bearer cache hit.
+// a MAC of the credentials as presented, and so is a failed one (refused
+// again without a check); a hit costs no more than a Bearer cache hit.
 func TestBasicCache(t *testing.T) {
 	keys := newCTKeys(t)
 	v := &ctVerifier{}
@@ -421,9 +421,11 @@ func TestBasicCache(t *testing.T) {
 		{"cached", "client:good", 0, http.StatusNoContent, 1},
 		{"same credentials, other encoding", "client:goo%64", 0, http.StatusNoContent, 2},
 		{"wrong secret", "client:bad", 0, http.StatusUnauthorized, 3},
-		{"wrong secret again: not cached", "client:bad", 0, http.StatusUnauthorized, 4},
-		{"still cached before the TTL", "client:good", DefaultBasicCacheTTL - time.Second, http.StatusNoContent, 4},
-		{"checked again at the TTL", "client:good", time.Second, http.StatusNoContent, 5},
+		{"wrong secret again: remembered", "client:bad", 0, http.StatusUnauthorized, 3},
+		{"still cached before the TTL", "client:good", DefaultBasicCacheTTL - time.Second, http.StatusNoContent, 3},
+		{"still remembered before the TTL", "client:bad", 0, http.StatusUnauthorized, 3},
+		{"checked again at the TTL", "client:good", time.Second, http.StatusNoContent, 4},
+		{"failure checked again at the TTL", "client:bad", 0, http.StatusUnauthorized, 5},
 	}
 	for _, st := range steps {
 		keys.advance(st.advance)

@@ -36,9 +36,11 @@ const (
 	ReasonInsufficientScope      Reason = "insufficient_scope"
 	ReasonImpersonationDenied    Reason = "impersonation_denied"
 	ReasonBasicInvalid           Reason = "basic_invalid"
+	ReasonBasicThrottled         Reason = "basic_throttled"
 	ReasonKeysUnavailable        Reason = "keys_unavailable"
 	ReasonPermissionsUnavailable Reason = "permissions_unavailable"
 	ReasonClientsUnavailable     Reason = "clients_unavailable"
+	ReasonBasicOverloaded        Reason = "basic_overloaded"
 )
 
 // RFC 6750 §3.1 error codes, plus the codes used where RFC 6750 has none.
@@ -86,9 +88,11 @@ var reasonTable = map[Reason]outcome{
 	ReasonInsufficientScope:      {http.StatusForbidden, codeInsufficientScope, descriptionInsufficent},
 	ReasonImpersonationDenied:    {http.StatusForbidden, codeInsufficientScope, "The client is not permitted to act for this subject"},
 	ReasonBasicInvalid:           {http.StatusUnauthorized, codeInvalidClient, "Client authentication failed"},
+	ReasonBasicThrottled:         {http.StatusTooManyRequests, codeUnavailable, "Too many failed authentication attempts for this client"},
 	ReasonKeysUnavailable:        {http.StatusServiceUnavailable, codeUnavailable, "The access token cannot be verified right now"},
 	ReasonPermissionsUnavailable: {http.StatusServiceUnavailable, codeUnavailable, "Permissions cannot be resolved right now"},
 	ReasonClientsUnavailable:     {http.StatusServiceUnavailable, codeUnavailable, "Client credentials cannot be verified right now"},
+	ReasonBasicOverloaded:        {http.StatusServiceUnavailable, codeUnavailable, "Too many client authentications are in progress"},
 }
 
 // Error is the typed error for every refusal. Its Reason decides the HTTP
@@ -190,8 +194,11 @@ func (m *Middleware) writeRefusal(w http.ResponseWriter, r *http.Request, rt *ro
 	for _, c := range rt.challengesFor(e, o) {
 		h.Add("WWW-Authenticate", c)
 	}
-	if o.status == http.StatusServiceUnavailable {
+	switch o.status {
+	case http.StatusServiceUnavailable:
 		h.Set("Retry-After", strconv.Itoa(m.core.retryAfterSeconds))
+	case http.StatusTooManyRequests:
+		h.Set("Retry-After", basicThrottleRetryAfter) // RFC 6585 §4
 	}
 	h.Set("Cache-Control", "no-store") // RFC 6749 §5.1: auth responses must not be cached
 	h.Set("Pragma", "no-cache")
@@ -215,8 +222,8 @@ func (rt *route) challengesFor(e *Error, o outcome) []string {
 		// RFC 6750 §3.1: no error code when no credentials were presented;
 		// one challenge per accepted scheme, Bearer first.
 		return rt.bareChallenges
-	case o.status == http.StatusServiceUnavailable:
-		return nil
+	case o.status == http.StatusServiceUnavailable || o.status == http.StatusTooManyRequests:
+		return nil // not a verdict on the credentials
 	case e.Scheme == SchemeBasic || (e.Reason == ReasonMalformedRequest && rt.schemes&SchemeBearer == 0):
 		if e.Reason == ReasonInsufficientScope {
 			return nil // valid client credentials: 403 without a challenge (RFC 7235 §3.1 ties challenges to 401)

@@ -113,10 +113,14 @@ type Config struct {
 	AllowFormToken bool
 
 	// Clients verifies HTTP Basic client credentials. Required before any
-	// route accepts SchemeBasic.
+	// route accepts SchemeBasic. At most GOMAXPROCS checks run at once, and
+	// a client id with too many recent failures is not checked for a while;
+	// see ClientVerifier.
 	Clients ClientVerifier
-	// BasicCacheTTL is how long a successful Basic credential check is
-	// remembered. Zero means DefaultBasicCacheTTL; negative disables caching.
+	// BasicCacheTTL is how long a Basic credential check is remembered: a
+	// success admits and a failure (ErrInvalidClient) refuses the same
+	// credentials without calling Clients again. Zero means
+	// DefaultBasicCacheTTL; negative remembers neither.
 	BasicCacheTTL time.Duration
 
 	// TokenCacheSize bounds the number of verified tokens cached (their

@@ -69,8 +69,8 @@ var allReasons = []Reason{
 	ReasonUnknownKID, ReasonBadSignature, ReasonWrongType, ReasonWrongIssuer, ReasonWrongAudience,
 	ReasonExpired, ReasonNotYetValid, ReasonIssuedInFuture, ReasonLifetimeTooLong,
 	ReasonMissingClaim, ReasonInvalidClaim,
-	ReasonInsufficientScope, ReasonImpersonationDenied, ReasonBasicInvalid,
-	ReasonKeysUnavailable, ReasonPermissionsUnavailable, ReasonClientsUnavailable,
+	ReasonInsufficientScope, ReasonImpersonationDenied, ReasonBasicInvalid, ReasonBasicThrottled,
+	ReasonKeysUnavailable, ReasonPermissionsUnavailable, ReasonClientsUnavailable, ReasonBasicOverloaded,
 }
 
 // Status returns the HTTP status a refusal with this reason is answered

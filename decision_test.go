@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"runtime"
 	"slices"
 	"strings"
 	"sync"
@@ -81,11 +82,60 @@ func refusedURL(t *testing.T) string {
 }
 
 type decCase struct {
-	name   string
-	reason warden.Reason
-	scheme warden.Scheme
-	cfg    func(*warden.Config)
-	header []string // Authorization field lines
+	name    string
+	reason  warden.Reason
+	scheme  warden.Scheme
+	cfg     func(*warden.Config)
+	prepare func(*testing.T, http.Handler) // requests sent first, their decisions dropped
+	header  []string                       // Authorization field lines
+}
+
+// decGate is decClients, except that checks for client "slow" wait until
+// the gate is released.
+type decGate struct {
+	entered, release chan struct{}
+}
+
+func (g *decGate) VerifyClient(ctx context.Context, id, secret string) ([]string, error) {
+	if id == "slow" {
+		g.entered <- struct{}{}
+		<-g.release
+	}
+	return decClients{}.VerifyClient(ctx, id, secret)
+}
+
+// decServe sends one request with the given Authorization and returns the
+// status.
+func decServe(h http.Handler, auth string) int {
+	r := httptest.NewRequest(http.MethodGet, "/entries", nil)
+	r.Header.Set("Authorization", auth)
+	w := httptest.NewRecorder()
+	h.ServeHTTP(w, r)
+	return w.Code
+}
+
+// decThrottle fails with new wrong secrets for c1 until the id is throttled.
+func decThrottle(t *testing.T, h http.Handler) {
+	for i := range 100 {
+		if decServe(h, decBasic("c1", fmt.Sprintf("guess-%d", i))) == http.StatusTooManyRequests {
+			return
+		}
+	}
+	t.Fatal("100 failures for one client id were never throttled")
+}
+
+// decHoldSlots occupies every hashing slot (GOMAXPROCS) with checks that
+// wait for g, until the test ends.
+func decHoldSlots(g **decGate) func(*testing.T, http.Handler) {
+	return func(t *testing.T, h http.Handler) {
+		gate := *g
+		var wg sync.WaitGroup
+		t.Cleanup(func() { close(gate.release); wg.Wait() })
+		for range runtime.GOMAXPROCS(0) {
+			wg.Go(func() { decServe(h, decBasic("slow", "pw")) })
+			<-gate.entered
+		}
+	}
 }
 
 // TestDecisionReasons sends, for every reason code, a request that produces
@@ -106,6 +156,7 @@ func TestDecisionReasons(t *testing.T) {
 	}
 	actToken := mint("act", map[string]any{"sub": "c2"})
 	down := refusedURL(t)
+	var gate *decGate
 
 	cases := []decCase{
 		{name: "valid bearer", reason: warden.ReasonOK, scheme: warden.SchemeBearer, header: mint()},
@@ -156,6 +207,14 @@ func TestDecisionReasons(t *testing.T) {
 			},
 			header: actToken},
 		{name: "client store fails", reason: warden.ReasonClientsUnavailable, scheme: warden.SchemeBasic, header: []string{decBasic("down", "x")}},
+		{name: "client id throttled", reason: warden.ReasonBasicThrottled, scheme: warden.SchemeBasic,
+			prepare: decThrottle, header: []string{decBasic("c1", "one-more-guess")}},
+		{name: "every hashing slot busy", reason: warden.ReasonBasicOverloaded, scheme: warden.SchemeBasic,
+			cfg: func(c *warden.Config) {
+				gate = &decGate{entered: make(chan struct{}), release: make(chan struct{})}
+				c.Clients = gate
+			},
+			prepare: decHoldSlots(&gate), header: []string{decBasic("c1", "s3cr3t")}},
 	}
 
 	covered := map[warden.Reason]bool{}
@@ -183,6 +242,10 @@ func TestDecisionReasons(t *testing.T) {
 				t.Cleanup(func() { mw.Close() })
 				h := mw.Accept(warden.SchemeBearer, warden.SchemeBasic).Require("entry:read")(
 					http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusNoContent) }))
+				if tc.prepare != nil {
+					tc.prepare(t, h)
+					rec.take()
+				}
 				r := httptest.NewRequest(http.MethodGet, "/entries", nil)
 				for _, v := range tc.header {
 					r.Header.Add("Authorization", v)
@@ -285,7 +348,8 @@ func TestReasonStatus(t *testing.T) {
 		0:   {warden.ReasonOK},
 		400: {warden.ReasonMalformedRequest},
 		403: {warden.ReasonInsufficientScope, warden.ReasonImpersonationDenied},
-		503: {warden.ReasonKeysUnavailable, warden.ReasonPermissionsUnavailable, warden.ReasonClientsUnavailable},
+		429: {warden.ReasonBasicThrottled},
+		503: {warden.ReasonKeysUnavailable, warden.ReasonPermissionsUnavailable, warden.ReasonClientsUnavailable, warden.ReasonBasicOverloaded},
 	}
 	for _, r := range warden.Reasons() {
 		status := 401
