@@ -23,11 +23,11 @@ import (
 // policy on every request.
 //
 // Lookups go through shards, each a map under its own RWMutex, so
-// concurrent hits with different tokens rarely meet on one lock, and a hit
-// writes nothing shared but, at most once per sweep, its entry's reference
-// bit. Every change (put, removal, eviction) is serialised by mu, which a
-// hit never takes; a change holds a shard's write lock only for one map
-// assignment or deletion.
+// concurrent hits with different tokens rarely meet on one lock; besides
+// that read lock, a hit writes only its entry's reference bit, at most once
+// per sweep. Every change (put, removal, eviction) is serialised by mu,
+// which a hit never takes; a change holds a shard's write lock only for one
+// map assignment or deletion.
 //
 // The cache holds up to size entries (Config.TokenCacheSize, default
 // DefaultTokenCacheSize), whichever shards they hash to, and up to maxBytes
