@@ -123,11 +123,16 @@ type Config struct {
 	// DefaultBasicCacheTTL; negative remembers neither.
 	BasicCacheTTL time.Duration
 
-	// TokenCacheSize bounds the number of verified tokens cached (their
-	// bytes are bounded too, at 64 MiB). A cached token is served until its
-	// exp plus leeway, while the key that signed it stays in its issuer's set;
-	// scopes are checked on every request. Zero means DefaultTokenCacheSize;
-	// negative disables the cache.
+	// TokenCacheSize is the number of verified tokens cached: the cache
+	// holds that many, then evicts one per new token by CLOCK (an expired
+	// token, else one not presented since the last sweep). Its memory is
+	// bounded too, at 64 MiB of what it really retains (each token, its
+	// payload, the principal's strings, slices and actors, and its own
+	// slots, as allocated), so tokens with many scopes or audiences lower
+	// the number held, never raise the memory. A cached token is served
+	// until its exp plus leeway, while the key that signed it stays in its
+	// issuer's set; scopes are checked on every request. Zero means
+	// DefaultTokenCacheSize; negative disables the cache.
 	TokenCacheSize int
 
 	// MayImpersonate, when set, decides whether actor (the client acting

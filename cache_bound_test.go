@@ -1,0 +1,359 @@
+package warden
+
+import (
+	"fmt"
+	"reflect"
+	"runtime"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+	"unsafe"
+)
+
+// ctFixture returns a core that builds principals, a key source and key to
+// cache them under, and the clock's now.
+func ctFixture(t *testing.T) (*core, *staticSource, *verificationKey, time.Time) {
+	t.Helper()
+	keys := newCTKeys(t)
+	src, err := newStaticJWKS(ctIssuer, keys.jwks, keys.clock())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return keys.middleware(t, 0).core, src, src.set.all[0], keys.clock()
+}
+
+// ctHeap returns the live heap after a full collection.
+func ctHeap() int64 {
+	runtime.GC()
+	runtime.GC() // the second cycle frees what the first one's finalizers released
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	return int64(ms.HeapAlloc)
+}
+
+// TestTokenCacheHoldsSize: a cache of size N fed N distinct live tokens
+// holds all N, whatever shards they hash to, and then answers every one of
+// them; more tokens leave exactly N.
+func TestTokenCacheHoldsSize(t *testing.T) {
+	t.Parallel()
+	_, src, key, now := ctFixture(t)
+	p := &Principal{subject: "s", expiresAt: now.Add(time.Hour)}
+	for _, size := range []int{1, 3, 16, 100, 1000, 10007, DefaultTokenCacheSize} {
+		t.Run(fmt.Sprint("size=", size), func(t *testing.T) {
+			t.Parallel()
+			c := newTokenCache(size)
+			for i := range size {
+				c.put(fmt.Sprint("token-", i), p, src, key, 0, now)
+			}
+			if n := c.len(); n != size {
+				t.Errorf("after %d distinct puts: %d entries, want %d", size, n, size)
+			}
+			misses := 0
+			for i := range size {
+				if _, ok := c.get(fmt.Sprint("token-", i), now, 0); !ok {
+					misses++
+				}
+			}
+			if misses != 0 {
+				t.Errorf("%d of %d tokens missed, want 0", misses, size)
+			}
+			for i := range size {
+				c.put(fmt.Sprint("more-", i), p, src, key, 0, now)
+				if n := c.len(); n != size {
+					t.Fatalf("after %d more puts: %d entries, want %d", i+1, n, size)
+				}
+			}
+		})
+	}
+}
+
+// TestTokenCacheKeepsHotEntries: under a flood of tokens seen once, CLOCK
+// keeps the entries that are being hit. Random eviction, or dropping a
+// quarter of a shard, would lose most of them.
+func TestTokenCacheKeepsHotEntries(t *testing.T) {
+	t.Parallel()
+	_, src, key, now := ctFixture(t)
+	p := &Principal{subject: "s", expiresAt: now.Add(time.Hour)}
+	const size = 1000
+	c := newTokenCache(size)
+	hot := func(i int) string { return fmt.Sprint("hot-", i) }
+	for i := range size / 2 { // hot and cold entries interleaved in the ring
+		c.put(hot(i), p, src, key, 0, now)
+		c.put(fmt.Sprint("cold-", i), p, src, key, 0, now)
+	}
+	lost := 0
+	for round := range 40 {
+		lost = 0
+		for i := range size / 2 {
+			if _, ok := c.get(hot(i), now, 0); !ok {
+				lost++
+				c.put(hot(i), p, src, key, 0, now) // a miss is verified and cached again
+			}
+		}
+		for i := range 100 { // 4000 one-shot tokens in all: four times the size
+			c.put(fmt.Sprintf("flood-%d-%d", round, i), p, src, key, 0, now)
+		}
+	}
+	// Evictions past clockMaxScan may take a hot entry; nearly all stay.
+	if lost > size/2/20 {
+		t.Errorf("%d of %d hot entries evicted by one-shot tokens in the last round, want ≤ %d", lost, size/2, size/2/20)
+	}
+}
+
+// TestTokenCacheExpiredFirst: the hand evicts an expired entry even when
+// it was hit, before entries that were hit and are still live.
+func TestTokenCacheExpiredFirst(t *testing.T) {
+	t.Parallel()
+	_, src, key, now := ctFixture(t)
+	short := &Principal{subject: "s", expiresAt: now.Add(time.Minute)}
+	long := &Principal{subject: "l", expiresAt: now.Add(time.Hour)}
+	const size = 8
+	c := newTokenCache(size)
+	names := make([]string, 0, size)
+	for i := range size {
+		name, p := fmt.Sprint("long-", i), long
+		if i == size/2 {
+			name, p = "short", short
+		}
+		names = append(names, name)
+		c.put(name, p, src, key, 0, now)
+	}
+	for _, name := range names { // every entry hit: every reference bit set
+		if _, ok := c.get(name, now, 0); !ok {
+			t.Fatalf("%s: miss before any eviction", name)
+		}
+	}
+	later := now.Add(2 * time.Minute)
+	c.put("new", long, src, key, 0, later)
+	for _, name := range append(names, "new") {
+		_, ok := c.get(name, later, 0)
+		if want := name != "short"; ok != want {
+			t.Errorf("%s cached: %v, want %v", name, ok, want)
+		}
+	}
+	if n := c.len(); n != size {
+		t.Errorf("%d entries, want %d", n, size)
+	}
+}
+
+// TestTokenCacheInvariants runs puts, hits, expiries and revocations from
+// several goroutines (run with -race), then checks the structure: the ring
+// and the shards hold the same entries, each knows its ring position, and
+// the bytes counted are the fixed part, the entries' costs and the slots.
+func TestTokenCacheInvariants(t *testing.T) {
+	t.Parallel()
+	_, src, key, now := ctFixture(t)
+	revoked := &ctSource{staticSource: src, set: &keySet{byKID: map[string]*verificationKey{}}}
+	for _, size := range []int{1, 7, 64} {
+		t.Run(fmt.Sprint("size=", size), func(t *testing.T) {
+			t.Parallel()
+			c := newTokenCache(size)
+			fixed := c.bytes
+			c.maxBytes = fixed + 20000 + size*900 // tight enough that bytes evict too
+			var wg sync.WaitGroup
+			var hits atomic.Int64
+			for g := range 4 {
+				wg.Go(func() {
+					for i := range 3000 {
+						n := (i*7 + g*13) % (3 * size)
+						raw := fmt.Sprintf("tok-%d-%s", n, strings.Repeat("x", n%5*300))
+						at := now.Add(time.Duration(i%4) * time.Minute)
+						if _, ok := c.get(raw, at, 0); ok {
+							hits.Add(1)
+							continue
+						}
+						p := &Principal{subject: "s", scopes: []string{"a", "b"}, expiresAt: now.Add(time.Duration(n%3) * time.Minute)}
+						var ks keySource = src
+						if n%11 == 0 {
+							ks = revoked
+						}
+						c.put(raw, p, ks, key, time.Minute, at)
+					}
+				})
+			}
+			wg.Wait()
+			if hits.Load() == 0 {
+				t.Errorf("no hits: the cache held nothing")
+			}
+			c.mu.Lock()
+			defer c.mu.Unlock()
+			if len(c.ring) > size || c.bytes > c.maxBytes {
+				t.Errorf("%d entries and %d bytes, bounds %d and %d", len(c.ring), c.bytes, size, c.maxBytes)
+			}
+			want, inShards := fixed, 0
+			for i := range c.shards {
+				s := &c.shards[i]
+				inShards += len(s.entries)
+				want += s.peak * entrySlotBytes
+				for h, e := range s.entries {
+					if e.hash != h || e.index < 0 || e.index >= len(c.ring) || c.ring[e.index] != e {
+						t.Errorf("shard entry %x is not at its ring position %d", h, e.index)
+					}
+				}
+			}
+			for _, e := range c.ring {
+				want += e.cost
+			}
+			if inShards != len(c.ring) {
+				t.Errorf("shards hold %d entries, the ring %d", inShards, len(c.ring))
+			}
+			if c.bytes != want {
+				t.Errorf("%d bytes counted, want %d", c.bytes, want)
+			}
+		})
+	}
+}
+
+// ctShapes are the claim shapes of the memory tests: a typical token, and
+// the large one of the hardening issue (200 scopes, several audiences, the
+// longest actor chain decodeActor accepts).
+var ctShapes = []struct {
+	name  string
+	shape ctShape
+	n     int
+}{
+	{"typical", ctShape{scopes: 3, audiences: 1}, 4000},
+	{"large", ctShape{scopes: 200, audiences: 6, actors: maxActorDepth}, 800},
+}
+
+// TestEntryCostMatchesHeap: the bytes the cache counts for n entries are
+// never fewer than the heap they really retain, and at most 20 % more. The
+// tokens are built as the verifier builds them, and kept alive throughout,
+// so the growth is the cache's own.
+func TestEntryCostMatchesHeap(t *testing.T) {
+	// Not parallel: the heap is measured.
+	c0, src, key, now := ctFixture(t)
+	for _, sh := range ctShapes {
+		t.Run(sh.name, func(t *testing.T) {
+			toks := ctTokens(t, c0, now, sh.n, sh.shape)
+			c := newTokenCache(sh.n)
+			c.maxBytes = 1 << 40
+			counted0 := c.bytes
+			before := ctHeap()
+			for _, tk := range toks {
+				c.put(tk.raw, tk.p, src, key, 0, now)
+			}
+			measured := ctHeap() - before
+			counted := int64(c.bytes - counted0)
+			runtime.KeepAlive(toks)
+			if c.len() != sh.n {
+				t.Fatalf("%d entries, want %d", c.len(), sh.n)
+			}
+			t.Logf("%d entries: counted %d B (%d B each), heap grew %d B", sh.n, counted, counted/int64(sh.n), measured)
+			if counted < measured {
+				t.Errorf("counted %d bytes, fewer than the %d the heap grew", counted, measured)
+			}
+			if counted > measured*6/5 {
+				t.Errorf("counted %d bytes, more than 1.2 × the %d the heap grew", counted, measured)
+			}
+		})
+	}
+}
+
+// TestTokenCacheMemoryBound floods a default cache with large tokens, many
+// times what fits in its byte bound, and reads runtime.MemStats: the heap the
+// cache retains stays within tokenCacheMaxBytes. The slack covers what the
+// measurement itself and the test binary's idle goroutines allocate; it is
+// not a share of the bound.
+func TestTokenCacheMemoryBound(t *testing.T) {
+	// Not parallel: the heap is measured.
+	if ctRaceEnabled() {
+		t.Skip("-race makes the flood ten times slower and changes no allocation; TestTokenCacheInvariants covers races")
+	}
+	const slack = 1 << 20
+	c0, src, key, now := ctFixture(t)
+	g := newCTTokenGen(t, c0, now, ctShapes[1].shape)
+	before := ctHeap()
+	c := newTokenCache(DefaultTokenCacheSize)
+	fixed := c.bytes
+	first := g.token(t, 0)
+	c.put(first.raw, first.p, src, key, 0, now)
+	// Twice as many tokens as the bound holds, by the cost of the first.
+	n := min(2*tokenCacheMaxBytes/max(c.bytes-fixed, 1), 4*DefaultTokenCacheSize)
+	for i := 1; i < n; i++ {
+		tk := g.token(t, i)
+		c.put(tk.raw, tk.p, src, key, 0, now)
+	}
+	retained := ctHeap() - before
+	entries := c.len()
+	runtime.KeepAlive(c)
+	t.Logf("%d tokens of %d bytes: %d entries, %d bytes counted, heap retains %d bytes (bound %d)",
+		n, len(first.raw), entries, c.bytes, retained, tokenCacheMaxBytes)
+	if entries == 0 || entries >= n {
+		t.Fatalf("%d entries after %d puts, want some evicted and some cached", entries, n)
+	}
+	if c.bytes > tokenCacheMaxBytes {
+		t.Errorf("counted %d bytes, bound %d", c.bytes, tokenCacheMaxBytes)
+	}
+	if retained > tokenCacheMaxBytes+slack {
+		t.Errorf("the cache retains %d bytes of heap, bound %d (+%d slack)", retained, tokenCacheMaxBytes, slack)
+	}
+	if retained < tokenCacheMaxBytes*3/4 {
+		t.Errorf("the cache retains %d bytes, under 3/4 of its bound %d: the byte bound is not what limits it", retained, tokenCacheMaxBytes)
+	}
+}
+
+// TestTokenEntryOwnsPrincipal: the entry's principal equals the verifier's
+// and shares no memory with it, field by field over every field Principal
+// has, so a field added later without being copied (and counted) fails here.
+func TestTokenEntryOwnsPrincipal(t *testing.T) {
+	t.Parallel()
+	c0, _, _, now := ctFixture(t)
+	tk := ctTokens(t, c0, now, 1, ctShape{scopes: 5, audiences: 3, actors: 3})[0]
+	tk.p.issuedAt = now // every field set
+	e := newTokenEntry(tk.raw, tk.p)
+	if !reflect.DeepEqual(e.principal, *tk.p) {
+		t.Fatalf("entry principal differs from the verifier's:\n got %+v\nwant %+v", e.principal, *tk.p)
+	}
+	if e.raw != tk.raw || unsafe.StringData(e.raw) == unsafe.StringData(tk.raw) {
+		t.Errorf("entry token is not an equal copy")
+	}
+	ctDisjoint(t, "Principal", reflect.ValueOf(e.principal), reflect.ValueOf(*tk.p))
+
+	// A principal with nothing to copy stays as it is.
+	empty := &Principal{scopes: []string{}, scheme: SchemeBasic}
+	if e := newTokenEntry("t", empty); !reflect.DeepEqual(e.principal, *empty) || e.principal.scopes == nil {
+		t.Errorf("empty principal copied as %+v, want %+v", e.principal, *empty)
+	}
+}
+
+// ctDisjoint fails unless got and want, equal values, share no memory:
+// every string, slice and pointer reachable from got points elsewhere than
+// the same one in want.
+func ctDisjoint(t *testing.T, path string, got, want reflect.Value) {
+	t.Helper()
+	switch got.Kind() {
+	case reflect.Struct:
+		for i := range got.NumField() {
+			f := got.Type().Field(i)
+			if f.Type == reflect.TypeFor[time.Time]() {
+				continue // its *Location is the shared time.Local
+			}
+			ctDisjoint(t, path+"."+f.Name, got.Field(i), want.Field(i))
+		}
+	case reflect.String:
+		if got.Len() > 0 && unsafe.StringData(got.String()) == unsafe.StringData(want.String()) {
+			t.Errorf("%s shares its bytes with the verifier's principal", path)
+		}
+	case reflect.Slice:
+		if got.Len() > 0 && got.UnsafePointer() == want.UnsafePointer() {
+			t.Errorf("%s shares its backing array with the verifier's principal", path)
+		}
+		for i := range got.Len() {
+			ctDisjoint(t, fmt.Sprintf("%s[%d]", path, i), got.Index(i), want.Index(i))
+		}
+	case reflect.Pointer:
+		if got.IsNil() {
+			return
+		}
+		if got.UnsafePointer() == want.UnsafePointer() {
+			t.Errorf("%s points to the verifier's principal's memory", path)
+		}
+		ctDisjoint(t, path, got.Elem(), want.Elem())
+	case reflect.Bool, reflect.Int, reflect.Int64, reflect.Uint8, reflect.Uint64:
+	default:
+		t.Errorf("%s: kind %s is not known to newTokenEntry and entryCost", path, got.Kind())
+	}
+}

@@ -1,0 +1,148 @@
+package warden
+
+import (
+	"strings"
+	"unsafe"
+)
+
+// This file counts what a cached token retains as the allocator counts it:
+// the token cache's byte bound is real bytes, not an estimate.
+
+// Allocation sizes of the fixed-size parts of the cache, as the runtime
+// rounds them (allocSize).
+var (
+	tokenEntryBytes = allocSize(int(unsafe.Sizeof(tokenEntry{})), true)
+	tokenCacheBytes = allocSize(int(unsafe.Sizeof(tokenCache{})), true)
+)
+
+// allocSize returns the bytes the Go allocator uses for an n-byte object:
+// its size class, which growslice reports as the capacity it rounds to,
+// plus the 8-byte malloc header that objects with pointers over 512 bytes
+// carry. It allocates n bytes, so it serves fixed sizes, at package init
+// and when a cache is made.
+func allocSize(n int, pointers bool) int {
+	c := cap(append([]byte(nil), make([]byte, n)...))
+	if pointers && n > 512 {
+		c = cap(append([]byte(nil), make([]byte, n+8)...))
+	}
+	return c
+}
+
+// sliceBytes bounds what a slice allocated by growslice (append, or
+// slices.Grow) with capacity elems retains: the capacity is rounded down
+// from the size class minus any malloc header, so the class exceeds
+// elems*size by less than one element plus the header.
+func sliceBytes(elems int, size uintptr, pointers bool) int {
+	if elems == 0 {
+		return 0
+	}
+	n := elems*int(size) + int(size) - 1
+	if pointers && n > 512 {
+		n += 8
+	}
+	return n
+}
+
+// entryCost is the memory an entry owns: the entry (with its principal
+// inline), the arena holding the token and every string of the principal,
+// the payload copy, the backing array of scopes and audiences when it is
+// not inside the entry, and the actor chain. Each capacity is as growslice
+// allocated it, so each size is the size class the runtime used. The key
+// source and key belong to the issuer's key set and are not counted; the
+// map and ring slots are charged apart (entrySlotBytes).
+func entryCost(arenaCap, payloadCap, stringsCap, actorsCap int) int {
+	return tokenEntryBytes + arenaCap + payloadCap +
+		sliceBytes(stringsCap, unsafe.Sizeof(""), true) +
+		sliceBytes(actorsCap, unsafe.Sizeof(Actor{}), true)
+}
+
+// newTokenEntry copies raw and p into an entry that owns all it retains: one
+// arena string for the token and every string of the principal, one backing
+// array for its scopes and audiences (inside the entry when they are few),
+// one for its actor chain, and a copy of the payload. Fields without memory
+// of their own are copied with the struct. Whatever the verifier's
+// principal shares (the payload, a scope string split by strings.Fields) or
+// whatever a caller's token is cut from, the entry's cost is then exact.
+func newTokenEntry(raw string, p *Principal) *tokenEntry {
+	e := &tokenEntry{principal: *p, index: -1}
+	q := &e.principal
+	ns, na := len(p.scopes), len(p.audience)
+	n := len(raw) + len(p.subject) + len(p.clientID) + len(p.issuer) + len(p.tokenID)
+	for _, s := range p.scopes {
+		n += len(s)
+	}
+	for _, s := range p.audience {
+		n += len(s)
+	}
+	depth := 0
+	for a := p.actor; a != nil; a = a.Actor {
+		n += len(a.Subject) + len(a.ClientID)
+		depth++
+	}
+	// The arena is written once, after Grow, so it never moves: a string
+	// Builder.String returned stays valid as later writes append.
+	var b strings.Builder
+	b.Grow(n)
+	e.raw = arenaCopy(&b, raw)
+	q.subject, q.clientID = arenaCopy(&b, p.subject), arenaCopy(&b, p.clientID)
+	q.issuer, q.tokenID = arenaCopy(&b, p.issuer), arenaCopy(&b, p.tokenID)
+
+	strs := e.inline[:0]
+	if ns+na > len(e.inline) {
+		strs = append([]string(nil), make([]string, ns+na)...) // growslice: the capacity is the size class
+	}
+	strs = strs[:ns+na]
+	for i, s := range p.scopes {
+		strs[i] = arenaCopy(&b, s)
+	}
+	for i, s := range p.audience {
+		strs[ns+i] = arenaCopy(&b, s)
+	}
+	q.scopes, q.audience = ownSlice(p.scopes, strs, 0, ns), ownSlice(p.audience, strs, ns, ns+na)
+
+	var actors []Actor
+	if depth > 0 {
+		actors = append([]Actor(nil), make([]Actor, depth)...)
+		i := 0
+		for a := p.actor; a != nil; a = a.Actor {
+			c := &actors[i]
+			c.Subject, c.ClientID = arenaCopy(&b, a.Subject), arenaCopy(&b, a.ClientID)
+			if i > 0 {
+				actors[i-1].Actor = c
+			}
+			i++
+		}
+		q.actor = &actors[0]
+	}
+	if p.claims != nil {
+		q.claims = append([]byte{}, p.claims...) // growslice: the capacity is the size class
+	}
+	heldStrs := 0
+	if ns+na > len(e.inline) {
+		heldStrs = cap(strs)
+	}
+	e.cost = entryCost(b.Cap(), cap(q.claims), heldStrs, cap(actors))
+	return e
+}
+
+// arenaCopy appends s to b and returns the appended bytes as a string.
+func arenaCopy(b *strings.Builder, s string) string {
+	if s == "" {
+		return ""
+	}
+	b.WriteString(s)
+	a := b.String()
+	return a[len(a)-len(s):]
+}
+
+// ownSlice returns strs[from:to] capped, standing for orig: nil stays nil,
+// and an empty slice is one that retains nothing.
+func ownSlice(orig, strs []string, from, to int) []string {
+	switch {
+	case orig == nil:
+		return nil
+	case from == to:
+		return []string{}
+	}
+	return strs[from:to:to]
+}
