@@ -88,6 +88,9 @@ type basicEntry struct {
 }
 
 func newBasicAuth(v ClientVerifier, ttl time.Duration, now func() time.Time) *basicAuth {
+	if v == nil {
+		return nil
+	}
 	b := &basicAuth{verifier: v, ttl: ttl, now: now, cache: map[[32]byte]basicEntry{},
 		slots: newHashSlots(runtime.GOMAXPROCS(0)), slotWait: basicSlotWait,
 		failures: failureMemory{m: map[[32]byte]time.Time{}},
@@ -213,7 +216,7 @@ func (b *basicAuth) check(ctx context.Context, key, idKey [32]byte, knownGood bo
 	// A success does not clear the id's failures: it says nothing about
 	// who made them, and clearing would give a guesser a fresh budget
 	// each time the client's cache entry is renewed.
-	p := &Principal{subject: id, clientID: id, scopes: append([]string(nil), perms...), scheme: SchemeBasic}
+	p := newClientPrincipal(id, perms)
 	if b.ttl > 0 {
 		b.mu.Lock()
 		if len(b.cache) >= maxBasicCacheEntries {

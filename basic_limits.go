@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -31,9 +30,6 @@ const (
 	// basicThrottleFailures failed checks per client id and window are
 	// allowed: enough for a client whose secret was just rotated to retry.
 	basicThrottleFailures = 10
-	// basicThrottleWindow bounds online guessing to basicThrottleFailures
-	// guesses a minute per client id (RFC 6749 §10.10).
-	basicThrottleWindow = time.Minute
 	// maxBasicFailureEntries bounds failureMemory and failureThrottle each.
 	// Every entry is created by a check, and checks are bounded by the
 	// slots, so a flood of random ids or secrets only churns the map.
@@ -46,10 +42,6 @@ var (
 	errOverloaded        = errors.New("no free slot to check client credentials")
 	errRememberedFailure = fmt.Errorf("%w (failed recently, not checked again)", ErrInvalidClient)
 )
-
-// basicThrottleRetryAfter is the Retry-After of a 429: once that many
-// seconds have passed, the window that throttled the id has ended.
-var basicThrottleRetryAfter = strconv.Itoa(int(basicThrottleWindow / time.Second))
 
 // hashSlots bounds how many ClientVerifier calls run at once.
 type hashSlots struct {

@@ -1,12 +1,13 @@
 package warden
 
 import (
-	"crypto"
 	"hash/maphash"
 	"sync"
 	"sync/atomic"
 	"time"
 	"unsafe"
+
+	"github.com/wardenhq/warden/internal/jwks"
 )
 
 // tokenCache remembers verified tokens until they expire, so a repeated
@@ -30,7 +31,7 @@ import (
 // map assignment or deletion.
 //
 // The cache holds up to size entries (Config.TokenCacheSize, default
-// DefaultTokenCacheSize), whichever shards they hash to, and up to maxBytes
+// defaultTokenCacheSize), whichever shards they hash to, and up to maxBytes
 // (tokenCacheMaxBytes) of memory, counted as the bytes it really retains:
 // every allocation an entry owns, rounded to the allocator's size class,
 // and the ring and map slots it has used (see newTokenEntry, entrySlotBytes).
@@ -74,8 +75,8 @@ type tokenShard struct {
 // line: time.Time.Before reads only the first 16 bytes of expires).
 type tokenEntry struct {
 	raw       string // the token, a prefix of the entry's arena
-	source    keySource
-	key       *verificationKey
+	source    jwks.Source
+	key       *jwks.Key
 	ref       atomic.Bool // CLOCK reference bit: set by a hit, cleared by the hand
 	expires   time.Time   // exp + leeway: never served at or past it
 	principal Principal   // the entry's own copy (newTokenEntry)
@@ -142,7 +143,7 @@ func (c *tokenCache) shard(h uint64) *tokenShard {
 
 // get returns the principal for raw if it is cached, unexpired at now, and
 // the key that verified it is still in its issuer's key set.
-func (c *tokenCache) get(raw string, now time.Time, _ time.Duration) (*Principal, bool) {
+func (c *tokenCache) get(raw string, now time.Time) (*Principal, bool) {
 	if c == nil {
 		return nil, false
 	}
@@ -154,7 +155,7 @@ func (c *tokenCache) get(raw string, now time.Time, _ time.Duration) (*Principal
 	if e == nil || e.raw != raw {
 		return nil, false
 	}
-	if !now.Before(e.expires) || !e.source.holds(e.key) {
+	if !now.Before(e.expires) || !e.source.Holds(e.key) {
 		c.mu.Lock()
 		if e.index >= 0 {
 			c.remove(e, nil)
@@ -171,7 +172,7 @@ func (c *tokenCache) get(raw string, now time.Time, _ time.Duration) (*Principal
 }
 
 // put caches the principal that src's key verified for raw.
-func (c *tokenCache) put(raw string, p *Principal, src keySource, key *verificationKey, leeway time.Duration, now time.Time) {
+func (c *tokenCache) put(raw string, p *Principal, src jwks.Source, key *jwks.Key, leeway time.Duration, now time.Time) {
 	if c == nil {
 		return
 	}
@@ -309,35 +310,4 @@ func (c *tokenCache) len() int {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return len(c.ring)
-}
-
-// keepUnchanged replaces every key of s (a freshly fetched set, not yet
-// published) that prev already held, with the same kid, alg and public key,
-// by prev's own *verificationKey. Cached tokens are tied to the key pointer
-// that verified them, so without this every refresh, including one an
-// attacker triggers with unknown kids, would empty the token cache; with it
-// only a key that really left the set revokes its tokens.
-func (s *keySet) keepUnchanged(prev *keySet) {
-	if s == nil || prev == nil {
-		return
-	}
-	for i, k := range s.all {
-		for _, old := range prev.all {
-			if sameKey(k, old) {
-				s.all[i] = old
-				if k.kid != "" {
-					s.byKID[k.kid] = old
-				}
-				break
-			}
-		}
-	}
-}
-
-func sameKey(a, b *verificationKey) bool {
-	if a.kid != b.kid || a.alg != b.alg {
-		return false
-	}
-	pa, ok := a.public.(interface{ Equal(crypto.PublicKey) bool })
-	return ok && pa.Equal(b.public)
 }

@@ -62,21 +62,6 @@ func decodeHeader(data []byte) (tokenHeader, error) {
 	return h, err
 }
 
-// claimError says which claim failed and how, without its value.
-type claimError struct {
-	claim   string
-	missing bool
-}
-
-func (e *claimError) Error() string {
-	if e.missing {
-		return "claim " + strconv.Quote(e.claim) + " is missing"
-	}
-	return "claim " + strconv.Quote(e.claim) + " has an invalid value"
-}
-
-func invalidClaim(name string) error { return &claimError{claim: name} }
-
 // numericDate is an RFC 7519 §2 NumericDate in whole seconds.
 type numericDate struct {
 	seconds int64
@@ -108,12 +93,9 @@ type accessClaims struct {
 	exp, nbf, iat                numericDate
 	scopes                       []string
 	scopePresent                 bool
-	act                          *Actor
+	act                          []byte // the raw RFC 8693 "act" value, read by resolveActor once the token is verified
 	actAs                        []byte // the raw vendor "act_as" value; read only for issuers that opt in
 }
-
-const maxActorDepth = 8
-const maxActAsLength = 256
 
 // claimPath names a claim: a top-level member, or a member nested in
 // objects (["realm_access", "roles"]). Every name is matched exactly.
@@ -213,11 +195,7 @@ func decodeClaims(payload []byte, scopeClaims []claimPath) (*accessClaims, error
 				c.iat = d
 			}
 		case "act":
-			a, err := decodeActor(v, 1)
-			if err != nil {
-				return err
-			}
-			c.act = a
+			c.act = v
 		case "act_as":
 			c.actAs = v
 		}
@@ -248,15 +226,6 @@ func decodeClaims(payload []byte, scopeClaims []claimPath) (*accessClaims, error
 		return nil, err
 	}
 	return c, err
-}
-
-// actAsSubject validates a vendor "act_as" value: the impersonated user.
-func actAsSubject(v []byte) (string, error) {
-	s, ok := jsonString(v)
-	if !ok || s == "" || len(s) > maxActAsLength {
-		return "", invalidClaim("act_as")
-	}
-	return s, nil
 }
 
 // stringOrStrings reads a claim that is a space-delimited string or a JSON
@@ -294,40 +263,4 @@ func stringOrStrings(name string, v []byte) ([]string, error) {
 		out = append(out, s)
 	}
 	return out, nil
-}
-
-// decodeActor reads an RFC 8693 §4.1 "act" claim: a JSON object whose "sub"
-// identifies the actor, possibly nesting the prior actor.
-func decodeActor(v []byte, depth int) (*Actor, error) {
-	if depth > maxActorDepth || v[0] != '{' {
-		return nil, invalidClaim("act")
-	}
-	a := &Actor{}
-	hasSub := false
-	err := walkObject(v, func(name string, m []byte) error {
-		var ok bool
-		switch name {
-		case "sub":
-			a.Subject, ok = jsonString(m)
-			hasSub = ok && a.Subject != ""
-			if !ok {
-				return invalidClaim("act")
-			}
-		case "client_id":
-			if a.ClientID, ok = jsonString(m); !ok {
-				return invalidClaim("act")
-			}
-		case "act":
-			prior, err := decodeActor(m, depth+1)
-			if err != nil {
-				return err
-			}
-			a.Actor = prior
-		}
-		return nil
-	})
-	if err != nil || !hasSub {
-		return nil, invalidClaim("act")
-	}
-	return a, nil
 }

@@ -2,25 +2,36 @@ package warden
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
-	"net/url"
 	"slices"
 	"time"
+
+	"github.com/wardenhq/warden/internal/fetch"
+	"github.com/wardenhq/warden/internal/jwks"
 )
 
-// Defaults applied by New where a Config field is left zero.
+// This file is the one place for configuration: the types a user fills in,
+// every default, and every check New makes. The rule for every optional
+// field is the same: its zero value means the default its comment names.
+// Nothing is turned off by a negative number.
+
+// Defaults applied where a Config field is left zero.
 const (
-	DefaultRealm            = "api"
-	DefaultLeeway           = 60 * time.Second
-	DefaultMaxTokenSize     = 8 << 10
-	DefaultMaxTokenLifetime = 24 * time.Hour
-	DefaultBasicCacheTTL    = 30 * time.Second
-	DefaultTokenCacheSize   = 10000
+	defaultRealm            = "api"
+	defaultLeeway           = 60 * time.Second
+	defaultMaxTokenSize     = 8 << 10
+	defaultMaxTokenLifetime = 24 * time.Hour
+	defaultBasicCacheTTL    = 30 * time.Second
+	defaultTokenCacheSize   = 10000
 )
+
+// defaultScopeClaims are read for scopes when Config.ScopeClaims is empty.
+var defaultScopeClaims = []string{"scope", "scp"}
 
 // DefaultAlgorithms returns the signing-algorithm allow-list used when
 // Config.Algorithms is empty: the asymmetric JWS families of RFC 7518 and
@@ -37,73 +48,47 @@ var hmacAlgorithms = []string{"HS256", "HS384", "HS512"}
 // the hash size (RFC 7518 §3.2).
 var hmacKeyBytes = map[string]int{"HS256": 32, "HS384": 48, "HS512": 64}
 
-// Config configures a Middleware. The zero value of each optional field is
-// documented on the field; New rejects a Config it cannot enforce.
+// Config configures a Middleware. New checks all of it and reports every
+// mistake; nothing is checked per request.
 type Config struct {
-	// Issuer is the exact "iss" value of trusted tokens (RFC 9068 §4). Unless
-	// JWKSURL, DiscoveryURL, JWKS or HMACSecret is set, keys are found by
-	// discovery from this URL. Required unless Issuers is set.
-	Issuer string
-	// Audience must be one of the token's "aud" values. Required unless
-	// SkipAudienceCheck is true.
-	Audience string
-	// SkipAudienceCheck disables the audience check for Issuer. Leaving
-	// Audience empty is not enough: the opt-out has to be explicit.
-	SkipAudienceCheck bool
-	// JWKSURL fetches keys from this JWK Set URL and skips discovery.
-	JWKSURL string
-	// DiscoveryURL fetches this discovery document (OpenID Connect or RFC 8414)
-	// instead of deriving its location from Issuer.
-	DiscoveryURL string
-	// JWKS is a static JWK Set document: no network is used. For tests and
-	// air-gapped deployments.
-	JWKS []byte
-	// HMACSecret makes Issuer an HMAC (HS256/384/512) issuer whose tokens are
-	// verified with this shared secret only. Keys from a JWK Set are never
-	// used for HMAC. The secret must be at least as long as the hash of every
-	// HMAC algorithm allowed (RFC 7518 §3.2): 32 bytes for HS256, 48 for
-	// HS384, 64 for HS512; with Algorithms empty, the algorithms the secret
-	// is long enough for are allowed.
-	HMACSecret []byte
-	// ActAs honours the vendor "act_as" claim of Issuer's tokens (the
-	// impersonation of Optimizely-style issuers): a client credentials token
-	// whose act_as names a user speaks for that user, with the client as
-	// its actor. Off by default: act_as is then an ordinary claim. Even when
-	// on, act_as is honoured only on a token without sub or whose sub equals
-	// its client id; on any other token it would replace the real subject,
-	// and the token is refused. RFC 8693 "act" is always honoured.
-	ActAs bool
+	// Issuers are the trusted token issuers. A token's "iss" selects one
+	// before any key is fetched. At least one issuer, or Clients, is
+	// required.
+	Issuers []Issuer
 
-	// Issuers lists further trusted issuers, each with its own audience and
-	// keys. A token's "iss" selects one before any key is fetched.
-	Issuers []IssuerConfig
-
-	// Realm is the realm of every challenge. Default DefaultRealm.
-	Realm string
 	// Algorithms is the signing-algorithm allow-list. Default
-	// DefaultAlgorithms. "none" is never accepted; HS256/384/512 are only
+	// DefaultAlgorithms(). "none" is never accepted; HS256/384/512 are only
 	// accepted for issuers configured with an HMACSecret.
 	Algorithms []string
-	// Leeway is the clock skew allowed on exp, nbf and iat. Zero means
-	// DefaultLeeway; a negative value means none.
+	// Leeway is the clock skew allowed on exp, nbf and iat. Default 60 s.
 	Leeway time.Duration
-	// MaxTokenLifetime bounds how far in the future exp may lie. Zero means
-	// DefaultMaxTokenLifetime; a negative value disables the bound.
+	// MaxTokenLifetime bounds how far in the future exp may lie. Default
+	// 24 h.
 	MaxTokenLifetime time.Duration
 	// MaxTokenSize is the largest token accepted, in bytes; larger ones are
-	// refused before any parsing. Default DefaultMaxTokenSize.
+	// refused before any parsing. Default 8 KiB.
 	MaxTokenSize int
 	// StrictRFC9068 enforces the JWT access token profile of RFC 9068: the
-	// header typ must be "at+jwt" and sub, client_id, jti and iat are required.
+	// header typ must be "at+jwt" and sub, client_id, jti and iat are
+	// required.
 	StrictRFC9068 bool
-	// ScopeClaims are the claims read for scopes, in order; the first present
-	// one is used. Each may be a space-delimited string or a JSON array of
-	// strings, whose every value must be an RFC 6749 §3.3 scope-token
-	// (otherwise the token is refused). A dotted name reads a nested member
-	// ("realm_access.roles"); an absolute URI or URN (RFC 7519 §4.2
-	// collision-resistant name) is one top-level name. Names are matched
-	// exactly. Default {"scope", "scp"}.
+	// ScopeClaims are the claims read for scopes, in order; the first
+	// present one is used. Each may be a space-delimited string or a JSON
+	// array of strings, whose every value must be an RFC 6749 §3.3
+	// scope-token (otherwise the token is refused). A dotted name reads a
+	// nested member ("realm_access.roles"); an absolute URI or URN (RFC 7519
+	// §4.2 collision-resistant name) is one top-level name. Names are
+	// matched exactly. Default {"scope", "scp"}.
 	ScopeClaims []string
+	// TokenCacheSize is the number of verified tokens cached: the cache
+	// holds that many, then evicts one per new token by CLOCK (an expired
+	// token, else one not presented since the last sweep). Its memory is
+	// bounded too, at 64 MiB of what it really retains, so tokens with many
+	// scopes or audiences lower the number held, never raise the memory. A
+	// cached token is served until its exp plus leeway, while the key that
+	// signed it stays in its issuer's set; the route's requirement is
+	// checked on every request. Default 10,000.
+	TokenCacheSize int
 
 	// AllowQueryToken accepts the access_token URI query parameter
 	// (RFC 6750 §2.3). Off by default: URLs end up in logs.
@@ -112,39 +97,24 @@ type Config struct {
 	// (RFC 6750 §2.2). Off by default.
 	AllowFormToken bool
 
-	// Clients verifies HTTP Basic client credentials. Required before any
-	// route accepts SchemeBasic. At most GOMAXPROCS checks run at once, and
-	// a client id with too many recent failures is not checked for a while;
-	// see ClientVerifier.
+	// Clients verifies HTTP Basic client credentials (for example a
+	// clientstore.Store). Required before any route accepts SchemeBasic. At
+	// most GOMAXPROCS checks run at once, and a client id with too many
+	// recent failures is not checked for a while; see ClientVerifier.
 	Clients ClientVerifier
 	// BasicCacheTTL is how long a Basic credential check is remembered: a
-	// success admits and a failure (ErrInvalidClient) refuses the same
-	// credentials without calling Clients again. Zero means
-	// DefaultBasicCacheTTL; negative remembers neither.
+	// success admits and a failure refuses the same credentials without
+	// calling Clients again. Default 30 s.
 	BasicCacheTTL time.Duration
 
-	// TokenCacheSize is the number of verified tokens cached: the cache
-	// holds that many, then evicts one per new token by CLOCK (an expired
-	// token, else one not presented since the last sweep). Its memory is
-	// bounded too, at 64 MiB of what it really retains (each token, its
-	// payload, the principal's strings, slices and actors, and its own
-	// slots, as allocated), so tokens with many scopes or audiences lower
-	// the number held, never raise the memory. A cached token is served
-	// until its exp plus leeway, while the key that signed it stays in its
-	// issuer's set; scopes are checked on every request. Zero means
-	// DefaultTokenCacheSize; negative disables the cache.
-	TokenCacheSize int
+	// Impersonation is the policy for tokens whose client acts for another
+	// subject (RFC 8693 "act", or a vendor "act_as" claim where the issuer
+	// opts in). The zero value accepts the issuer's decision to mint the
+	// token.
+	Impersonation Impersonation
 
-	// MayImpersonate, when set, decides whether actor (the client acting
-	// through an "act" or "act_as" claim) may act for subject. When nil, the
-	// issuer's decision to mint the token stands.
-	MayImpersonate func(ctx context.Context, actor, subject string) bool
-	// Permissions, when set, returns the permissions of an impersonated
-	// subject. The subject's permissions then decide every scope check: a
-	// scope is granted only when the token carries it and the subject holds
-	// it. An error refuses the request with 503.
-	Permissions func(ctx context.Context, p *Principal) ([]string, error)
-
+	// Realm is the realm of every challenge. Default "api".
+	Realm string
 	// OmitScopeInChallenge leaves the scope auth-param out of
 	// insufficient_scope challenges.
 	OmitScopeInChallenge bool
@@ -156,81 +126,268 @@ type Config struct {
 	// the client could not learn from the token it sent and the public
 	// behaviour of warden; see SECURITY.md. Off by default.
 	ExposeReason bool
-	// ResourceMetadataURL, when set, is advertised in every Bearer challenge
-	// as the RFC 9728 resource_metadata parameter. MetadataURL derives it
-	// from the resource identifier; Middleware.MetadataHandler serves the
-	// document.
+	// ResourceMetadataURL, when set, is advertised in every Bearer
+	// challenge as the RFC 9728 resource_metadata parameter. MetadataURL
+	// derives it from the resource identifier; Middleware.MetadataHandler
+	// serves the document.
 	ResourceMetadataURL string
 	// ErrorHandler, when set, writes the body of refusals. The status,
-	// WWW-Authenticate, Cache-Control and Retry-After headers are already set
-	// and the status cannot be changed by the handler.
+	// WWW-Authenticate, Cache-Control and Retry-After headers are already
+	// set and the status cannot be changed by the handler.
 	ErrorHandler func(w http.ResponseWriter, r *http.Request, err *Error)
-	// OnDecision, when set, is called once per request with the outcome,
-	// before the response is written. LogDecisions is a ready-made hook;
-	// ChainDecisions combines several.
-	OnDecision func(Decision)
+	// OnDecision, when set, is called once per request with the request's
+	// context and the outcome, before the response is written.
+	// LogDecisions is a ready-made hook; ChainDecisions combines several.
+	OnDecision func(ctx context.Context, d Decision)
 
-	// Keys tunes how JWK Sets are fetched, cached and refreshed.
-	Keys KeySourceConfig
-	// HTTPClient fetches discovery documents and JWK Sets. Default: a client
-	// with timeouts that refuses redirects to another host.
+	// KeySetPolicy tunes how remote JWK Sets are fetched, cached and
+	// refreshed.
+	KeySetPolicy KeySetPolicy
+	// HTTPClient fetches discovery documents and JWK Sets. Default: a
+	// client with timeouts that refuses redirects to another host.
 	HTTPClient *http.Client
-	// Logger receives operational events (key refresh failures and so on);
-	// tokens and secrets are never logged. Default slog.Default().
+	// Logger receives operational events (key refresh failures and so
+	// on); tokens and secrets are never logged. Default slog.Default().
 	Logger *slog.Logger
 	// Now is the clock. Default time.Now.
 	Now func() time.Time
 }
 
-// IssuerConfig describes one trusted issuer; see the fields of the same
-// names in Config.
-type IssuerConfig struct {
-	Issuer            string
-	Audience          string
+// Issuer describes one trusted token issuer and where its keys come from:
+// by discovery from URL unless JWKSURL, DiscoveryURL, JWKS or HMACSecret is
+// set (at most one of them).
+type Issuer struct {
+	// URL is the exact "iss" value of the issuer's tokens (RFC 9068 §4),
+	// compared byte for byte. Required.
+	URL string
+	// Audience must be one of the token's "aud" values. Required unless
+	// SkipAudienceCheck is true.
+	Audience string
+	// SkipAudienceCheck disables the audience check. Leaving Audience empty
+	// is not enough: the opt-out has to be explicit.
 	SkipAudienceCheck bool
-	JWKSURL           string
-	DiscoveryURL      string
-	JWKS              []byte
-	HMACSecret        []byte
-	ActAs             bool
+	// JWKSURL fetches keys from this JWK Set URL and skips discovery.
+	JWKSURL string
+	// DiscoveryURL fetches this discovery document (OpenID Connect or
+	// RFC 8414) instead of deriving its location from URL.
+	DiscoveryURL string
+	// JWKS is a static JWK Set document: no network is used. For tests and
+	// air-gapped deployments.
+	JWKS []byte
+	// HMACSecret makes the issuer an HMAC (HS256/384/512) issuer whose
+	// tokens are verified with this shared secret only. The secret must be
+	// at least as long as the hash of every HMAC algorithm allowed
+	// (RFC 7518 §3.2): 32 bytes for HS256, 48 for HS384, 64 for HS512; with
+	// Config.Algorithms empty, the algorithms it is long enough for are
+	// allowed.
+	HMACSecret []byte
+	// ActAs honours the vendor "act_as" claim of the issuer's tokens (the
+	// impersonation of Optimizely-style issuers): a client credentials
+	// token whose act_as names a user speaks for that user, with the client
+	// as its actor. Off by default: act_as is then an ordinary claim. Even
+	// when on, act_as is honoured only on a token without sub or whose sub
+	// equals its client id; on any other token it would replace the real
+	// subject, and the token is refused. RFC 8693 "act" is always honoured.
+	ActAs bool
 }
 
-// issuerConfigs returns the single-issuer shorthand plus Issuers.
-func (c *Config) issuerConfigs() []IssuerConfig {
-	var out []IssuerConfig
-	if c.Issuer != "" || c.Audience != "" || c.JWKSURL != "" || c.DiscoveryURL != "" || c.JWKS != nil || c.HMACSecret != nil {
-		out = append(out, IssuerConfig{
-			Issuer: c.Issuer, Audience: c.Audience, SkipAudienceCheck: c.SkipAudienceCheck,
-			JWKSURL: c.JWKSURL, DiscoveryURL: c.DiscoveryURL, JWKS: c.JWKS, HMACSecret: c.HMACSecret,
-			ActAs: c.ActAs,
-		})
-	}
-	out = append(out, c.Issuers...)
-	for i := range out {
-		// Copies: a caller that reuses its buffers cannot change the keys of
-		// a built Middleware.
-		out[i].JWKS = bytes.Clone(out[i].JWKS)
-		out[i].HMACSecret = bytes.Clone(out[i].HMACSecret)
-	}
-	return out
+// Impersonation is the policy for impersonated subjects: a principal whose
+// token names an actor (Principal.Actor) acting for its subject.
+type Impersonation struct {
+	// Allow, when set, decides whether actor (the acting client's id, else
+	// its subject) may act for subject; false refuses the request with 403.
+	// When nil, the issuer's decision to mint the token stands.
+	Allow func(ctx context.Context, actor, subject string) bool
+	// Permissions, when set, returns the permissions of the impersonated
+	// subject, which then decide every scope check: a scope is granted only
+	// when the token carries it and the subject holds it, so a down-scoped
+	// token stays down-scoped. An error refuses the request with 503.
+	Permissions func(ctx context.Context, p *Principal) ([]string, error)
 }
 
+// KeySetPolicy tunes how remote JWK Sets are fetched and refreshed. Every
+// zero field takes the default named in its comment. Durations that concern
+// the keys' age are measured with Config.Now, so tests can inject a clock.
+type KeySetPolicy struct {
+	// MinRefreshInterval and MaxRefreshInterval clamp the refresh interval
+	// taken from the JWK Set response's Cache-Control max-age (RFC 9111
+	// §5.2.2.1, minus Age): the set is refreshed in the background at 80-90 %
+	// of that lifetime, ahead of its expiry. A response without max-age is
+	// taken to live 1 h. Defaults 1 min and 24 h. MinRefreshInterval also
+	// caps the retry backoff after a failed refresh (1 s doubling, at most
+	// 5 min).
+	MinRefreshInterval time.Duration
+	MaxRefreshInterval time.Duration
+	// UnknownKIDInterval is the least time between two refreshes triggered
+	// by tokens with unknown kids; a kid still unknown after a refresh is
+	// refused without waiting until it passes. It is also the Retry-After
+	// of a 503. A request waits at most 1 s for such a refresh, shared with
+	// every other request waiting at the time. Default 5 s.
+	UnknownKIDInterval time.Duration
+	// MaxStaleness is how long, after the last successful refresh, the key
+	// set keeps serving while refreshes fail. Default 24 h; after it,
+	// requests get 503 with Retry-After. A refresh that yields no usable key
+	// (for example {"keys":[]}) counts as failed: the old keys stay.
+	MaxStaleness time.Duration
+	// FetchTimeout bounds one discovery or JWK Set request (whose body may
+	// be at most 1 MiB), and how long New waits for the first key set.
+	// Default 10 s.
+	FetchTimeout time.Duration
+	// LazyStart makes New return at once and answer 503 until the first key
+	// set arrives. By default New waits for it and fails with a
+	// *KeyFetchError if it cannot be had.
+	LazyStart bool
+	// OnRefresh, when set, is called after every attempt to fetch an
+	// issuer's key set (not for static keys), for metrics. It must not
+	// block.
+	OnRefresh func(KeyRefresh)
+}
+
+// KeyRefresh describes one attempt to fetch an issuer's key set, for
+// KeySetPolicy.OnRefresh.
+type KeyRefresh struct {
+	// Issuer is the issuer whose keys were fetched.
+	Issuer string
+	// Err is nil when the attempt succeeded; the previous keys stay
+	// otherwise.
+	Err error
+	// Keys is the number of usable keys fetched (0 on failure).
+	Keys int
+	// Duration is how long discovery and the fetch took.
+	Duration time.Duration
+}
+
+// KeyFetchError is returned by New when an issuer's first key set cannot be
+// obtained and KeySetPolicy.LazyStart is not set. Err is the cause
+// (connection refused, a status other than 200, a discovery document naming
+// another issuer, a JWK Set with no usable key, a timeout, and so on).
+type KeyFetchError struct {
+	// Issuer is the configured issuer whose keys are missing.
+	Issuer string
+	// Err is the cause.
+	Err error
+}
+
+// Error names the issuer and the cause.
+func (e *KeyFetchError) Error() string {
+	return fmt.Sprintf("warden: issuer %q: no key set: %v", e.Issuer, e.Err)
+}
+
+// Unwrap returns the cause.
+func (e *KeyFetchError) Unwrap() error { return e.Err }
+
+// errConfig is wrapped by every configuration error New returns.
 var errConfig = errors.New("warden: invalid config")
 
 func configErrorf(format string, args ...any) error {
 	return fmt.Errorf("%w: "+format, append([]any{errConfig}, args...)...)
 }
 
-// validateIssuerConfig checks what can be checked without the network.
-func validateIssuerConfig(ic IssuerConfig) error {
-	if ic.Issuer == "" {
-		return configErrorf("an issuer is required")
+// settings is a Config with its defaults applied and its values checked:
+// what New wires into the steps.
+type settings struct {
+	Config
+	algs        []string // the asymmetric algorithms allowed
+	scopeClaims []claimPath
+	issuers     []Issuer // copied: a caller reusing its buffers cannot change a built Middleware
+	keys        jwks.Options
+	retryAfter  int // seconds, for 503s
+}
+
+// checkConfig applies the defaults and checks everything that can be
+// checked without the network.
+func checkConfig(cfg Config) (*settings, error) {
+	s := &settings{Config: cfg}
+	s.Realm = cmp.Or(s.Realm, defaultRealm)
+	s.Leeway = cmp.Or(s.Leeway, defaultLeeway)
+	s.MaxTokenLifetime = cmp.Or(s.MaxTokenLifetime, defaultMaxTokenLifetime)
+	s.MaxTokenSize = cmp.Or(s.MaxTokenSize, defaultMaxTokenSize)
+	s.BasicCacheTTL = cmp.Or(s.BasicCacheTTL, defaultBasicCacheTTL)
+	s.TokenCacheSize = cmp.Or(s.TokenCacheSize, defaultTokenCacheSize)
+	if s.Logger == nil {
+		s.Logger = slog.Default()
+	}
+	if s.Now == nil {
+		s.Now = time.Now
+	}
+	for name, v := range map[string]int64{
+		"Leeway": int64(s.Leeway), "MaxTokenLifetime": int64(s.MaxTokenLifetime), "MaxTokenSize": int64(s.MaxTokenSize),
+		"BasicCacheTTL": int64(s.BasicCacheTTL), "TokenCacheSize": int64(s.TokenCacheSize),
+	} {
+		if v < 0 {
+			return nil, configErrorf("%s must not be negative (zero means the default)", name)
+		}
+	}
+	if err := validRealm(s.Realm); err != nil {
+		return nil, err
+	}
+	if s.ResourceMetadataURL != "" {
+		if err := fetch.CheckURL(s.ResourceMetadataURL); err != nil {
+			return nil, configErrorf("ResourceMetadataURL: %v", err)
+		}
+	}
+	var err error
+	if s.scopeClaims, err = scopeClaimPaths(s.ScopeClaims); err != nil {
+		return nil, err
+	}
+	if s.algs, err = allowedAlgorithms(s.Algorithms); err != nil {
+		return nil, err
+	}
+	if s.keys, err = s.keySetOptions(); err != nil {
+		return nil, err
+	}
+	s.retryAfter = max(1, int(s.keys.UnknownKIDInterval/time.Second))
+	if len(s.Issuers) == 0 && s.Clients == nil {
+		return nil, configErrorf("an issuer (Config.Issuers) or a client verifier (Config.Clients) is required")
+	}
+	seen := map[string]bool{}
+	for _, ic := range s.Issuers {
+		ic.JWKS, ic.HMACSecret = bytes.Clone(ic.JWKS), bytes.Clone(ic.HMACSecret)
+		if err := checkIssuer(ic); err != nil {
+			return nil, err
+		}
+		if seen[ic.URL] {
+			return nil, configErrorf("issuer %q is configured twice", ic.URL)
+		}
+		seen[ic.URL] = true
+		if ic.HMACSecret == nil && len(s.algs) == 0 {
+			return nil, configErrorf("issuer %q takes keys from a JWK Set, but Algorithms allows only HMAC, which a JWK Set never supplies", ic.URL)
+		}
+		s.issuers = append(s.issuers, ic)
+	}
+	return s, nil
+}
+
+// keySetOptions converts KeySetPolicy into the key-set wing's options.
+func (s *settings) keySetOptions() (jwks.Options, error) {
+	p := s.KeySetPolicy
+	o, err := jwks.Options{
+		MinRefreshInterval: p.MinRefreshInterval,
+		MaxRefreshInterval: p.MaxRefreshInterval,
+		UnknownKIDInterval: p.UnknownKIDInterval,
+		MaxStaleness:       p.MaxStaleness,
+		FetchTimeout:       p.FetchTimeout,
+		LazyStart:          p.LazyStart,
+		HTTPClient:         s.HTTPClient,
+		Logger:             s.Logger,
+		Now:                s.Now,
+	}.WithDefaults()
+	if err != nil {
+		return o, configErrorf("KeySetPolicy: %v", err)
+	}
+	return o, nil
+}
+
+// checkIssuer checks what can be checked of an issuer without the network.
+func checkIssuer(ic Issuer) error {
+	if ic.URL == "" {
+		return configErrorf("an issuer URL is required")
 	}
 	if ic.Audience == "" && !ic.SkipAudienceCheck {
-		return configErrorf("issuer %q: Audience is required (set SkipAudienceCheck to disable the check)", ic.Issuer)
+		return configErrorf("issuer %q: Audience is required (set SkipAudienceCheck to disable the check)", ic.URL)
 	}
 	if ic.Audience != "" && ic.SkipAudienceCheck {
-		return configErrorf("issuer %q: Audience and SkipAudienceCheck are both set", ic.Issuer)
+		return configErrorf("issuer %q: Audience and SkipAudienceCheck are both set", ic.URL)
 	}
 	sources := 0
 	for _, set := range []bool{ic.JWKSURL != "", ic.DiscoveryURL != "", ic.JWKS != nil, ic.HMACSecret != nil} {
@@ -239,70 +396,28 @@ func validateIssuerConfig(ic IssuerConfig) error {
 		}
 	}
 	if sources > 1 {
-		return configErrorf("issuer %q: set at most one of JWKSURL, DiscoveryURL, JWKS and HMACSecret", ic.Issuer)
+		return configErrorf("issuer %q: set at most one of JWKSURL, DiscoveryURL, JWKS and HMACSecret", ic.URL)
 	}
-	if ic.HMACSecret != nil && len(ic.HMACSecret) < 32 {
-		return configErrorf("issuer %q: HMACSecret must be at least 32 bytes (RFC 7518 §3.2)", ic.Issuer)
+	if ic.HMACSecret != nil && len(ic.HMACSecret) < hmacKeyBytes["HS256"] {
+		return configErrorf("issuer %q: HMACSecret must be at least 32 bytes (RFC 7518 §3.2)", ic.URL)
 	}
 	if sources == 0 {
-		if err := checkFetchURL(ic.Issuer); err != nil {
-			return configErrorf("issuer %q cannot be used for discovery: %v", ic.Issuer, err)
+		if err := fetch.CheckURL(ic.URL); err != nil {
+			return configErrorf("issuer %q cannot be used for discovery: %v", ic.URL, err)
+		}
+		if _, err := jwks.DiscoveryURLs(ic.URL); err != nil {
+			return configErrorf("%v", err)
 		}
 	}
 	for _, u := range []string{ic.JWKSURL, ic.DiscoveryURL} {
 		if u == "" {
 			continue
 		}
-		if err := checkFetchURL(u); err != nil {
-			return configErrorf("issuer %q: %v", ic.Issuer, err)
+		if err := fetch.CheckURL(u); err != nil {
+			return configErrorf("issuer %q: %v", ic.URL, err)
 		}
 	}
 	return nil
-}
-
-// checkFetchURL accepts https URLs, and http only on loopback hosts where no
-// network attacker can sit between warden and the issuer (tests, demos).
-func checkFetchURL(raw string) error {
-	u, err := url.Parse(raw)
-	if err != nil || u.Host == "" {
-		return fmt.Errorf("%q is not an absolute URL", raw)
-	}
-	switch u.Scheme {
-	case "https":
-		return nil
-	case "http":
-		if isLoopbackHost(u.Hostname()) {
-			return nil
-		}
-		return fmt.Errorf("%q must use https", raw)
-	default:
-		return fmt.Errorf("%q must use https", raw)
-	}
-}
-
-func cmp(s, def string) string {
-	if s == "" {
-		return def
-	}
-	return s
-}
-
-func cmpInt(n, def int) int {
-	if n == 0 {
-		return def
-	}
-	return n
-}
-
-// durationOr applies the "zero means default, negative means none" rule.
-func durationOr(d, def time.Duration) time.Duration {
-	switch {
-	case d == 0:
-		return def
-	case d < 0:
-		return 0
-	}
-	return d
 }
 
 func validRealm(realm string) error {
@@ -365,7 +480,7 @@ func hmacAlgorithmsFor(issuer string, names []string, secret []byte) ([]string, 
 // scopeClaimPaths parses Config.ScopeClaims.
 func scopeClaimPaths(names []string) ([]claimPath, error) {
 	if len(names) == 0 {
-		names = []string{"scope", "scp"}
+		names = defaultScopeClaims
 	}
 	out := make([]claimPath, 0, len(names))
 	for _, n := range names {

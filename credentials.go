@@ -6,6 +6,9 @@ import (
 	"strings"
 )
 
+// This file is the first step of a request: finding the credentials it
+// presents (RFC 6750 §2, RFC 7617 §2) and refusing malformed ones.
+
 // credentials are what a request presented, before any verification.
 type credentials struct {
 	scheme Scheme // SchemeBearer or SchemeBasic; zero when none usable
@@ -148,10 +151,22 @@ var b64TokenChar = func() (t [256]uint8) {
 	return t
 }()
 
-// extractCredentials finds the credentials of a request: the Authorization
-// header and, when enabled, the RFC 6750 §2.2 form body and §2.3 query
-// parameter. Presenting more than one is invalid_request (RFC 6750 §3.1).
-func (c *core) extractCredentials(r *http.Request) (credentials, *Error) {
+// extractor is the first step of a request: it finds the credentials the
+// request presents, without verifying them.
+type extractor struct {
+	maxTokenSize    int
+	allowQueryToken bool
+	allowFormToken  bool
+}
+
+func newExtractor(s *settings) *extractor {
+	return &extractor{maxTokenSize: s.MaxTokenSize, allowQueryToken: s.AllowQueryToken, allowFormToken: s.AllowFormToken}
+}
+
+// extract finds the credentials of a request: the Authorization header
+// and, when enabled, the RFC 6750 §2.2 form body and §2.3 query parameter.
+// Presenting more than one is invalid_request (RFC 6750 §3.1).
+func (c *extractor) extract(r *http.Request) (credentials, *Error) {
 	fields := r.Header["Authorization"]
 	if len(fields) > 1 {
 		// Authorization is a singleton field; Header.Get would silently use

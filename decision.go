@@ -2,6 +2,8 @@ package warden
 
 import (
 	"context"
+	"log/slog"
+	"net/http"
 	"time"
 )
 
@@ -11,7 +13,8 @@ type Decision struct {
 	// Reason is ReasonOK for an admitted request, else the refusal's reason.
 	// The codes, with the status each produces, are listed in REASONS.md.
 	Reason Reason
-	// Status is the HTTP status of the refusal, or 0 when admitted.
+	// Status is the HTTP status of the refusal, or 0 when admitted (the
+	// handler then chooses the status).
 	Status int
 	// Scheme is the scheme of the credentials presented, if any.
 	Scheme Scheme
@@ -29,61 +32,14 @@ type Decision struct {
 	// Err is the refusal, or nil. Its cause may contain untrusted text: log
 	// Reason, never Err.Error().
 	Err *Error
-	// Context is the request's context, so a hook can tie the decision to
-	// its access-log line or trace span. It never holds the credentials.
-	Context context.Context
 }
 
 // Admitted reports whether the request was let through.
 func (d Decision) Admitted() bool { return d.Err == nil }
 
-// ChainDecisions returns a decision hook that calls each non-nil hook in
-// order, so that logging and metrics can both be set as Config.OnDecision.
-func ChainDecisions(hooks ...func(Decision)) func(Decision) {
-	var hs []func(Decision)
-	for _, h := range hooks {
-		if h != nil {
-			hs = append(hs, h)
-		}
-	}
-	return func(d Decision) {
-		for _, h := range hs {
-			h(d)
-		}
-	}
-}
-
-// Reasons returns every reason code warden produces, ReasonOK first, in a
-// fixed order. Metrics exporters can use it to pre-register series; the
-// list is the same as the table in REASONS.md.
-func Reasons() []Reason {
-	return append([]Reason(nil), allReasons...)
-}
-
-// allReasons lists the codes of challenge.go; a test checks that it and
-// reasonTable hold the same refusals.
-var allReasons = []Reason{
-	ReasonOK,
-	ReasonMissingCredentials, ReasonUnsupportedScheme, ReasonMalformedRequest,
-	ReasonMalformedToken, ReasonTokenTooLarge, ReasonDisallowedAlg, ReasonUnsupportedHeader,
-	ReasonUnknownKID, ReasonBadSignature, ReasonWrongType, ReasonWrongIssuer, ReasonWrongAudience,
-	ReasonExpired, ReasonNotYetValid, ReasonIssuedInFuture, ReasonLifetimeTooLong,
-	ReasonMissingClaim, ReasonInvalidClaim,
-	ReasonInsufficientScope, ReasonImpersonationDenied, ReasonBasicInvalid, ReasonBasicThrottled,
-	ReasonKeysUnavailable, ReasonPermissionsUnavailable, ReasonClientsUnavailable, ReasonBasicOverloaded,
-}
-
-// Status returns the HTTP status a refusal with this reason is answered
-// with, or 0 for ReasonOK. An unknown reason fails closed as 401.
-func (r Reason) Status() int {
-	if r == ReasonOK {
-		return 0
-	}
-	return (&Error{Reason: r}).Status()
-}
-
-func (c *core) decide(ctx context.Context, rt *route, p *Principal, e *Error, start time.Time) {
-	d := Decision{Reason: ReasonOK, Requirement: rt.requirement, Duration: time.Since(start), Context: ctx}
+// newDecision describes one request's outcome.
+func newDecision(requirement string, p *Principal, e *Error, took time.Duration) Decision {
+	d := Decision{Reason: ReasonOK, Requirement: requirement, Duration: took}
 	if p != nil {
 		d.Scheme, d.Issuer, d.ClientID, d.Subject = p.scheme, p.issuer, p.clientID, p.subject
 	}
@@ -93,5 +49,71 @@ func (c *core) decide(ctx context.Context, rt *route, p *Principal, e *Error, st
 			d.Scheme = e.Scheme
 		}
 	}
-	c.onDecision(d)
+	return d
+}
+
+// ChainDecisions returns a decision hook that calls each non-nil hook in
+// order, so that logging and metrics can both be set as Config.OnDecision.
+func ChainDecisions(hooks ...func(context.Context, Decision)) func(context.Context, Decision) {
+	var hs []func(context.Context, Decision)
+	for _, h := range hooks {
+		if h != nil {
+			hs = append(hs, h)
+		}
+	}
+	return func(ctx context.Context, d Decision) {
+		for _, h := range hs {
+			h(ctx, d)
+		}
+	}
+}
+
+// LogDecisions returns a decision hook, for Config.OnDecision, that writes
+// one log record per request to logger (slog.Default() when nil): message
+// "warden decision" with the attributes reason, status, scheme, issuer,
+// client_id, subject, requirement and duration. Admitted requests and
+// ordinary refusals are logged at slog.LevelInfo, refusals answered with 503
+// (an outage, not a client error) at slog.LevelWarn.
+//
+// Nothing read from the request is logged before it was verified: the
+// token, the Basic secret and the cause of a refusal (Error.Err, which can
+// quote request bytes) are never written; the reason code says which check
+// failed. Issuer, client id and subject come from a verified token or
+// client credentials and are empty otherwise.
+func LogDecisions(logger *slog.Logger) func(context.Context, Decision) {
+	if logger == nil {
+		logger = slog.Default()
+	}
+	return func(ctx context.Context, d Decision) {
+		level := slog.LevelInfo
+		if d.Status >= http.StatusInternalServerError {
+			level = slog.LevelWarn
+		}
+		if ctx == nil {
+			ctx = context.Background()
+		}
+		if !logger.Enabled(ctx, level) {
+			return
+		}
+		logger.LogAttrs(ctx, level, "warden decision", d.attrs()...)
+	}
+}
+
+// LogValue renders the decision as a group of the attributes LogDecisions
+// writes, so logging a Decision value never reveals Err's cause.
+func (d Decision) LogValue() slog.Value {
+	return slog.GroupValue(d.attrs()...)
+}
+
+func (d Decision) attrs() []slog.Attr {
+	return []slog.Attr{
+		slog.String("reason", string(d.Reason)),
+		slog.Int("status", d.Status),
+		slog.String("scheme", d.Scheme.String()),
+		slog.String("issuer", d.Issuer),
+		slog.String("client_id", d.ClientID),
+		slog.String("subject", d.Subject),
+		slog.String("requirement", d.Requirement),
+		slog.Duration("duration", d.Duration),
+	}
 }

@@ -8,21 +8,44 @@ import (
 	"time"
 )
 
-// Ready reports whether every issuer's key source can verify tokens now:
-// it holds a key set that is fresh, or stale by no more than
-// KeySourceConfig.MaxStaleness. Static JWKS and HMAC issuers are always
-// ready.
-func (m *Middleware) Ready() bool {
-	for _, ti := range m.core.issuerOrder {
-		if !ti.keys.status().Usable {
-			return false
-		}
+// KeySetStatus describes the health of one issuer's key set.
+type KeySetStatus struct {
+	// Issuer is the issuer whose keys these are.
+	Issuer string `json:"issuer"`
+	// KeyIDs are the kids of the keys held.
+	KeyIDs []string `json:"key_ids"`
+	// LastRefresh is when the keys held were fetched (for static keys,
+	// when New loaded them).
+	LastRefresh time.Time `json:"last_refresh"`
+	// Staleness is how long ago the held keys were last confirmed.
+	Staleness time.Duration `json:"staleness"`
+	// LastError is the cause of the last failed refresh, if any.
+	LastError string `json:"last_error,omitempty"`
+	// Usable reports whether tokens can be verified now: the keys are
+	// fresh, or stale by no more than KeySetPolicy.MaxStaleness.
+	Usable bool `json:"usable"`
+}
+
+// KeyStatus reports the health of every issuer's key set, in the order of
+// Config.Issuers.
+func (m *Middleware) KeyStatus() []KeySetStatus {
+	if m.tokens == nil {
+		return []KeySetStatus{}
 	}
-	return true
+	out := make([]KeySetStatus, 0, len(m.tokens.order))
+	for _, ti := range m.tokens.order {
+		st := ti.keys.Status()
+		ks := KeySetStatus{Issuer: ti.URL, KeyIDs: st.KIDs, LastRefresh: st.LastRefresh, Staleness: st.Staleness, Usable: st.Usable}
+		if st.LastErr != nil {
+			ks.LastError = st.LastErr.Error()
+		}
+		out = append(out, ks)
+	}
+	return out
 }
 
 // readyIssuer is one issuer in the ReadyHandler body. It leaves out
-// KeySourceStatus.LastError, whose text can name internal hosts and
+// KeySetStatus.LastError, whose text can name internal hosts and
 // addresses; KeyStatus has it for operators.
 type readyIssuer struct {
 	Issuer           string   `json:"issuer"`
@@ -41,12 +64,12 @@ type readyBody struct {
 // ReadyHandler returns a handler for a readiness probe (e.g. Kubernetes
 // readinessProbe): 200 while every issuer's keys are usable, 503 otherwise
 // (no key set fetched yet, or the last good one is older than
-// KeySourceConfig.MaxStaleness), so that traffic is routed elsewhere
+// KeySetPolicy.MaxStaleness), so that traffic is routed elsewhere
 // instead of being answered 503 request by request. The JSON body lists each
 // issuer's key ids, last refresh and staleness; it answers GET and HEAD.
 //
 // A failing refresh alone does not make the handler report not ready: the
-// last good keys keep serving within MaxStaleness (see KeySourceConfig),
+// last good keys keep serving within MaxStaleness (see KeySetPolicy),
 // and "refresh_failing" says so.
 func (m *Middleware) ReadyHandler() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

@@ -8,10 +8,12 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+
+	"github.com/wardenhq/warden/internal/fetch"
 )
 
-// MetadataWellKnownPath is the well-known URI suffix of RFC 9728 §3.
-const MetadataWellKnownPath = "/.well-known/oauth-protected-resource"
+// metadataWellKnownPath is the well-known URI suffix of RFC 9728 §3.
+const metadataWellKnownPath = "/.well-known/oauth-protected-resource"
 
 // ResourceMetadata describes the OAuth 2.0 protected resource a Middleware
 // guards, as published by MetadataHandler (RFC 9728 §2). Only Resource is
@@ -71,13 +73,13 @@ func MetadataURL(resource string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	u.Path = MetadataWellKnownPath + strings.TrimSuffix(u.Path, "/")
+	u.Path = metadataWellKnownPath + strings.TrimSuffix(u.Path, "/")
 	u.RawPath = ""
 	return u.String(), nil
 }
 
 func checkResource(resource string) (*url.URL, error) {
-	if err := checkFetchURL(resource); err != nil {
+	if err := fetch.CheckURL(resource); err != nil {
 		return nil, configErrorf("resource: %v", err)
 	}
 	u, _ := url.Parse(resource) // checkFetchURL parsed it already
@@ -115,15 +117,15 @@ func (m *Middleware) MetadataHandler(md ResourceMetadata) (http.Handler, error) 
 		Resource:               md.Resource,
 		AuthorizationServers:   slices.Clone(md.AuthorizationServers),
 		ScopesSupported:        slices.Clone(md.ScopesSupported),
-		BearerMethodsSupported: m.core.bearerMethods(),
+		BearerMethodsSupported: m.credentials.bearerMethods(),
 		ResourceName:           md.ResourceName,
 		ResourceDocumentation:  md.ResourceDocumentation,
 		ResourcePolicyURI:      md.ResourcePolicyURI,
 		ResourceTOSURI:         md.ResourceTOSURI,
 	}
-	if doc.AuthorizationServers == nil {
-		for _, ti := range m.core.issuerOrder {
-			doc.AuthorizationServers = append(doc.AuthorizationServers, ti.Issuer)
+	if doc.AuthorizationServers == nil && m.tokens != nil {
+		for _, ti := range m.tokens.order {
+			doc.AuthorizationServers = append(doc.AuthorizationServers, ti.URL)
 		}
 	}
 	deriveScopes := md.ScopesSupported == nil
@@ -135,7 +137,7 @@ func (m *Middleware) MetadataHandler(md ResourceMetadata) (http.Handler, error) 
 		}
 		d := doc
 		if deriveScopes {
-			d.ScopesSupported = m.core.routeScopes.list()
+			d.ScopesSupported = m.routeScopes.list()
 		}
 		body, err := json.Marshal(d)
 		if err != nil { // cannot happen: strings and slices of strings only
@@ -153,7 +155,7 @@ func (m *Middleware) MetadataHandler(md ResourceMetadata) (http.Handler, error) 
 
 // bearerMethods lists the RFC 6750 §2 methods accepted, as named by
 // RFC 9728 §2 bearer_methods_supported.
-func (c *core) bearerMethods() []string {
+func (c *extractor) bearerMethods() []string {
 	out := []string{"header"}
 	if c.allowFormToken {
 		out = append(out, "body")

@@ -4,39 +4,15 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"log/slog"
 	"reflect"
 	"slices"
 	"time"
 )
 
-// Scheme is an HTTP authentication scheme a route accepts. Schemes combine
-// with |.
-type Scheme uint8
-
-// The schemes warden understands.
-const (
-	SchemeBearer Scheme = 1 << iota // RFC 6750 bearer token (a JWT access token)
-	SchemeBasic                     // RFC 7617 Basic with OAuth client credentials (RFC 6749 §2.3.1)
-)
-
-// String returns the scheme's name as written in the Authorization header.
-func (s Scheme) String() string {
-	switch s {
-	case SchemeBearer:
-		return "Bearer"
-	case SchemeBasic:
-		return "Basic"
-	case SchemeBearer | SchemeBasic:
-		return "Bearer|Basic"
-	case 0:
-		return ""
-	default:
-		return "unknown"
-	}
-}
-
-// MarshalText renders the scheme by name, so JSON shows "Bearer".
-func (s Scheme) MarshalText() ([]byte, error) { return []byte(s.String()), nil }
+// This file is the principal: who a request speaks for, built from a
+// verified token or client credentials, and all of impersonation, from the
+// claims that name an actor to the policy that decides whether it may act.
 
 // Principal is the authenticated caller of one request. It is immutable:
 // verified principals are shared between requests that present the same
@@ -175,4 +151,145 @@ func PrincipalFrom(ctx context.Context) (*Principal, bool) {
 
 func withPrincipal(ctx context.Context, p *Principal) context.Context {
 	return context.WithValue(ctx, principalKey{}, p)
+}
+
+// newClientPrincipal is the principal of verified Basic client credentials:
+// the client speaks for itself, with its permissions as scopes.
+func newClientPrincipal(clientID string, permissions []string) *Principal {
+	return &Principal{subject: clientID, clientID: clientID, scopes: slices.Clone(permissions), scheme: SchemeBasic}
+}
+
+// Causes of an invalid impersonation claim, for logs.
+var (
+	// errActAsOnUserToken: a vendor act_as claim on a token whose subject
+	// is not its client.
+	errActAsOnUserToken = errors.New("act_as on a token whose sub is not its client_id")
+	errActMismatch      = errors.New("act and act_as name different subjects")
+)
+
+const (
+	maxActorDepth  = 8
+	maxActAsLength = 256
+)
+
+// resolveActor decides who a verified token speaks for. With an RFC 8693
+// "act" claim the subject is the user and "act" the acting client; with a
+// vendor "act_as" claim, honoured only when actAsOn (Issuer.ActAs), the
+// token's own client acts as the named user. act and actAs are the raw
+// JSON values, nil when absent. p.subject must already be set.
+func (p *Principal) resolveActor(act, actAs []byte, actAsOn bool, tokenSub string) *Error {
+	var actor *Actor
+	if act != nil {
+		a, err := decodeActor(act, 1)
+		if err != nil {
+			return newError(ReasonInvalidClaim, SchemeBearer, err)
+		}
+		actor = a
+	}
+	var user string
+	if actAs != nil && actAsOn {
+		s, ok := jsonString(actAs)
+		if !ok || s == "" || len(s) > maxActAsLength {
+			return newError(ReasonInvalidClaim, SchemeBearer, invalidClaim("act_as"))
+		}
+		user = s
+	}
+	switch {
+	case actor != nil && user != "":
+		// Both shapes present: accept only if they name the same user.
+		if user != p.subject {
+			return newError(ReasonInvalidClaim, SchemeBearer, errActMismatch)
+		}
+		p.actor = actor
+	case actor != nil:
+		p.actor = actor
+	case user != "":
+		// act_as is a vendor claim that claim mappers do not guard as they
+		// guard sub: it is honoured only on a client credentials token (no
+		// sub, or sub equal to the client id), where the client is the only
+		// party the token speaks for. On a user's token it would replace the
+		// real subject, so such a token is refused.
+		if p.clientID == "" {
+			return newError(ReasonMissingClaim, SchemeBearer, &claimError{claim: "client_id", missing: true})
+		}
+		if tokenSub != "" && tokenSub != p.clientID {
+			return newError(ReasonInvalidClaim, SchemeBearer, errActAsOnUserToken)
+		}
+		p.actor = &Actor{Subject: p.clientID, ClientID: p.clientID}
+		p.subject = user
+	}
+	return nil
+}
+
+// decodeActor reads an RFC 8693 §4.1 "act" claim: a JSON object whose "sub"
+// identifies the actor, possibly nesting the prior actor.
+func decodeActor(v []byte, depth int) (*Actor, error) {
+	if depth > maxActorDepth || len(v) == 0 || v[0] != '{' {
+		return nil, invalidClaim("act")
+	}
+	a := &Actor{}
+	hasSub := false
+	err := walkObject(v, func(name string, m []byte) error {
+		var ok bool
+		switch name {
+		case "sub":
+			a.Subject, ok = jsonString(m)
+			hasSub = ok && a.Subject != ""
+			if !ok {
+				return invalidClaim("act")
+			}
+		case "client_id":
+			if a.ClientID, ok = jsonString(m); !ok {
+				return invalidClaim("act")
+			}
+		case "act":
+			prior, err := decodeActor(m, depth+1)
+			if err != nil {
+				return err
+			}
+			a.Actor = prior
+		}
+		return nil
+	})
+	if err != nil || !hasSub {
+		return nil, invalidClaim("act")
+	}
+	return a, nil
+}
+
+// actorID names the actor for policy decisions: its client id, else its
+// subject.
+func (a *Actor) actorID() string {
+	if a.ClientID != "" {
+		return a.ClientID
+	}
+	return a.Subject
+}
+
+// impersonation applies Config.Impersonation to every request whose
+// principal has an actor.
+type impersonation struct {
+	allow       func(ctx context.Context, actor, subject string) bool
+	permissions func(ctx context.Context, p *Principal) ([]string, error)
+	logger      *slog.Logger
+}
+
+// check applies the policy to p. It returns the impersonated subject's
+// permissions when they decide the scope checks (use), or a refusal.
+func (im *impersonation) check(ctx context.Context, p *Principal) (perms []string, use bool, e *Error) {
+	if p.actor == nil {
+		return nil, false, nil
+	}
+	if im.allow != nil && !im.allow(ctx, p.actor.actorID(), p.subject) {
+		return nil, false, newError(ReasonImpersonationDenied, p.scheme, nil)
+	}
+	if im.permissions == nil {
+		return nil, false, nil
+	}
+	perms, err := im.permissions(ctx, p)
+	if err != nil {
+		im.logger.ErrorContext(ctx, "warden: permission resolver failed", "error", err)
+		return nil, false, newError(ReasonPermissionsUnavailable, p.scheme, err)
+	}
+	return perms, true, nil
 }

@@ -1,4 +1,4 @@
-package warden
+package jwks
 
 import (
 	"context"
@@ -101,14 +101,14 @@ func TestKeySetSelection(t *testing.T) {
 		{"no keys member", []byte(`{"jwks":[]}`), "", false, "", false, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			set, err := parseJWKS(tc.doc)
+			set, err := Parse(tc.doc)
 			if (err != nil) != tc.bad {
 				t.Fatalf("parseJWKS: got error %v, want error %v", err, tc.bad)
 			}
 			if tc.bad {
 				return
 			}
-			if _, ok := set.find(tc.kid, tc.hasKID, tc.alg); ok != tc.want {
+			if _, ok := set.Find(tc.kid, tc.hasKID, tc.alg); ok != tc.want {
 				t.Fatalf("find(%q, %v, %s): got %v, want %v", tc.kid, tc.hasKID, tc.alg, ok, tc.want)
 			}
 		})
@@ -137,43 +137,9 @@ func TestKIDMemo(t *testing.T) {
 	}
 }
 
-func TestFreshness(t *testing.T) {
-	for _, tc := range []struct {
-		cacheControl, age string
-		want              time.Duration
-		ok                bool
-	}{
-		{"", "", 0, false},
-		{"public", "", 0, false},
-		{"max-age=300", "", 300 * time.Second, true},
-		{"public, max-age=300, must-revalidate", "", 300 * time.Second, true},
-		{"MAX-AGE=60", "", time.Minute, true},
-		{`max-age="60"`, "", time.Minute, true},
-		{"max-age=300", "100", 200 * time.Second, true},
-		{"max-age=300", "900", 0, true},
-		{"max-age=-1", "", 0, true},
-		{"max-age=soon", "", 0, true},
-		{"no-store", "", 0, true},
-		{"max-age=300, no-cache", "", 0, true},
-		{"max-age=99999999999999999", "", (1 << 31) * time.Second, true},
-	} {
-		h := http.Header{}
-		if tc.cacheControl != "" {
-			h.Set("Cache-Control", tc.cacheControl)
-		}
-		if tc.age != "" {
-			h.Set("Age", tc.age)
-		}
-		got, ok := freshness(h)
-		if got != tc.want || ok != tc.ok {
-			t.Errorf("Cache-Control %q, Age %q: got %s %v, want %s %v", tc.cacheControl, tc.age, got, ok, tc.want, tc.ok)
-		}
-	}
-}
-
 func TestRefreshSchedule(t *testing.T) {
-	ks, _ := normalizeKeySourceConfig(KeySourceConfig{MaxRefreshInterval: 2 * time.Hour, MaxStaleness: 3 * time.Hour})
-	s := &remoteSource{cfg: ks}
+	ks, _ := Options{MaxRefreshInterval: 2 * time.Hour, MaxStaleness: 3 * time.Hour}.WithDefaults()
+	s := &Remote{opt: ks}
 	for range 200 {
 		for ttl, lo := range map[time.Duration]time.Duration{
 			-1:               48 * time.Minute, // no max-age: one hour, refreshed ahead
@@ -217,20 +183,20 @@ func BenchmarkKeyLookup(b *testing.B) {
 		ksJWK(b, rsaPub, map[string]any{"kid": "rsa-1", "alg": "RS256", "use": "sig"}),
 		ksJWK(b, &ec.PublicKey, map[string]any{"kid": "ec-1", "alg": "ES256", "use": "sig"}),
 	))
-	ks, _ := normalizeKeySourceConfig(KeySourceConfig{})
+	ks, _ := Options{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}.WithDefaults()
 	// A frozen clock: no refresh falls due and UnknownKIDInterval never
 	// passes, however long the benchmark runs.
 	frozen := time.Now()
-	now := func() time.Time { return frozen }
-	src, err := newRemoteSource(IssuerConfig{Issuer: srv.URL, JWKSURL: srv.URL}, ks, nil, slog.New(slog.NewTextHandler(io.Discard, nil)), now)
+	ks.Now = func() time.Time { return frozen }
+	src, err := NewRemote(srv.URL, srv.URL, "", ks)
 	if err != nil {
 		b.Fatal(err)
 	}
-	b.Cleanup(src.close)
+	b.Cleanup(src.Close)
 	ctx := context.Background()
 	// One unknown kid spends this interval's refresh, as a live server's
 	// first stray token would.
-	_, _ = src.key(ctx, "warm-up", true, "RS256")
+	_, _ = src.Key(ctx, "warm-up", true, "RS256")
 	for _, bc := range []struct {
 		name, kid, alg string
 		want           bool
@@ -244,7 +210,7 @@ func BenchmarkKeyLookup(b *testing.B) {
 			before := hits.Load()
 			b.ReportAllocs()
 			for b.Loop() {
-				k, err := src.key(ctx, bc.kid, true, bc.alg)
+				k, err := src.Key(ctx, bc.kid, true, bc.alg)
 				if (err == nil) != bc.want || (k != nil) != bc.want {
 					b.Fatalf("key(%s): %v", bc.kid, err)
 				}
@@ -261,7 +227,7 @@ func BenchmarkKeyLookup(b *testing.B) {
 		b.ReportAllocs()
 		b.RunParallel(func(pb *testing.PB) {
 			for pb.Next() {
-				if _, err := src.key(ctx, "rsa-1", true, "RS256"); err != nil {
+				if _, err := src.Key(ctx, "rsa-1", true, "RS256"); err != nil {
 					panic(fmt.Sprint("key: ", err))
 				}
 			}

@@ -1,4 +1,4 @@
-package warden
+package jwks
 
 import (
 	"context"
@@ -6,10 +6,11 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"slices"
-	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/wardenhq/warden/internal/fetch"
 )
 
 func TestDiscoveryURLs(t *testing.T) {
@@ -43,9 +44,9 @@ func TestDiscoveryURLs(t *testing.T) {
 		{"idp.example", nil},
 		{"ftp://idp.example", nil},
 	} {
-		got, err := discoveryURLs(tc.issuer)
+		got, err := DiscoveryURLs(tc.issuer)
 		if (err != nil) != (tc.want == nil) || !slices.Equal(got, tc.want) {
-			t.Errorf("discoveryURLs(%q) = %q, %v; want %q", tc.issuer, got, err, tc.want)
+			t.Errorf("DiscoveryURLs(%q) = %q, %v; want %q", tc.issuer, got, err, tc.want)
 		}
 	}
 }
@@ -58,19 +59,19 @@ func TestParseMetadata(t *testing.T) {
 	}{
 		{"good", `{"issuer":"https://cms.example/authenticate","jwks_uri":"https://cms.example/authenticate/keys"}`, nil},
 		{"loopback http jwks_uri", `{"issuer":"https://cms.example/authenticate","jwks_uri":"http://127.0.0.1:9/keys"}`, nil},
-		{"trailing slash differs", `{"issuer":"https://cms.example/authenticate/","jwks_uri":"https://cms.example/keys"}`, errIssuerMismatch},
-		{"case differs", `{"issuer":"https://CMS.example/authenticate","jwks_uri":"https://cms.example/keys"}`, errIssuerMismatch},
-		{"other issuer", `{"issuer":"https://evil.example/authenticate","jwks_uri":"https://evil.example/keys"}`, errIssuerMismatch},
-		{"member name case differs", `{"ISSUER":"https://cms.example/authenticate","jwks_uri":"https://cms.example/keys"}`, errBadMetadata},
-		{"issuer not a string", `{"issuer":["https://cms.example/authenticate"],"jwks_uri":"https://cms.example/keys"}`, errBadMetadata},
-		{"no jwks_uri", `{"issuer":"https://cms.example/authenticate"}`, errBadMetadata},
-		{"http jwks_uri on a public host", `{"issuer":"https://cms.example/authenticate","jwks_uri":"http://cms.example/keys"}`, errBadMetadata},
-		{"relative jwks_uri", `{"issuer":"https://cms.example/authenticate","jwks_uri":"/keys"}`, errBadMetadata},
-		{"HTML", `<html>login</html>`, errBadMetadata},
-		{"array", `[]`, errBadMetadata},
+		{"trailing slash differs", `{"issuer":"https://cms.example/authenticate/","jwks_uri":"https://cms.example/keys"}`, ErrIssuerMismatch},
+		{"case differs", `{"issuer":"https://CMS.example/authenticate","jwks_uri":"https://cms.example/keys"}`, ErrIssuerMismatch},
+		{"other issuer", `{"issuer":"https://evil.example/authenticate","jwks_uri":"https://evil.example/keys"}`, ErrIssuerMismatch},
+		{"member name case differs", `{"ISSUER":"https://cms.example/authenticate","jwks_uri":"https://cms.example/keys"}`, ErrBadMetadata},
+		{"issuer not a string", `{"issuer":["https://cms.example/authenticate"],"jwks_uri":"https://cms.example/keys"}`, ErrBadMetadata},
+		{"no jwks_uri", `{"issuer":"https://cms.example/authenticate"}`, ErrBadMetadata},
+		{"http jwks_uri on a public host", `{"issuer":"https://cms.example/authenticate","jwks_uri":"http://cms.example/keys"}`, ErrBadMetadata},
+		{"relative jwks_uri", `{"issuer":"https://cms.example/authenticate","jwks_uri":"/keys"}`, ErrBadMetadata},
+		{"HTML", `<html>login</html>`, ErrBadMetadata},
+		{"array", `[]`, ErrBadMetadata},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			_, err := parseMetadata([]byte(tc.doc), iss)
+			_, err := ParseMetadata([]byte(tc.doc), iss)
 			if !errors.Is(err, tc.want) || (tc.want == nil) != (err == nil) {
 				t.Fatalf("got %v, want %v", err, tc.want)
 			}
@@ -111,10 +112,7 @@ func (s *dsServer) paths() []string {
 	return slices.Clone(s.asked)
 }
 
-func dsFetcher() *fetcher {
-	ks, _ := normalizeKeySourceConfig(KeySourceConfig{FetchTimeout: 5 * time.Second})
-	return newFetcher(nil, ks)
-}
+func dsFetcher() *fetch.Client { return fetch.New(nil, 5*time.Second, 1<<20) }
 
 func TestDiscover(t *testing.T) {
 	meta := func(iss, jwks string) string { return `{"issuer":"` + iss + `","jwks_uri":"` + jwks + `"}` }
@@ -149,13 +147,13 @@ func TestDiscover(t *testing.T) {
 				"/authenticate/.well-known/openid-configuration":       meta(b, b+"/keys"),
 				"/.well-known/oauth-authorization-server/authenticate": meta(b+"/authenticate/", b+"/keys"),
 			}
-		}, []string{"/authenticate/.well-known/openid-configuration", "/.well-known/oauth-authorization-server/authenticate"}, errIssuerMismatch},
+		}, []string{"/authenticate/.well-known/openid-configuration", "/.well-known/oauth-authorization-server/authenticate"}, ErrIssuerMismatch},
 		{"explicit URL only", "/tenant", "/meta.json", func(b string) map[string]string {
 			return map[string]string{"/meta.json": meta(b+"/tenant", b+"/keys")}
 		}, []string{"/meta.json"}, nil},
 		{"explicit URL mismatch", "/tenant", "/meta.json", func(b string) map[string]string {
 			return map[string]string{"/meta.json": meta(b, b+"/keys")}
-		}, []string{"/meta.json"}, errIssuerMismatch},
+		}, []string{"/meta.json"}, ErrIssuerMismatch},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			srv := newDSServer(t, tc.docs)
@@ -163,7 +161,8 @@ func TestDiscover(t *testing.T) {
 			if tc.explicit != "" {
 				explicit = srv.URL + tc.explicit
 			}
-			got, err := discover(context.Background(), dsFetcher(), srv.URL+tc.path, explicit)
+			md, err := Discover(context.Background(), dsFetcher(), srv.URL+tc.path, explicit)
+			got := md.JWKSURI
 			if tc.want != nil {
 				if !errors.Is(err, tc.want) {
 					t.Fatalf("got %q, %v; want %v", got, err, tc.want)
@@ -175,73 +174,5 @@ func TestDiscover(t *testing.T) {
 				t.Fatalf("asked %q, want %q", asked, tc.asked)
 			}
 		})
-	}
-}
-
-func TestFetcherLimits(t *testing.T) {
-	const limit = 1000
-	other := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		t.Errorf("a redirect to another origin was followed")
-	}))
-	defer other.Close()
-	mux := http.NewServeMux()
-	mux.HandleFunc("/exact", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write(make([]byte, limit)) })
-	mux.HandleFunc("/over", func(w http.ResponseWriter, _ *http.Request) {
-		w.(http.Flusher).Flush() // chunked: no Content-Length to refuse early
-		_, _ = w.Write(make([]byte, limit+1))
-	})
-	mux.HandleFunc("/announced", func(w http.ResponseWriter, _ *http.Request) {
-		w.Header().Set("Content-Length", "1000000")
-		_, _ = w.Write(make([]byte, 10))
-	})
-	mux.HandleFunc("/404", http.NotFound)
-	mux.HandleFunc("/moved", func(w http.ResponseWriter, r *http.Request) { http.Redirect(w, r, "/exact", http.StatusFound) })
-	mux.HandleFunc("/away", func(w http.ResponseWriter, r *http.Request) { http.Redirect(w, r, other.URL, http.StatusFound) })
-	mux.HandleFunc("/loop", func(w http.ResponseWriter, r *http.Request) { http.Redirect(w, r, "/loop", http.StatusFound) })
-	srv := httptest.NewServer(mux)
-	defer srv.Close()
-	tlsSrv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		http.Redirect(w, r, srv.URL+"/exact", http.StatusFound) // https → http
-	}))
-	defer tlsSrv.Close()
-
-	ks, _ := normalizeKeySourceConfig(KeySourceConfig{MaxResponseSize: limit, FetchTimeout: 5 * time.Second})
-	own := newFetcher(nil, ks)
-	defer own.closeIdle()
-	supplied := newFetcher(tlsSrv.Client(), ks) // trusts the test certificate; follows anything by itself
-	for _, tc := range []struct {
-		f      *fetcher
-		url    string
-		want   error
-		status int
-	}{
-		{own, srv.URL + "/exact", nil, 0},
-		{own, srv.URL + "/over", errResponseTooLarge, 0},
-		{own, srv.URL + "/announced", errResponseTooLarge, 0},
-		{own, srv.URL + "/404?api_key=secret", nil, http.StatusNotFound},
-		{own, srv.URL + "/moved", nil, 0},
-		{own, srv.URL + "/away", errRedirectRefused, 0},
-		{own, srv.URL + "/loop", errRedirectRefused, 0},
-		{supplied, srv.URL + "/away", errRedirectRefused, 0},
-		{supplied, srv.URL + "/over", errResponseTooLarge, 0},
-		{supplied, tlsSrv.URL + "/", errRedirectRefused, 0},
-	} {
-		body, _, err := tc.f.get(context.Background(), tc.url, "application/json")
-		var se *statusError
-		switch {
-		case tc.status != 0:
-			if !errors.As(err, &se) || se.code != tc.status {
-				t.Errorf("GET %s: got %v, want status %d", tc.url, err, tc.status)
-			}
-		case tc.want != nil:
-			if !errors.Is(err, tc.want) {
-				t.Errorf("GET %s: got %v, want %v", tc.url, err, tc.want)
-			}
-		case err != nil || len(body) != limit:
-			t.Errorf("GET %s: got %d bytes, %v; want %d bytes", tc.url, len(body), err, limit)
-		}
-		if err != nil && strings.Contains(err.Error(), "secret") {
-			t.Errorf("error shows the URL's query: %v", err)
-		}
 	}
 }

@@ -1,6 +1,7 @@
 package warden
 
 import (
+	"cmp"
 	"context"
 	"encoding/base64"
 	"errors"
@@ -9,6 +10,8 @@ import (
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
+
+	"github.com/wardenhq/warden/internal/jwks"
 )
 
 // b64 is base64url without padding, rejecting non-canonical encodings
@@ -28,21 +31,121 @@ var signingMethods = func() map[string]jwt.SigningMethod {
 	return m
 }()
 
+// verifier is the step that turns a bearer token into a verified
+// principal: it splits and decodes the token, applies the algorithm policy,
+// asks the issuer's key source for the key, checks the signature and the
+// claims, and remembers verified tokens in its cache.
+type verifier struct {
+	issuers     map[string]*trustedIssuer
+	order       []*trustedIssuer // as configured, for status and metadata
+	leeway      time.Duration
+	maxLifetime time.Duration
+	maxSize     int
+	strict      bool
+	scopeClaims []claimPath
+	tokens      *tokenCache
+	now         func() time.Time
+}
+
 // trustedIssuer is one configured issuer with its key source.
 type trustedIssuer struct {
-	IssuerConfig
-	keys keySource
+	Issuer
+	keys jwks.Source
 	algs []string // the algorithms its tokens may use
+}
+
+// newVerifier builds the verifier and each issuer's key source. Unless
+// KeySetPolicy.LazyStart is set, it waits for every remote issuer's first
+// key set.
+func newVerifier(s *settings) (*verifier, error) {
+	v := &verifier{
+		issuers:     map[string]*trustedIssuer{},
+		leeway:      s.Leeway,
+		maxLifetime: s.MaxTokenLifetime,
+		maxSize:     s.MaxTokenSize,
+		strict:      s.StrictRFC9068,
+		scopeClaims: s.scopeClaims,
+		tokens:      newTokenCache(s.TokenCacheSize),
+		now:         s.Now,
+	}
+	for _, ic := range s.issuers {
+		ti, err := newTrustedIssuer(ic, s)
+		if err != nil {
+			v.close()
+			return nil, err
+		}
+		v.issuers[ic.URL] = ti
+		v.order = append(v.order, ti)
+	}
+	return v, nil
+}
+
+// newTrustedIssuer builds an issuer's key source: a shared secret, a static
+// JWK Set, or a remote one.
+func newTrustedIssuer(ic Issuer, s *settings) (*trustedIssuer, error) {
+	ti := &trustedIssuer{Issuer: ic, algs: s.algs}
+	now := s.Now()
+	switch {
+	case ic.HMACSecret != nil:
+		algs, err := hmacAlgorithmsFor(ic.URL, s.Algorithms, ic.HMACSecret)
+		if err != nil {
+			return nil, err
+		}
+		ti.algs, ti.keys = algs, jwks.NewHMAC(ic.HMACSecret, now)
+	case ic.JWKS != nil:
+		set, err := jwks.Parse(ic.JWKS)
+		if err != nil {
+			return nil, configErrorf("issuer %q: JWKS: %v", ic.URL, err)
+		}
+		if set.Len() == 0 {
+			return nil, configErrorf("issuer %q: JWKS holds no usable signing key", ic.URL)
+		}
+		ti.keys = jwks.NewStatic(set, now)
+	default:
+		o := s.keys
+		if hook := s.KeySetPolicy.OnRefresh; hook != nil {
+			o.OnRefresh = func(r jwks.Refresh) {
+				hook(KeyRefresh{Issuer: ic.URL, Err: r.Err, Keys: r.Keys, Duration: r.Duration})
+			}
+		}
+		src, err := jwks.NewRemote(ic.URL, ic.JWKSURL, ic.DiscoveryURL, o)
+		if err != nil {
+			return nil, &KeyFetchError{Issuer: ic.URL, Err: err}
+		}
+		ti.keys = src
+	}
+	return ti, nil
+}
+
+// close stops every issuer's background key refreshes.
+func (v *verifier) close() {
+	for _, ti := range v.order {
+		ti.keys.Close()
+	}
+}
+
+// verify verifies a token, using the cache of verified tokens.
+func (v *verifier) verify(ctx context.Context, raw string) (*Principal, *Error) {
+	now := v.now()
+	if p, ok := v.tokens.get(raw, now); ok {
+		return p, nil
+	}
+	p, iss, key, e := v.verifyToken(ctx, raw)
+	if e != nil {
+		return nil, e
+	}
+	v.tokens.put(raw, p, iss.keys, key, v.leeway, now)
+	return p, nil
 }
 
 // verifyToken checks a compact JWS access token and returns the principal
 // it proves, and the key that verified it. It performs every check of
 // RFC 9068 §4 that does not depend on the route.
-func (c *core) verifyToken(ctx context.Context, raw string) (*Principal, *trustedIssuer, *verificationKey, *Error) {
-	bearer := func(reason Reason, cause error) (*Principal, *trustedIssuer, *verificationKey, *Error) {
+func (v *verifier) verifyToken(ctx context.Context, raw string) (*Principal, *trustedIssuer, *jwks.Key, *Error) {
+	bearer := func(reason Reason, cause error) (*Principal, *trustedIssuer, *jwks.Key, *Error) {
 		return nil, nil, nil, newError(reason, SchemeBearer, cause)
 	}
-	if len(raw) > c.maxTokenSize {
+	if len(raw) > v.maxSize {
 		return bearer(ReasonTokenTooLarge, nil)
 	}
 	// Compact serialisation only: exactly three segments (no JWE, no JSON
@@ -66,14 +169,14 @@ func (c *core) verifyToken(ctx context.Context, raw string) (*Principal, *truste
 	if h.hasCrit {
 		return bearer(ReasonUnsupportedHeader, errors.New("crit header present"))
 	}
-	if c.strict && !isAccessTokenType(h.typ) {
+	if v.strict && !isAccessTokenType(h.typ) {
 		return bearer(ReasonWrongType, errors.New(`typ is not "at+jwt"`))
 	}
 	payload, err := b64.DecodeString(payloadSeg)
 	if err != nil {
 		return bearer(ReasonMalformedToken, errors.New("payload is not base64url"))
 	}
-	claims, err := decodeClaims(payload, c.scopeClaims)
+	claims, err := decodeClaims(payload, v.scopeClaims)
 	if err != nil {
 		var ce *claimError
 		if errors.As(err, &ce) {
@@ -86,7 +189,7 @@ func (c *core) verifyToken(ctx context.Context, raw string) (*Principal, *truste
 	if claims.iss == "" {
 		return bearer(ReasonMissingClaim, &claimError{claim: "iss", missing: true})
 	}
-	iss, ok := c.issuers[claims.iss]
+	iss, ok := v.issuers[claims.iss]
 	if !ok {
 		return bearer(ReasonWrongIssuer, nil)
 	}
@@ -97,9 +200,9 @@ func (c *core) verifyToken(ctx context.Context, raw string) (*Principal, *truste
 	if method == nil {
 		return bearer(ReasonDisallowedAlg, nil)
 	}
-	key, err := iss.keys.key(ctx, h.kid, h.hasKID, h.alg)
+	key, err := iss.keys.Key(ctx, h.kid, h.hasKID, h.alg)
 	if err != nil {
-		if errors.Is(err, errKeysUnavailable) {
+		if errors.Is(err, jwks.ErrUnavailable) {
 			return bearer(ReasonKeysUnavailable, err)
 		}
 		return bearer(ReasonUnknownKID, err)
@@ -108,14 +211,14 @@ func (c *core) verifyToken(ctx context.Context, raw string) (*Principal, *truste
 	if err != nil {
 		return bearer(ReasonBadSignature, errors.New("signature is not base64url"))
 	}
-	if err := method.Verify(raw[:len(headerSeg)+1+len(payloadSeg)], sig, key.public); err != nil {
+	if err := method.Verify(raw[:len(headerSeg)+1+len(payloadSeg)], sig, key.Public); err != nil {
 		return bearer(ReasonBadSignature, err)
 	}
 	// The token is authentic from here on; now check that it is usable.
-	if e := c.checkClaims(claims, iss); e != nil {
+	if e := v.checkClaims(claims, iss); e != nil {
 		return nil, nil, nil, e
 	}
-	p, e := c.newPrincipal(claims, iss, payload)
+	p, e := newTokenPrincipal(claims, iss.ActAs, payload)
 	if e != nil {
 		return nil, nil, nil, e
 	}
@@ -132,31 +235,31 @@ func isAccessTokenType(typ string) bool {
 }
 
 // checkClaims validates the time, audience and profile claims.
-func (c *core) checkClaims(cl *accessClaims, iss *trustedIssuer) *Error {
+func (v *verifier) checkClaims(cl *accessClaims, iss *trustedIssuer) *Error {
 	fail := func(reason Reason, claim string, missing bool) *Error {
 		return newError(reason, SchemeBearer, &claimError{claim: claim, missing: missing})
 	}
-	now := c.now()
+	now := v.now()
 	if !cl.exp.present {
 		return fail(ReasonMissingClaim, "exp", true)
 	}
 	exp := time.Unix(cl.exp.seconds, 0)
-	if !now.Before(exp.Add(c.leeway)) {
+	if !now.Before(exp.Add(v.leeway)) {
 		return fail(ReasonExpired, "exp", false)
 	}
-	if c.maxLifetime > 0 && exp.After(now.Add(c.maxLifetime+c.leeway)) {
+	if v.maxLifetime > 0 && exp.After(now.Add(v.maxLifetime+v.leeway)) {
 		return fail(ReasonLifetimeTooLong, "exp", false)
 	}
-	if cl.nbf.present && now.Add(c.leeway).Before(time.Unix(cl.nbf.seconds, 0)) {
+	if cl.nbf.present && now.Add(v.leeway).Before(time.Unix(cl.nbf.seconds, 0)) {
 		return fail(ReasonNotYetValid, "nbf", false)
 	}
-	if cl.iat.present && now.Add(c.leeway).Before(time.Unix(cl.iat.seconds, 0)) {
+	if cl.iat.present && now.Add(v.leeway).Before(time.Unix(cl.iat.seconds, 0)) {
 		return fail(ReasonIssuedInFuture, "iat", false)
 	}
 	if !iss.SkipAudienceCheck && !slices.Contains(cl.aud, iss.Audience) {
 		return fail(ReasonWrongAudience, "aud", !cl.audPresent)
 	}
-	if c.strict {
+	if v.strict {
 		// RFC 9068 §2.2 REQUIRED claims.
 		switch {
 		case !cl.hasSub || cl.sub == "":
@@ -172,18 +275,11 @@ func (c *core) checkClaims(cl *accessClaims, iss *trustedIssuer) *Error {
 	return nil
 }
 
-// errActAsOnUserToken: a vendor act_as claim on a token whose subject is
-// not its client.
-var errActAsOnUserToken = errors.New("act_as on a token whose sub is not its client_id")
-
-// newPrincipal resolves who the token speaks for. With an RFC 8693 "act"
-// claim the subject is the user and "act" the acting client; with a vendor
-// "act_as" claim, honoured only for issuers with IssuerConfig.ActAs, the
-// token's own client acts as the named user.
-func (c *core) newPrincipal(cl *accessClaims, iss *trustedIssuer, payload []byte) (*Principal, *Error) {
+// newTokenPrincipal builds the principal a verified token speaks for.
+func newTokenPrincipal(cl *accessClaims, actAsOn bool, payload []byte) (*Principal, *Error) {
 	p := &Principal{
 		subject:  cl.sub,
-		clientID: cl.clientID,
+		clientID: cmp.Or(cl.clientID, cl.azp),
 		scopes:   cl.scopes,
 		issuer:   cl.iss,
 		audience: cl.aud,
@@ -191,49 +287,18 @@ func (c *core) newPrincipal(cl *accessClaims, iss *trustedIssuer, payload []byte
 		scheme:   SchemeBearer,
 		claims:   payload,
 	}
-	if p.clientID == "" {
-		p.clientID = cl.azp
-	}
 	p.expiresAt = time.Unix(cl.exp.seconds, 0)
 	if cl.iat.present {
 		p.issuedAt = time.Unix(cl.iat.seconds, 0)
 	}
-	if p.subject == "" {
-		p.subject = p.clientID // client credentials tokens often carry no sub
-	}
+	// Client credentials tokens often carry no sub: the client speaks for
+	// itself.
+	p.subject = cmp.Or(p.subject, p.clientID)
 	if p.subject == "" {
 		return nil, newError(ReasonMissingClaim, SchemeBearer, &claimError{claim: "sub", missing: true})
 	}
-	var actAs string
-	if cl.actAs != nil && iss.ActAs {
-		var err error
-		if actAs, err = actAsSubject(cl.actAs); err != nil {
-			return nil, newError(ReasonInvalidClaim, SchemeBearer, err)
-		}
-	}
-	switch {
-	case cl.act != nil && actAs != "":
-		// Both shapes present: accept only if they name the same user.
-		if actAs != p.subject {
-			return nil, newError(ReasonInvalidClaim, SchemeBearer, errors.New("act and act_as name different subjects"))
-		}
-		p.actor = cl.act
-	case cl.act != nil:
-		p.actor = cl.act
-	case actAs != "":
-		// act_as is a vendor claim that claim mappers do not guard as they
-		// guard sub: it is honoured only on a client credentials token (no
-		// sub, or sub equal to the client id), where the client is the only
-		// party the token speaks for. On a user's token it would replace the
-		// real subject, so such a token is refused.
-		if p.clientID == "" {
-			return nil, newError(ReasonMissingClaim, SchemeBearer, &claimError{claim: "client_id", missing: true})
-		}
-		if cl.sub != "" && cl.sub != p.clientID {
-			return nil, newError(ReasonInvalidClaim, SchemeBearer, errActAsOnUserToken)
-		}
-		p.actor = &Actor{Subject: p.clientID, ClientID: p.clientID}
-		p.subject = actAs
+	if e := p.resolveActor(cl.act, cl.actAs, actAsOn, cl.sub); e != nil {
+		return nil, e
 	}
 	return p, nil
 }

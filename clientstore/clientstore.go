@@ -1,12 +1,20 @@
-package warden
+// Package clientstore verifies OAuth client credentials against a fixed
+// list of clients whose secrets are kept only as bcrypt or argon2id hashes:
+// a warden.ClientVerifier for routes that accept HTTP Basic client
+// authentication (RFC 6749 §2.3.1). It lives outside the warden package so
+// that a service which takes only tokens does not link the password hashes.
+package clientstore
 
 import (
 	"context"
 	"crypto/rand"
 	"crypto/subtle"
 	"encoding/base64"
+	"errors"
 	"fmt"
 	"strings"
+
+	"github.com/wardenhq/warden"
 
 	"golang.org/x/crypto/argon2"
 	"golang.org/x/crypto/bcrypt"
@@ -18,17 +26,17 @@ type Client struct {
 	// ID is the client id.
 	ID string `json:"client_id"`
 	// SecretHash is a bcrypt hash ("$2a$…", "$2b$…") or an argon2id PHC
-	// string ("$argon2id$v=19$m=…,t=…,p=…$salt$hash"), e.g. from HashSecret.
+	// string ("$argon2id$v=19$m=…,t=…,p=…$salt$hash"), e.g. from Hash.
 	SecretHash string `json:"secret_hash"`
 	// Scopes are the client's permissions.
 	Scopes []string `json:"scopes"`
 }
 
-// ClientStore is a ClientVerifier over a fixed list of clients with hashed
+// Store is a warden.ClientVerifier over a fixed list of clients with hashed
 // secrets. An unknown client id is checked against a dummy hash of the same
 // kind and cost, so it takes as long as a wrong secret. For that to hold for
 // every client, all hashes in a store must share one kind and cost.
-type ClientStore struct {
+type Store struct {
 	clients map[string]storedClient
 	dummy   storedClient
 }
@@ -38,30 +46,30 @@ type storedClient struct {
 	hash   secretHash
 }
 
-// NewClientStore builds a ClientStore, rejecting duplicate ids, malformed
+// New builds a Store, rejecting duplicate ids, malformed
 // hashes, hashes of different kinds or costs (which would let response times
 // tell known client ids from unknown ones) and scopes that are not RFC 6749
 // scope-tokens.
-func NewClientStore(clients []Client) (*ClientStore, error) {
-	s := &ClientStore{clients: make(map[string]storedClient, len(clients))}
+func New(clients []Client) (*Store, error) {
+	s := &Store{clients: make(map[string]storedClient, len(clients))}
 	for _, c := range clients {
 		if c.ID == "" {
-			return nil, configErrorf("client with an empty id")
+			return nil, errorf("client with an empty id")
 		}
 		if _, dup := s.clients[c.ID]; dup {
-			return nil, configErrorf("client %q is listed twice", c.ID)
+			return nil, errorf("client %q is listed twice", c.ID)
 		}
 		h, err := parseSecretHash(c.SecretHash)
 		if err != nil {
-			return nil, configErrorf("client %q: %v", c.ID, err)
+			return nil, errorf("client %q: %v", c.ID, err)
 		}
 		for _, sc := range c.Scopes {
-			if !validScopeToken(sc) {
-				return nil, configErrorf("client %q: %q is not a valid scope", c.ID, sc)
+			if !validScope(sc) {
+				return nil, errorf("client %q: %q is not a valid scope", c.ID, sc)
 			}
 		}
 		if s.dummy.hash != nil && h.params() != s.dummy.hash.params() {
-			return nil, configErrorf("client %q: hash parameters %s differ from the store's %s; rehash all secrets alike",
+			return nil, errorf("client %q: hash parameters %s differ from the store's %s; rehash all secrets alike",
 				c.ID, h.params(), s.dummy.hash.params())
 		}
 		s.clients[c.ID] = storedClient{scopes: append([]string(nil), c.Scopes...), hash: h}
@@ -79,8 +87,9 @@ func NewClientStore(clients []Client) (*ClientStore, error) {
 	return s, nil
 }
 
-// VerifyClient implements ClientVerifier.
-func (s *ClientStore) VerifyClient(_ context.Context, clientID, secret string) ([]string, error) {
+// VerifyClient implements warden.ClientVerifier: it returns the client's
+// scopes, or warden.ErrInvalidClient for an unknown id or a wrong secret.
+func (s *Store) VerifyClient(_ context.Context, clientID, secret string) ([]string, error) {
 	c, known := s.clients[clientID]
 	if !known {
 		c = s.dummy
@@ -88,16 +97,16 @@ func (s *ClientStore) VerifyClient(_ context.Context, clientID, secret string) (
 	// The hash is always computed, so both failures cost the same.
 	match := c.hash.matches(secret)
 	if !known || !match {
-		return nil, ErrInvalidClient
+		return nil, warden.ErrInvalidClient
 	}
 	return c.scopes, nil
 }
 
-// HashSecret hashes a client secret with bcrypt at its default cost, for
+// Hash hashes a client secret with bcrypt at its default cost, for
 // Client.SecretHash.
-func HashSecret(secret string) (string, error) {
+func Hash(secret string) (string, error) {
 	if len(secret) > 72 {
-		return "", fmt.Errorf("warden: bcrypt secrets are limited to 72 bytes")
+		return "", fmt.Errorf("clientstore: bcrypt secrets are limited to 72 bytes")
 	}
 	b, err := bcrypt.GenerateFromPassword([]byte(secret), bcrypt.DefaultCost)
 	return string(b), err
@@ -215,4 +224,24 @@ func randomSecret() string {
 	b := make([]byte, 32)
 	_, _ = rand.Read(b)
 	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+var errInvalid = errors.New("clientstore: invalid client list")
+
+func errorf(format string, args ...any) error {
+	return fmt.Errorf("%w: "+format, append([]any{errInvalid}, args...)...)
+}
+
+// validScope reports an RFC 6749 §3.3 scope-token, the only scopes a route
+// can require.
+func validScope(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x21 || c == 0x22 || c == 0x5c || c > 0x7e {
+			return false
+		}
+	}
+	return true
 }

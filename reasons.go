@@ -1,0 +1,231 @@
+package warden
+
+import (
+	"net/http"
+	"strconv"
+	"time"
+)
+
+// This file holds the values every step hands on: the scheme of the
+// credentials, the reason of a refusal with the one table that maps it to
+// the wire, and the typed error that carries it to challenge.go.
+
+// Scheme is an HTTP authentication scheme a route accepts. Schemes combine
+// with |.
+type Scheme uint8
+
+// The schemes warden understands.
+const (
+	SchemeBearer Scheme = 1 << iota // RFC 6750 bearer token (a JWT access token)
+	SchemeBasic                     // RFC 7617 Basic with OAuth client credentials (RFC 6749 §2.3.1)
+)
+
+// String returns the scheme's name as written in the Authorization header.
+func (s Scheme) String() string {
+	switch s {
+	case SchemeBearer:
+		return "Bearer"
+	case SchemeBasic:
+		return "Basic"
+	case SchemeBearer | SchemeBasic:
+		return "Bearer|Basic"
+	case 0:
+		return ""
+	default:
+		return "unknown"
+	}
+}
+
+// MarshalText renders the scheme by name, so JSON shows "Bearer".
+func (s Scheme) MarshalText() ([]byte, error) { return []byte(s.String()), nil }
+
+// Reason is a stable, machine-readable code for the outcome of one request.
+// The same codes appear in decisions, logs, metrics and (when enabled) the
+// error body, so operators can count refusals without reading tokens.
+type Reason string
+
+// The reason codes. Each refusal maps to exactly one; see reasonTable for the
+// status and RFC 6750 error code that each produces.
+const (
+	ReasonOK                     Reason = "ok"
+	ReasonMissingCredentials     Reason = "missing_credentials"
+	ReasonUnsupportedScheme      Reason = "unsupported_scheme"
+	ReasonMalformedRequest       Reason = "malformed_request"
+	ReasonMalformedToken         Reason = "malformed_token"
+	ReasonTokenTooLarge          Reason = "token_too_large"
+	ReasonDisallowedAlg          Reason = "disallowed_alg"
+	ReasonUnsupportedHeader      Reason = "unsupported_header"
+	ReasonUnknownKID             Reason = "unknown_kid"
+	ReasonBadSignature           Reason = "bad_signature"
+	ReasonWrongType              Reason = "wrong_type"
+	ReasonWrongIssuer            Reason = "wrong_issuer"
+	ReasonWrongAudience          Reason = "wrong_audience"
+	ReasonExpired                Reason = "expired"
+	ReasonNotYetValid            Reason = "not_yet_valid"
+	ReasonIssuedInFuture         Reason = "issued_in_future"
+	ReasonLifetimeTooLong        Reason = "lifetime_too_long"
+	ReasonMissingClaim           Reason = "missing_claim"
+	ReasonInvalidClaim           Reason = "invalid_claim"
+	ReasonInsufficientScope      Reason = "insufficient_scope"
+	ReasonImpersonationDenied    Reason = "impersonation_denied"
+	ReasonBasicInvalid           Reason = "basic_invalid"
+	ReasonBasicThrottled         Reason = "basic_throttled"
+	ReasonKeysUnavailable        Reason = "keys_unavailable"
+	ReasonPermissionsUnavailable Reason = "permissions_unavailable"
+	ReasonClientsUnavailable     Reason = "clients_unavailable"
+	ReasonBasicOverloaded        Reason = "basic_overloaded"
+)
+
+// RFC 6750 §3.1 error codes, plus the codes used where RFC 6750 has none.
+const (
+	codeInvalidRequest     = "invalid_request"
+	codeInvalidToken       = "invalid_token"
+	codeInsufficientScope  = "insufficient_scope"
+	codeInvalidClient      = "invalid_client"          // RFC 6749 §5.2, for failed client authentication
+	codeUnauthorized       = "unauthorized"            // no credentials: RFC 6750 §3.1 forbids an error code in the challenge
+	codeUnavailable        = "temporarily_unavailable" // RFC 6749 §4.1.2.1 wording, for a key source that has nothing to offer
+	descriptionInsufficent = "The request requires higher privileges than provided by the access token"
+)
+
+// outcome is what a reason produces on the wire. Descriptions are fixed text:
+// nothing from the request is ever echoed (RFC 6750 §3 error_description is
+// "human-readable ASCII", and anything attacker-controlled would be an oracle
+// or an injection vector).
+type outcome struct {
+	status      int
+	code        string
+	description string
+}
+
+// reasonTable is the single mapping from reason to status, error code and
+// description. Every refusal warden writes goes through it.
+var reasonTable = map[Reason]outcome{
+	ReasonMissingCredentials:     {http.StatusUnauthorized, codeUnauthorized, "Authentication is required"},
+	ReasonUnsupportedScheme:      {http.StatusUnauthorized, codeUnauthorized, "Authentication is required"},
+	ReasonMalformedRequest:       {http.StatusBadRequest, codeInvalidRequest, "The request is malformed"},
+	ReasonMalformedToken:         {http.StatusUnauthorized, codeInvalidToken, "The access token is malformed"},
+	ReasonTokenTooLarge:          {http.StatusUnauthorized, codeInvalidToken, "The access token is too large"},
+	ReasonDisallowedAlg:          {http.StatusUnauthorized, codeInvalidToken, "The access token signing algorithm is not accepted"},
+	ReasonUnsupportedHeader:      {http.StatusUnauthorized, codeInvalidToken, "The access token uses an unsupported header"},
+	ReasonUnknownKID:             {http.StatusUnauthorized, codeInvalidToken, "The access token signing key is unknown"},
+	ReasonBadSignature:           {http.StatusUnauthorized, codeInvalidToken, "The access token signature is invalid"},
+	ReasonWrongType:              {http.StatusUnauthorized, codeInvalidToken, "The access token type is not accepted"},
+	ReasonWrongIssuer:            {http.StatusUnauthorized, codeInvalidToken, "The access token issuer is not trusted"},
+	ReasonWrongAudience:          {http.StatusUnauthorized, codeInvalidToken, "The access token is not intended for this resource"},
+	ReasonExpired:                {http.StatusUnauthorized, codeInvalidToken, "The access token expired"},
+	ReasonNotYetValid:            {http.StatusUnauthorized, codeInvalidToken, "The access token is not valid yet"},
+	ReasonIssuedInFuture:         {http.StatusUnauthorized, codeInvalidToken, "The access token was issued in the future"},
+	ReasonLifetimeTooLong:        {http.StatusUnauthorized, codeInvalidToken, "The access token lifetime exceeds the accepted maximum"},
+	ReasonMissingClaim:           {http.StatusUnauthorized, codeInvalidToken, "The access token lacks a required claim"},
+	ReasonInvalidClaim:           {http.StatusUnauthorized, codeInvalidToken, "The access token has an invalid claim"},
+	ReasonInsufficientScope:      {http.StatusForbidden, codeInsufficientScope, descriptionInsufficent},
+	ReasonImpersonationDenied:    {http.StatusForbidden, codeInsufficientScope, "The client is not permitted to act for this subject"},
+	ReasonBasicInvalid:           {http.StatusUnauthorized, codeInvalidClient, "Client authentication failed"},
+	ReasonBasicThrottled:         {http.StatusTooManyRequests, codeUnavailable, "Too many failed authentication attempts for this client"},
+	ReasonKeysUnavailable:        {http.StatusServiceUnavailable, codeUnavailable, "The access token cannot be verified right now"},
+	ReasonPermissionsUnavailable: {http.StatusServiceUnavailable, codeUnavailable, "Permissions cannot be resolved right now"},
+	ReasonClientsUnavailable:     {http.StatusServiceUnavailable, codeUnavailable, "Client credentials cannot be verified right now"},
+	ReasonBasicOverloaded:        {http.StatusServiceUnavailable, codeUnavailable, "Too many client authentications are in progress"},
+}
+
+// Error is the typed error for every refusal. Its Reason decides the HTTP
+// status, the RFC 6750 error code and the fixed description; the cause, if
+// any, is kept for logs and errors.Is/As and is never written to a response.
+type Error struct {
+	// Reason is the stable code of what failed.
+	Reason Reason
+	// Scopes lists the scopes the route requires, for insufficient_scope.
+	Scopes []string
+	// Scheme is the authentication scheme the refusal concerns, or zero when
+	// no credentials were presented.
+	Scheme Scheme
+	// Err is the underlying cause. It may hold untrusted text and must not be
+	// shown to clients.
+	Err error
+}
+
+func newError(reason Reason, scheme Scheme, cause error) *Error {
+	return &Error{Reason: reason, Scheme: scheme, Err: cause}
+}
+
+// Error returns the reason and, if present, the cause. The cause can contain
+// values read from the request, so never send it to a client.
+func (e *Error) Error() string {
+	if e.Err != nil {
+		return "warden: " + string(e.Reason) + ": " + e.Err.Error()
+	}
+	return "warden: " + string(e.Reason)
+}
+
+// Unwrap returns the cause.
+func (e *Error) Unwrap() error { return e.Err }
+
+// Status returns the HTTP status code the refusal is answered with.
+func (e *Error) Status() int { return e.outcome().status }
+
+// Code returns the error code written in the challenge and the body:
+// an RFC 6750 §3.1 code for Bearer refusals.
+func (e *Error) Code() string { return e.outcome().code }
+
+// Description returns the fixed, client-safe description of the refusal.
+func (e *Error) Description() string { return e.outcome().description }
+
+func (e *Error) outcome() outcome {
+	if o, ok := reasonTable[e.Reason]; ok {
+		return o
+	}
+	// An unknown reason must still fail closed.
+	return outcome{http.StatusUnauthorized, codeInvalidToken, "The access token is invalid"}
+}
+
+// Reasons returns every reason code warden produces, ReasonOK first, in a
+// fixed order. Metrics exporters can use it to pre-register series; the
+// list is the same as the table in REASONS.md.
+func Reasons() []Reason {
+	return append([]Reason(nil), allReasons...)
+}
+
+// allReasons lists the codes of challenge.go; a test checks that it and
+// reasonTable hold the same refusals.
+var allReasons = []Reason{
+	ReasonOK,
+	ReasonMissingCredentials, ReasonUnsupportedScheme, ReasonMalformedRequest,
+	ReasonMalformedToken, ReasonTokenTooLarge, ReasonDisallowedAlg, ReasonUnsupportedHeader,
+	ReasonUnknownKID, ReasonBadSignature, ReasonWrongType, ReasonWrongIssuer, ReasonWrongAudience,
+	ReasonExpired, ReasonNotYetValid, ReasonIssuedInFuture, ReasonLifetimeTooLong,
+	ReasonMissingClaim, ReasonInvalidClaim,
+	ReasonInsufficientScope, ReasonImpersonationDenied, ReasonBasicInvalid, ReasonBasicThrottled,
+	ReasonKeysUnavailable, ReasonPermissionsUnavailable, ReasonClientsUnavailable, ReasonBasicOverloaded,
+}
+
+// Status returns the HTTP status a refusal with this reason is answered
+// with, or 0 for ReasonOK. An unknown reason fails closed as 401.
+func (r Reason) Status() int {
+	if r == ReasonOK {
+		return 0
+	}
+	return (&Error{Reason: r}).Status()
+}
+
+// basicThrottleWindow bounds online guessing of client secrets to
+// basicThrottleFailures guesses a minute per client id (RFC 6749 §10.10);
+// a throttled refusal's Retry-After is the window, after which it has
+// surely ended (RFC 6585 §4).
+const basicThrottleWindow = time.Minute
+
+var basicThrottleRetryAfter = strconv.Itoa(int(basicThrottleWindow / time.Second))
+
+// claimError says which claim failed and how, without its value.
+type claimError struct {
+	claim   string
+	missing bool
+}
+
+func (e *claimError) Error() string {
+	if e.missing {
+		return "claim " + strconv.Quote(e.claim) + " is missing"
+	}
+	return "claim " + strconv.Quote(e.claim) + " has an invalid value"
+}
+
+func invalidClaim(name string) error { return &claimError{claim: name} }
