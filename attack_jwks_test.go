@@ -98,9 +98,9 @@ func (j *atkJWKS) hang(w http.ResponseWriter, r *http.Request) {
 // atkRemoteConfig is the table's configuration with keys from jwksURL.
 func (fx *atkFixture) remoteConfig(jwksURL string, mutate func(*warden.Config)) warden.Config {
 	return fx.config(func(c *warden.Config) {
-		c.JWKS = nil
-		c.JWKSURL = jwksURL
-		c.Keys = warden.KeySourceConfig{UnknownKIDWait: 2 * time.Second, FetchTimeout: 5 * time.Second}
+		c.Issuers[0].JWKS = nil
+		c.Issuers[0].JWKSURL = jwksURL
+		c.KeySetPolicy = warden.KeySetPolicy{FetchTimeout: 5 * time.Second}
 		if mutate != nil {
 			mutate(c)
 		}
@@ -166,7 +166,7 @@ func TestAttackJWKSStartup(t *testing.T) {
 		}
 		// H1 [POLICY] (issue 2): with LazyStart the middleware can tell it
 		// has no keys at all: 503 with Retry-After, not 401.
-		mw := fx.newRemote(t, j.url(), func(c *warden.Config) { c.Keys.LazyStart = true })
+		mw := fx.newRemote(t, j.url(), func(c *warden.Config) { c.KeySetPolicy.LazyStart = true })
 		fx.expect(t, mw, "H1", fx.fresh(), 503, "")
 		// H2: the JWKS recovers; the next refresh is due after a back-off on
 		// the injected clock, and the request waiting for it is admitted.
@@ -227,7 +227,7 @@ func TestAttackJWKSStartup(t *testing.T) {
 		})}
 		mw, err := warden.New(fx.remoteConfig("http://jwks.example.test/keys", func(c *warden.Config) {
 			c.HTTPClient = client
-			c.Keys.LazyStart = true
+			c.KeySetPolicy.LazyStart = true
 		}))
 		var kfe *warden.KeyFetchError
 		if err == nil || errors.As(err, &kfe) {
@@ -370,10 +370,9 @@ func TestAttackJWKSContent(t *testing.T) {
 		ka, kb := wardentest.NewRSAKey("k1"), wardentest.NewRSAKey("k1")
 		ja, jb := newAtkJWKS(t, ka), newAtkJWKS(t, kb)
 		mw := fx.newRemote(t, "", func(c *warden.Config) {
-			c.Issuer, c.Audience, c.JWKSURL = "", "", ""
-			c.Issuers = []warden.IssuerConfig{
-				{Issuer: "https://a.test", Audience: fx.iss.Audience, JWKSURL: ja.url()},
-				{Issuer: "https://b.test", Audience: fx.iss.Audience, JWKSURL: jb.url()},
+			c.Issuers = []warden.Issuer{
+				{URL: "https://a.test", Audience: fx.iss.Audience, JWKSURL: ja.url()},
+				{URL: "https://b.test", Audience: fx.iss.Audience, JWKSURL: jb.url()},
 			}
 		})
 		hdr := map[string]any{"alg": "RS256", "typ": "at+jwt", "kid": "k1"}
@@ -390,7 +389,7 @@ func TestAttackJWKSRotation(t *testing.T) {
 	t.Run("H11", func(t *testing.T) {
 		fx := newAtkFixture(t)
 		j := newAtkJWKS(t, fx.k1, fx.e1)
-		mw := fx.newRemote(t, j.url(), func(c *warden.Config) { c.Keys.UnknownKIDWait = 200 * time.Millisecond })
+		mw := fx.newRemote(t, j.url(), func(c *warden.Config) { c.KeySetPolicy.UnknownKIDWait = 200 * time.Millisecond })
 		j.serve(j.hang)
 		k9 := wardentest.NewRSAKey("k9")
 		tok := fx.signJSON(k9, map[string]any{"alg": "RS256", "typ": "at+jwt", "kid": "k9"}, fx.claims())

@@ -19,6 +19,7 @@ import (
 	"golang.org/x/crypto/bcrypt"
 
 	"github.com/wardenhq/warden"
+	"github.com/wardenhq/warden/clientstore"
 	"github.com/wardenhq/warden/wardentest"
 )
 
@@ -136,7 +137,7 @@ type atkFixture struct {
 
 // atkClients is the Basic client store: c1/s3cr3t and the clients of rows
 // G6..G8, plus c2 which holds no permission. bcrypt.MinCost keeps it fast.
-var atkClients = sync.OnceValue(func() *warden.ClientStore {
+var atkClients = sync.OnceValue(func() *clientstore.Store {
 	hash := func(s string) string {
 		h, err := bcrypt.GenerateFromPassword([]byte(s), bcrypt.MinCost)
 		if err != nil {
@@ -145,7 +146,7 @@ var atkClients = sync.OnceValue(func() *warden.ClientStore {
 		return string(h)
 	}
 	read := []string{"entry:read"}
-	store, err := warden.NewClientStore([]warden.Client{
+	store, err := clientstore.New([]clientstore.Client{
 		{ID: "c1", SecretHash: hash("s3cr3t"), Scopes: read},
 		{ID: "c:1", SecretHash: hash("pw"), Scopes: read},
 		{ID: "c7", SecretHash: hash("a+b"), Scopes: read},
@@ -162,28 +163,29 @@ var atkClients = sync.OnceValue(func() *warden.ClientStore {
 // statically; mutate adjusts it per variant.
 func (fx *atkFixture) config(mutate func(*warden.Config)) warden.Config {
 	cfg := warden.Config{
-		Issuer:   fx.iss.URL,
-		Audience: fx.iss.Audience,
-		JWKS:     wardentest.JWKS(fx.k1, fx.e1),
-		Realm:    "api",
-		Leeway:   30 * time.Second,
-		Clients:  atkClients(),
-		ActAs:    true, // rows F3, F8, F9, F11 use the vendor act_as claim
-		Now:      fx.now,
-		Logger:   slog.New(slog.NewJSONHandler(fx.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
-		OnDecision: func(d warden.Decision) {
+		Issuers: []warden.Issuer{{
+			URL:      fx.iss.URL,
+			Audience: fx.iss.Audience,
+			JWKS:     wardentest.JWKS(fx.k1, fx.e1),
+			ActAs:    true, // rows F3, F8, F9, F11 use the vendor act_as claim
+		}},
+		Realm:   "api",
+		Leeway:  30 * time.Second,
+		Clients: atkClients(),
+		Now:     fx.now,
+		Logger:  slog.New(slog.NewJSONHandler(fx.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
+		OnDecision: func(_ context.Context, d warden.Decision) {
 			fx.mu.Lock()
 			fx.decisions = append(fx.decisions, d)
 			fx.mu.Unlock()
 		},
-		// F rows: c1 may impersonate, c2 may not; user1 holds entry:read.
-		MayImpersonate: func(_ context.Context, actor, _ string) bool { return actor == "c1" },
-		Permissions: func(_ context.Context, p *warden.Principal) ([]string, error) {
-			if p.Subject() == "user1" {
-				return []string{"entry:read"}, nil
-			}
-			return nil, nil
-		},
+		Impersonation: warden.Impersonation{ // F rows: c1 may impersonate, c2 may not; user1 holds entry:read.
+			Allow: func(_ context.Context, actor, _ string) bool { return actor == "c1" }, Permissions: func(_ context.Context, p *warden.Principal) ([]string, error) {
+				if p.Subject() == "user1" {
+					return []string{"entry:read"}, nil
+				}
+				return nil, nil
+			}},
 	}
 	if mutate != nil {
 		mutate(&cfg)
@@ -206,8 +208,8 @@ func newAtkFixture(t *testing.T) *atkFixture {
 	for name, mutate := range map[string]func(*warden.Config){
 		"":         nil,
 		"strict":   func(c *warden.Config) { c.StrictRFC9068 = true },
-		"noleeway": func(c *warden.Config) { c.Leeway = -1 },
-		"noactas":  func(c *warden.Config) { c.ActAs = false },
+		"noleeway": func(c *warden.Config) { c.Leeway, c.NoLeeway = 0, true },
+		"noactas":  func(c *warden.Config) { c.Issuers[0].ActAs = false },
 	} {
 		mw, err := warden.New(fx.config(mutate))
 		if err != nil {

@@ -14,6 +14,7 @@ import (
 	"testing"
 
 	"github.com/wardenhq/warden"
+	"github.com/wardenhq/warden/clientstore"
 )
 
 // BenchmarkBasicFailureFlood floods a Basic route with failing credentials
@@ -46,9 +47,14 @@ func BenchmarkBasicFailureFlood(b *testing.B) {
 	} {
 		b.Run("flood="+flood.name, func(b *testing.B) {
 			counted := &benchCountingVerifier{v: store}
-			m, err := warden.New(warden.Config{Issuer: benchIssuer, Audience: benchAudience,
-				HMACSecret: []byte("0123456789abcdef0123456789abcdef"), Clients: counted,
-				Logger: slog.New(slog.DiscardHandler)})
+			m, err := warden.New(warden.Config{
+				Issuers: []warden.Issuer{{
+					URL:        benchIssuer,
+					Audience:   benchAudience,
+					HMACSecret: []byte("0123456789abcdef0123456789abcdef"),
+				}},
+				Clients: counted,
+				Logger:  slog.New(slog.DiscardHandler)})
 			if err != nil {
 				b.Fatal(err)
 			}
@@ -90,13 +96,13 @@ func BenchmarkBasicFailureFlood(b *testing.B) {
 }
 
 // benchFloodStore holds one client with a bcrypt hash at the default cost.
-func benchFloodStore(b *testing.B) *warden.ClientStore {
+func benchFloodStore(b *testing.B) *clientstore.Store {
 	b.Helper()
-	hash, err := warden.HashSecret("flood-secret")
+	hash, err := clientstore.Hash("flood-secret")
 	if err != nil {
 		b.Fatal(err)
 	}
-	s, err := warden.NewClientStore([]warden.Client{{ID: "flood-client", SecretHash: hash, Scopes: []string{"read"}}})
+	s, err := clientstore.New([]clientstore.Client{{ID: "flood-client", SecretHash: hash, Scopes: []string{"read"}}})
 	if err != nil {
 		b.Fatal(err)
 	}

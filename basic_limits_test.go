@@ -63,7 +63,7 @@ func (v *blVerifier) counts() (calls, maxInFlight int) {
 func blSetup(t *testing.T, v ClientVerifier, ttl time.Duration) (*Middleware, *ctKeys, http.Handler) {
 	t.Helper()
 	keys := newCTKeys(t)
-	m, err := New(Config{Issuer: ctIssuer, Audience: ctAudience, JWKS: keys.jwks, Clients: v, BasicCacheTTL: ttl, Now: keys.clock})
+	m, err := New(Config{Issuers: []Issuer{{URL: ctIssuer, Audience: ctAudience, JWKS: keys.jwks}}, Clients: v, BasicCacheTTL: ttl, Now: keys.clock})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -161,7 +161,7 @@ func TestBasicHashingBound(t *testing.T) {
 			t.Parallel()
 			v := newBLVerifier(bound)
 			m, _, h := blSetup(t, &blCachedVerifier{v}, 0)
-			m.core.basic.slotWait = tc.wait
+			m.clients.slotWait = tc.wait
 			// Cached before the flood; the cache answers without v.
 			blCheck(t, "prime the cache", blServe(context.Background(), h, "known:cached"), blAdmitted)
 			release := holdSlots(t, h, v)
@@ -182,11 +182,11 @@ func TestBasicHashingBound(t *testing.T) {
 		t.Parallel()
 		v := newBLVerifier(bound)
 		m, _, h := blSetup(t, v, 0)
-		m.core.basic.slotWait = time.Hour
+		m.clients.slotWait = time.Hour
 		release := holdSlots(t, h, v)
 		done := make(chan blResponse)
 		go func() { done <- blServe(context.Background(), h, "waiter:x") }()
-		for m.core.basic.slots.waiting.Load() == 0 {
+		for m.clients.slots.waiting.Load() == 0 {
 			select {
 			case r := <-done:
 				release()
@@ -216,7 +216,7 @@ func (c *blCachedVerifier) VerifyClient(ctx context.Context, id, secret string) 
 
 // TestBasicFailureMemory: failed credentials are refused without a check
 // for BasicCacheTTL, keyed by the MAC of the token68 as presented, alike for
-// known and unknown ids; a negative BasicCacheTTL remembers nothing.
+// known and unknown ids.
 func TestBasicFailureMemory(t *testing.T) {
 	type step struct {
 		name      string
@@ -228,12 +228,8 @@ func TestBasicFailureMemory(t *testing.T) {
 		{"first failure", "ID:bad", 0, 1},
 		{"same credentials again", "ID:bad", 0, 1},
 		{"same credentials, other encoding", "ID:ba%64", 0, 2},
-		{"still remembered before the TTL", "ID:bad", DefaultBasicCacheTTL - time.Second, 2},
+		{"still remembered before the TTL", "ID:bad", defaultBasicCacheTTL - time.Second, 2},
 		{"checked again at the TTL", "ID:bad", time.Second, 3},
-	}
-	uncached := []step{
-		{"first failure", "ID:bad", 0, 1},
-		{"same credentials again", "ID:bad", 0, 2},
 	}
 	for _, tc := range []struct {
 		name  string
@@ -243,8 +239,6 @@ func TestBasicFailureMemory(t *testing.T) {
 	}{
 		{"known id", 0, "known", remembered},
 		{"unknown id", 0, "nobody", remembered},
-		{"known id, caching off", -1, "known", uncached},
-		{"unknown id, caching off", -1, "nobody", uncached},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
@@ -258,7 +252,7 @@ func TestBasicFailureMemory(t *testing.T) {
 					t.Errorf("%s: got %d checks, want %d", st.name, calls, st.wantCalls)
 				}
 			}
-			b := m.core.basic
+			b := m.clients
 			b.failures.mu.RLock()
 			defer b.failures.mu.RUnlock()
 			for k := range b.failures.m {
@@ -293,8 +287,8 @@ func TestBasicThrottle(t *testing.T) {
 		step{"the right secret, uncached", "ID:good", 0, blThrottled, n},
 		step{"the id in another encoding", "%IDHEX:guess-y", 0, blThrottled, n},
 		step{"another id is still checked", "someone-else:guess", 0, blInvalid, n + 1},
-		step{"a remembered failure is still 401", "ID:guess-0", basicThrottleWindow - DefaultBasicCacheTTL - time.Second, blInvalid, n + 1},
-		step{"just before the window ends", "ID:guess-z", DefaultBasicCacheTTL, blThrottled, n + 1},
+		step{"a remembered failure is still 401", "ID:guess-0", basicThrottleWindow - defaultBasicCacheTTL - time.Second, blInvalid, n + 1},
+		step{"just before the window ends", "ID:guess-z", defaultBasicCacheTTL, blThrottled, n + 1},
 		step{"after the window", "ID:guess-after", time.Second, blInvalid, n + 2},
 	)
 	answers := map[string][]blResponse{}
@@ -385,7 +379,7 @@ func TestBasicLimitsMemoryBound(t *testing.T) {
 			t.Fatalf("flood request %d: got %d, want 401", i, r.status)
 		}
 	}
-	b := m.core.basic
+	b := m.clients
 	b.failures.mu.RLock()
 	failures := len(b.failures.m)
 	b.failures.mu.RUnlock()

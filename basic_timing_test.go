@@ -16,6 +16,7 @@ import (
 	"golang.org/x/crypto/argon2"
 
 	"github.com/wardenhq/warden"
+	"github.com/wardenhq/warden/clientstore"
 )
 
 // Timing of failed Basic authentication: an unknown client id must cost
@@ -37,15 +38,15 @@ func atkArgon2idHash(secret string) string {
 }
 
 // atkTimingStores are stores of one client each, at production cost.
-func atkTimingStores(b *testing.B) map[string]*warden.ClientStore {
+func atkTimingStores(b *testing.B) map[string]*clientstore.Store {
 	b.Helper()
-	bc, err := warden.HashSecret("s3cr3t")
+	bc, err := clientstore.Hash("s3cr3t")
 	if err != nil {
 		b.Fatal(err)
 	}
-	out := map[string]*warden.ClientStore{}
+	out := map[string]*clientstore.Store{}
 	for name, hash := range map[string]string{"bcrypt": bc, "argon2id": atkArgon2idHash("s3cr3t")} {
-		s, err := warden.NewClientStore([]warden.Client{{ID: "c1", SecretHash: hash, Scopes: []string{"entry:read"}}})
+		s, err := clientstore.New([]clientstore.Client{{ID: "c1", SecretHash: hash, Scopes: []string{"entry:read"}}})
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -68,10 +69,13 @@ func benchmarkBasicFailure(b *testing.B, clientID, secret string) {
 		})
 		b.Run(kind+"/middleware", func(b *testing.B) {
 			mw, err := warden.New(warden.Config{
-				Issuer: "https://issuer.test", Audience: "https://api.test",
-				HMACSecret:    []byte("0123456789abcdef0123456789abcdef"),
+				Issuers: []warden.Issuer{{
+					URL:        "https://issuer.test",
+					Audience:   "https://api.test",
+					HMACSecret: []byte("0123456789abcdef0123456789abcdef"),
+				}},
 				Clients:       store,
-				BasicCacheTTL: -1, // failures are not remembered
+				BasicCacheTTL: time.Nanosecond, // failures are all but forgotten
 				// An hour passes at every reading, so no per-client throttle
 				// window outlives a request: every request pays the hash,
 				// as the first failures of a window do.

@@ -10,23 +10,26 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
+	"fmt"
 	"math/big"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
 	"github.com/wardenhq/warden"
+	"github.com/wardenhq/warden/clientstore"
 	"github.com/wardenhq/warden/wardentest"
 )
 
 // The benchmarks compare, in one run, over the same keys and the same
 // token, for RS256, ES256, EdDSA and HS256: the bare signature check
 // (path=crypto), golang-jwt's jwt.Parse with a static key (path=floor), the
-// full middleware on a token it has not seen (path=new, cache disabled), on
+// full middleware on a token it has not seen (path=new, cache on), on
 // a repeated token (path=cached), and its refusals (path=badsig,
 // path=unknownkid, path=missing). BENCHMARKS.md has the commands, e.g.
 //
@@ -51,6 +54,7 @@ type benchAlg struct {
 	key    any
 	sign   func(kid string) string
 	token  string
+	fresh  []string // distinct tokens, for requests the cache has not seen
 	config warden.Config
 	hasKID bool // false for HMAC: a shared secret has no kid to get wrong
 }
@@ -63,7 +67,7 @@ var benchSetup = sync.OnceValue(func() *benchFixture {
 		f.algs = append(f.algs, &benchAlg{
 			name: k.Alg, key: k.Signer.Public(), hasKID: true,
 			sign:   func(kid string) string { h, p := benchClaims(k.Alg, kid); return k.Sign(k.Alg, h, p) },
-			config: warden.Config{Issuer: benchIssuer, Audience: benchAudience, JWKS: jwks},
+			config: warden.Config{Issuers: []warden.Issuer{{URL: benchIssuer, Audience: benchAudience, JWKS: jwks}}},
 		})
 	}
 	secret := []byte("0123456789abcdef0123456789abcdef")
@@ -73,10 +77,20 @@ var benchSetup = sync.OnceValue(func() *benchFixture {
 			h, p := benchClaims("HS256", kid)
 			return wardentest.SignHMAC("HS256", secret, h, p)
 		},
-		config: warden.Config{Issuer: benchIssuer, Audience: benchAudience, HMACSecret: secret},
+		config: warden.Config{Issuers: []warden.Issuer{{URL: benchIssuer, Audience: benchAudience, HMACSecret: secret}}},
 	})
 	for _, a := range f.algs {
 		a.token = a.sign("")
+	}
+	for i, k := range keys {
+		for j := range benchFreshTokens {
+			h, p := benchClaimsJTI(k.Alg, "", fmt.Sprintf("fresh-%08d", j))
+			f.algs[i].fresh = append(f.algs[i].fresh, k.Sign(k.Alg, h, p))
+		}
+	}
+	for j := range benchFreshTokens {
+		h, p := benchClaimsJTI("HS256", "", fmt.Sprintf("fresh-%08d", j))
+		f.algs[len(keys)].fresh = append(f.algs[len(keys)].fresh, wardentest.SignHMAC("HS256", secret, h, p))
 	}
 	return f
 })
@@ -84,6 +98,11 @@ var benchSetup = sync.OnceValue(func() *benchFixture {
 // benchClaims returns the header and payload of a typical access token
 // (RFC 9068 shape) valid for 12 h; kid "" means the key's own.
 func benchClaims(alg, kid string) (header, payload []byte) {
+	return benchClaimsJTI(alg, kid, "0123456789abcdef01234567")
+}
+
+// benchClaimsJTI is benchClaims with the given jti.
+func benchClaimsJTI(alg, kid, jti string) (header, payload []byte) {
 	if kid == "" {
 		kid = map[string]string{"RS256": "rsa-1", "ES256": "ec-1", "EdDSA": "ed-1", "HS256": "hs-1"}[alg]
 	}
@@ -91,7 +110,7 @@ func benchClaims(alg, kid string) (header, payload []byte) {
 	header, _ = json.Marshal(map[string]any{"alg": alg, "kid": kid, "typ": "at+jwt"})
 	payload, _ = json.Marshal(map[string]any{
 		"iss": benchIssuer, "aud": benchAudience, "sub": "user-1", "client_id": "client-1",
-		"iat": now.Unix(), "exp": now.Add(12 * time.Hour).Unix(), "jti": "0123456789abcdef01234567",
+		"iat": now.Unix(), "exp": now.Add(12 * time.Hour).Unix(), "jti": jti,
 		"scope": "read write profile",
 	})
 	return header, payload
@@ -151,7 +170,10 @@ func benchCases(b *testing.B, a *benchAlg) []benchCase {
 	if err != nil {
 		b.Fatal(err)
 	}
-	fresh := benchMiddleware(b, a, -1).Require("read")(benchNext)
+	// path=new: a cache of one entry fed distinct tokens in turn, so every
+	// request is a miss that verifies the token and inserts it, evicting
+	// the last one, as a never-seen token does with the cache on.
+	fresh := benchMiddleware(b, a, 1).Require("read")(benchNext)
 	cached := benchMiddleware(b, a, 0).Require("read")(benchNext)
 	cases := []benchCase{
 		{"crypto", benchCrypto(a.key, input, sig)},
@@ -159,7 +181,7 @@ func benchCases(b *testing.B, a *benchAlg) []benchCase {
 			t, err := jwt.Parse(tok, func(*jwt.Token) (any, error) { return a.key, nil })
 			return err == nil && t.Valid
 		}},
-		{"new", benchServe(fresh, "Bearer "+tok, http.StatusNoContent)},
+		{"new", benchServeEach(fresh, a.fresh, http.StatusNoContent)},
 		{"cached", benchServe(cached, "Bearer "+tok, http.StatusNoContent)},
 		{"badsig", benchServe(cached, "Bearer "+benchFlipSignature(tok), http.StatusUnauthorized)},
 	}
@@ -167,6 +189,19 @@ func benchCases(b *testing.B, a *benchAlg) []benchCase {
 		cases = append(cases, benchCase{"unknownkid", benchServe(cached, "Bearer "+a.sign("no-such-kid"), http.StatusUnauthorized)})
 	}
 	return append(cases, benchCase{"missing", benchServe(cached, "", http.StatusUnauthorized)})
+}
+
+// benchFreshTokens is how many distinct tokens path=new cycles through.
+const benchFreshTokens = 64
+
+// benchServeEach serves the tokens in turn, one per call.
+func benchServeEach(h http.Handler, tokens []string, want int) func(*benchWriter) bool {
+	ops := make([]func(*benchWriter) bool, len(tokens))
+	for i, t := range tokens {
+		ops[i] = benchServe(h, "Bearer "+t, want)
+	}
+	var n atomic.Uint64
+	return func(w *benchWriter) bool { return ops[(n.Add(1)-1)%uint64(len(ops))](w) }
 }
 
 // benchCrypto is the bare signature check of the signing input: the hash
@@ -253,12 +288,12 @@ func BenchmarkVerifyParallel(b *testing.B) {
 
 // benchBasic returns a handler accepting Basic for one bcrypt-hashed
 // client, with the credential cache on (ttl 0: the default) or off.
-var benchClients = sync.OnceValue(func() *warden.ClientStore {
-	hash, err := warden.HashSecret("bench-secret")
+var benchClients = sync.OnceValue(func() *clientstore.Store {
+	hash, err := clientstore.Hash("bench-secret")
 	if err != nil {
 		panic(err)
 	}
-	s, err := warden.NewClientStore([]warden.Client{{ID: "bench-client", SecretHash: hash, Scopes: []string{"read"}}})
+	s, err := clientstore.New([]clientstore.Client{{ID: "bench-client", SecretHash: hash, Scopes: []string{"read"}}})
 	if err != nil {
 		panic(err)
 	}
@@ -272,8 +307,13 @@ func benchBasicCases(b *testing.B) []benchCase {
 		path string
 		ttl  time.Duration
 	}{{"cached", 0}, {"uncached", -1}} {
-		m, err := warden.New(warden.Config{Issuer: benchIssuer, Audience: benchAudience,
-			HMACSecret: []byte("0123456789abcdef0123456789abcdef"), Clients: benchClients(), BasicCacheTTL: c.ttl})
+		m, err := warden.New(warden.Config{
+			Issuers: []warden.Issuer{{
+				URL:        benchIssuer,
+				Audience:   benchAudience,
+				HMACSecret: []byte("0123456789abcdef0123456789abcdef"),
+			}},
+			Clients: benchClients(), BasicCacheTTL: c.ttl})
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -330,7 +370,7 @@ func BenchmarkUnknownKIDFlood(b *testing.B) {
 		b.Skipf("remote key source unavailable: %v", err)
 	}
 	defer m.Close()
-	h := m.Handler(benchNext)
+	h := m.Authenticate(benchNext)
 	enc := base64.RawURLEncoding
 	payload, _ := json.Marshal(map[string]any{"iss": iss.URL, "aud": iss.Audience, "sub": "user-1",
 		"exp": time.Now().Add(time.Hour).Unix()})

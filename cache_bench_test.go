@@ -11,6 +11,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/wardenhq/warden/internal/jwks"
 )
 
 // ctShape is the claim shape of the tokens a cache test or benchmark feeds:
@@ -28,13 +30,13 @@ type ctToken struct {
 
 // fresh builds the token's principal again, as the verifier does on a
 // miss, so a put meets it in the CPU cache.
-func (t ctToken) fresh(tb testing.TB, c *core) *Principal {
+func (t ctToken) fresh(tb testing.TB, c *verifier) *Principal {
 	payload := bytes.Clone(t.payload)
 	cl, err := decodeClaims(payload, c.scopeClaims)
 	if err != nil {
 		tb.Fatal(err)
 	}
-	p, e := c.newPrincipal(cl, &trustedIssuer{}, payload)
+	p, e := newTokenPrincipal(cl, false, payload)
 	if e != nil {
 		tb.Fatal(e)
 	}
@@ -46,7 +48,7 @@ func (t ctToken) fresh(tb testing.TB, c *core) *Principal {
 // so the principals retain exactly what real ones retain. The signature is
 // filler: the cache never checks it. Every token expires an hour after now.
 type ctTokenGen struct {
-	c       *core
+	c       *verifier
 	header  string
 	sig     string
 	payload []byte // with ctJTIMark where the token's jti goes
@@ -55,7 +57,7 @@ type ctTokenGen struct {
 // ctJTIMark is replaced in the payload by each token's jti, of equal length.
 const ctJTIMark = "jti-XXXXXXXXXXXXXXXX"
 
-func newCTTokenGen(tb testing.TB, c *core, now time.Time, shape ctShape) *ctTokenGen {
+func newCTTokenGen(tb testing.TB, c *verifier, now time.Time, shape ctShape) *ctTokenGen {
 	tb.Helper()
 	scopes := make([]string, shape.scopes)
 	for i := range scopes {
@@ -101,7 +103,7 @@ func (g *ctTokenGen) token(tb testing.TB, i int) ctToken {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	p, e := g.c.newPrincipal(cl, &trustedIssuer{}, decoded)
+	p, e := newTokenPrincipal(cl, false, decoded)
 	if e != nil {
 		tb.Fatal(e)
 	}
@@ -109,7 +111,7 @@ func (g *ctTokenGen) token(tb testing.TB, i int) ctToken {
 }
 
 // ctTokens returns n distinct tokens of the given shape.
-func ctTokens(tb testing.TB, c *core, now time.Time, n int, shape ctShape) []ctToken {
+func ctTokens(tb testing.TB, c *verifier, now time.Time, n int, shape ctShape) []ctToken {
 	tb.Helper()
 	g := newCTTokenGen(tb, c, now, shape)
 	out := make([]ctToken, n)
@@ -148,9 +150,9 @@ func ctPercentiles(s []int64) (p50, p99 float64) {
 // benchmarks, built once per process.
 type tokenCacheFixture struct {
 	now  time.Time
-	core *core
-	src  *staticSource
-	key  *verificationKey
+	core *verifier
+	src  *jwks.Static
+	key  *jwks.Key
 	toks []ctToken
 }
 
@@ -167,18 +169,15 @@ func ctChurnSetup(tb testing.TB, n int) *tokenCacheFixture {
 		return f
 	}
 	keys := newCTKeys(tb)
-	src, err := newStaticJWKS(ctIssuer, keys.jwks, keys.clock())
-	if err != nil {
-		tb.Fatal(err)
-	}
+	src, key := ctStaticSource(tb, keys)
 	m := keys.middleware(tb, 0)
-	ctChurnFixture = &tokenCacheFixture{now: keys.clock(), core: m.core, src: src, key: src.set.all[0],
-		toks: ctTokens(tb, m.core, keys.clock(), n, ctShape{scopes: 3, audiences: 1})}
+	ctChurnFixture = &tokenCacheFixture{now: keys.clock(), core: m.tokens, src: src, key: key,
+		toks: ctTokens(tb, m.tokens, keys.clock(), n, ctShape{scopes: 3, audiences: 1})}
 	return ctChurnFixture
 }
 
 // BenchmarkTokenCacheChurn measures the cache itself under churn: a cache
-// of DefaultTokenCacheSize entries and a working set of ws distinct tokens
+// of defaultTokenCacheSize entries and a working set of ws distinct tokens
 // drawn uniformly at random, each draw a get and, on a miss, the put the
 // middleware would make after verifying, both with a fresh copy of the
 // token as a request presents it, the put with a principal built again
@@ -188,7 +187,7 @@ func ctChurnSetup(tb testing.TB, n int) *tokenCacheFixture {
 // runs GOMAXPROCS goroutines, where a put that holds a shard's lock delays
 // the hits of other goroutines.
 func BenchmarkTokenCacheChurn(b *testing.B) {
-	size := DefaultTokenCacheSize
+	size := defaultTokenCacheSize
 	f := ctChurnSetup(b, size*3/2)
 	for _, ws := range []int{size, size * 6 / 5, size * 3 / 2} {
 		for _, par := range []bool{false, true} {
@@ -202,7 +201,7 @@ func BenchmarkTokenCacheChurn(b *testing.B) {
 					// equal pointers would skip the comparison.
 					raw := strings.Clone(t.raw)
 					t0 := time.Now()
-					_, ok := c.get(raw, f.now, 0)
+					_, ok := c.get(raw, f.now)
 					d := time.Since(t0)
 					if ok {
 						hits.add(d)
@@ -273,7 +272,7 @@ func BenchmarkTokenCacheChurn(b *testing.B) {
 // every put evicts.
 func BenchmarkTokenCachePut(b *testing.B) {
 	const size = 32
-	f := ctChurnSetup(b, DefaultTokenCacheSize*3/2)
+	f := ctChurnSetup(b, defaultTokenCacheSize*3/2)
 	toks := f.toks[:2*size]
 	c := newTokenCache(size)
 	b.ReportAllocs()

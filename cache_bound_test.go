@@ -10,18 +10,17 @@ import (
 	"testing"
 	"time"
 	"unsafe"
+
+	"github.com/wardenhq/warden/internal/jwks"
 )
 
 // ctFixture returns a core that builds principals, a key source and key to
 // cache them under, and the clock's now.
-func ctFixture(t *testing.T) (*core, *staticSource, *verificationKey, time.Time) {
+func ctFixture(t *testing.T) (*verifier, *jwks.Static, *jwks.Key, time.Time) {
 	t.Helper()
 	keys := newCTKeys(t)
-	src, err := newStaticJWKS(ctIssuer, keys.jwks, keys.clock())
-	if err != nil {
-		t.Fatal(err)
-	}
-	return keys.middleware(t, 0).core, src, src.set.all[0], keys.clock()
+	src, key := ctStaticSource(t, keys)
+	return keys.middleware(t, 0).tokens, src, key, keys.clock()
 }
 
 // ctHeap returns the live heap after a full collection.
@@ -40,7 +39,7 @@ func TestTokenCacheHoldsSize(t *testing.T) {
 	t.Parallel()
 	_, src, key, now := ctFixture(t)
 	p := &Principal{subject: "s", expiresAt: now.Add(time.Hour)}
-	for _, size := range []int{1, 3, 16, 100, 1000, 10007, DefaultTokenCacheSize} {
+	for _, size := range []int{1, 3, 16, 100, 1000, 10007, defaultTokenCacheSize} {
 		t.Run(fmt.Sprint("size=", size), func(t *testing.T) {
 			t.Parallel()
 			c := newTokenCache(size)
@@ -52,7 +51,7 @@ func TestTokenCacheHoldsSize(t *testing.T) {
 			}
 			misses := 0
 			for i := range size {
-				if _, ok := c.get(fmt.Sprint("token-", i), now, 0); !ok {
+				if _, ok := c.get(fmt.Sprint("token-", i), now); !ok {
 					misses++
 				}
 			}
@@ -87,7 +86,7 @@ func TestTokenCacheKeepsHotEntries(t *testing.T) {
 	for round := range 40 {
 		lost = 0
 		for i := range size / 2 {
-			if _, ok := c.get(hot(i), now, 0); !ok {
+			if _, ok := c.get(hot(i), now); !ok {
 				lost++
 				c.put(hot(i), p, src, key, 0, now) // a miss is verified and cached again
 			}
@@ -121,14 +120,14 @@ func TestTokenCacheExpiredFirst(t *testing.T) {
 		c.put(name, p, src, key, 0, now)
 	}
 	for _, name := range names { // every entry hit: every reference bit set
-		if _, ok := c.get(name, now, 0); !ok {
+		if _, ok := c.get(name, now); !ok {
 			t.Fatalf("%s: miss before any eviction", name)
 		}
 	}
 	later := now.Add(2 * time.Minute)
 	c.put("new", long, src, key, 0, later)
 	for _, name := range append(names, "new") {
-		_, ok := c.get(name, later, 0)
+		_, ok := c.get(name, later)
 		if want := name != "short"; ok != want {
 			t.Errorf("%s cached: %v, want %v", name, ok, want)
 		}
@@ -145,7 +144,7 @@ func TestTokenCacheExpiredFirst(t *testing.T) {
 func TestTokenCacheInvariants(t *testing.T) {
 	t.Parallel()
 	_, src, key, now := ctFixture(t)
-	revoked := &ctSource{staticSource: src, set: &keySet{byKID: map[string]*verificationKey{}}}
+	revoked := &ctSource{Source: src, set: &jwks.Set{}}
 	for _, size := range []int{1, 7, 64} {
 		t.Run(fmt.Sprint("size=", size), func(t *testing.T) {
 			t.Parallel()
@@ -160,12 +159,12 @@ func TestTokenCacheInvariants(t *testing.T) {
 						n := (i*7 + g*13) % (3 * size)
 						raw := fmt.Sprintf("tok-%d-%s", n, strings.Repeat("x", n%5*300))
 						at := now.Add(time.Duration(i%4) * time.Minute)
-						if _, ok := c.get(raw, at, 0); ok {
+						if _, ok := c.get(raw, at); ok {
 							hits.Add(1)
 							continue
 						}
 						p := &Principal{subject: "s", scopes: []string{"a", "b"}, expiresAt: now.Add(time.Duration(n%3) * time.Minute)}
-						var ks keySource = src
+						var ks jwks.Source = src
 						if n%11 == 0 {
 							ks = revoked
 						}
@@ -266,12 +265,12 @@ func TestTokenCacheMemoryBound(t *testing.T) {
 	c0, src, key, now := ctFixture(t)
 	g := newCTTokenGen(t, c0, now, ctShapes[1].shape)
 	before := ctHeap()
-	c := newTokenCache(DefaultTokenCacheSize)
+	c := newTokenCache(defaultTokenCacheSize)
 	fixed := c.bytes
 	first := g.token(t, 0)
 	c.put(first.raw, first.p, src, key, 0, now)
 	// Twice as many tokens as the bound holds, by the cost of the first.
-	n := min(2*tokenCacheMaxBytes/max(c.bytes-fixed, 1), 4*DefaultTokenCacheSize)
+	n := min(2*tokenCacheMaxBytes/max(c.bytes-fixed, 1), 4*defaultTokenCacheSize)
 	for i := 1; i < n; i++ {
 		tk := g.token(t, i)
 		c.put(tk.raw, tk.p, src, key, 0, now)

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
+	"github.com/wardenhq/warden/internal/jwks"
 )
 
 // These tests live inside the package (wardentest would import warden) so
@@ -78,7 +79,7 @@ func (k *ctKeys) mint(t testing.TB, scope, jti string) string {
 
 func (k *ctKeys) middleware(t testing.TB, size int) *Middleware {
 	t.Helper()
-	m, err := New(Config{Issuer: ctIssuer, Audience: ctAudience, JWKS: k.jwks, TokenCacheSize: size, Now: k.clock})
+	m, err := New(Config{Issuers: []Issuer{{URL: ctIssuer, Audience: ctAudience, JWKS: k.jwks}}, TokenCacheSize: size, Now: k.clock})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -114,7 +115,7 @@ func TestTokenCacheHitStillAuthorizes(t *testing.T) {
 		{"first use verifies and caches", 0, read, http.StatusNoContent},
 		{"hit on a route it satisfies", 0, read, http.StatusNoContent},
 		{"hit on a route needing more scope", 0, write, http.StatusForbidden},
-		{"hit just before exp+leeway", 5*time.Minute + DefaultLeeway - time.Second, read, http.StatusNoContent},
+		{"hit just before exp+leeway", 5*time.Minute + defaultLeeway - time.Second, read, http.StatusNoContent},
 		{"hit at exp+leeway", time.Second, read, http.StatusUnauthorized},
 	}
 	for i, st := range steps {
@@ -122,15 +123,15 @@ func TestTokenCacheHitStillAuthorizes(t *testing.T) {
 		if i > 0 {
 			// Every step after the first must be answered from the cache
 			// (or, at expiry, refused by it): prove the entry is there.
-			if m.core.tokens.len() != 1 {
-				t.Fatalf("%s: cache holds %d entries, want 1", st.name, m.core.tokens.len())
+			if m.tokens.tokens.len() != 1 {
+				t.Fatalf("%s: cache holds %d entries, want 1", st.name, m.tokens.tokens.len())
 			}
 		}
 		if got := ctServe(st.h, tok); got != st.want {
 			t.Errorf("%s: got status %d, want %d", st.name, got, st.want)
 		}
 	}
-	if n := m.core.tokens.len(); n != 0 {
+	if n := m.tokens.tokens.len(); n != 0 {
 		t.Errorf("expired entry still cached: %d entries", n)
 	}
 }
@@ -142,16 +143,16 @@ func TestTokenCacheBoundedUnderFlood(t *testing.T) {
 	for _, size := range []int{1, 3, 16, 100} {
 		t.Run(fmt.Sprint("size=", size), func(t *testing.T) {
 			m := keys.middleware(t, size)
-			h := m.Handler(ctOK)
+			h := m.Authenticate(ctOK)
 			for i := range 10 * size {
 				if got := ctServe(h, keys.mint(t, "", fmt.Sprint("flood-", i))); got != http.StatusNoContent {
 					t.Fatalf("token %d: got status %d, want 204", i, got)
 				}
-				if n := m.core.tokens.len(); n > size {
+				if n := m.tokens.tokens.len(); n > size {
 					t.Fatalf("after %d tokens: %d entries, want ≤ %d", i+1, n, size)
 				}
 			}
-			if m.core.tokens.len() == 0 {
+			if m.tokens.tokens.len() == 0 {
 				t.Errorf("cache is empty after %d tokens", 10*size)
 			}
 		})
@@ -162,14 +163,10 @@ func TestTokenCacheBoundedUnderFlood(t *testing.T) {
 // at sizes where minting real tokens would be slow.
 func TestTokenCacheBounds(t *testing.T) {
 	keys := newCTKeys(t)
-	src, err := newStaticJWKS(ctIssuer, keys.jwks, keys.clock())
-	if err != nil {
-		t.Fatal(err)
-	}
-	key := src.set.all[0]
+	src, key := ctStaticSource(t, keys)
 	now := keys.clock()
 	p := &Principal{expiresAt: now.Add(time.Hour)}
-	for _, size := range []int{1, 2, 7, 1000, DefaultTokenCacheSize} {
+	for _, size := range []int{1, 2, 7, 1000, defaultTokenCacheSize} {
 		c := newTokenCache(size)
 		for i := range 10 * size {
 			c.put(fmt.Sprint("token-", i), p, src, key, time.Minute, now)
@@ -202,24 +199,39 @@ func TestTokenCacheBounds(t *testing.T) {
 // ctSource is a key source whose set can be replaced, as a remote source's
 // is on rotation.
 type ctSource struct {
-	*staticSource
+	jwks.Source
 	mu  sync.Mutex
-	set *keySet
+	set *jwks.Set
 }
 
-func (s *ctSource) key(_ context.Context, kid string, hasKID bool, alg string) (*verificationKey, error) {
+func (s *ctSource) Key(_ context.Context, kid string, hasKID bool, alg string) (*jwks.Key, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if k, ok := s.set.find(kid, hasKID, alg); ok {
+	if k, ok := s.set.Find(kid, hasKID, alg); ok {
 		return k, nil
 	}
-	return nil, errUnknownKID
+	return nil, jwks.ErrUnknownKID
 }
 
-func (s *ctSource) holds(k *verificationKey) bool {
+func (s *ctSource) Holds(k *jwks.Key) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.set.holds(k)
+	return s.set.Holds(k)
+}
+
+// ctStaticSource is a static source of the test keys, and its key.
+func ctStaticSource(tb testing.TB, keys *ctKeys) (*jwks.Static, *jwks.Key) {
+	tb.Helper()
+	set, err := jwks.Parse(keys.jwks)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	src := jwks.NewStatic(set, keys.clock())
+	k, err := src.Key(context.Background(), "ed-1", true, "EdDSA")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return src, k
 }
 
 // TestTokenCacheKeyLeavesSet: when the key that verified a cached token is
@@ -227,25 +239,28 @@ func (s *ctSource) holds(k *verificationKey) bool {
 func TestTokenCacheKeyLeavesSet(t *testing.T) {
 	keys := newCTKeys(t)
 	m := keys.middleware(t, 0)
-	ti := m.core.issuers[ctIssuer]
-	static := ti.keys.(*staticSource)
-	src := &ctSource{staticSource: static, set: static.set}
+	ti := m.tokens.issuers[ctIssuer]
+	set, err := jwks.Parse(keys.jwks)
+	if err != nil {
+		t.Fatal(err)
+	}
+	src := &ctSource{Source: ti.keys, set: set}
 	ti.keys = src
-	h := m.Handler(ctOK)
+	h := m.Authenticate(ctOK)
 	tok := keys.mint(t, "", "jti-rot")
 	if got := ctServe(h, tok); got != http.StatusNoContent {
 		t.Fatalf("before rotation: got %d, want 204", got)
 	}
-	if _, ok := m.core.tokens.get(tok, keys.clock(), 0); !ok {
+	if _, ok := m.tokens.tokens.get(tok, keys.clock()); !ok {
 		t.Fatal("token not cached after a successful request")
 	}
 	src.mu.Lock()
-	src.set = &keySet{byKID: map[string]*verificationKey{}}
+	src.set = &jwks.Set{}
 	src.mu.Unlock()
 	if got := ctServe(h, tok); got != http.StatusUnauthorized {
 		t.Errorf("after the key left the set: got %d, want 401", got)
 	}
-	if n := m.core.tokens.len(); n != 0 {
+	if n := m.tokens.tokens.len(); n != 0 {
 		t.Errorf("revoked entry still cached: %d entries", n)
 	}
 }
@@ -255,7 +270,7 @@ func TestTokenCacheKeyLeavesSet(t *testing.T) {
 func TestTokenCacheConcurrent(t *testing.T) {
 	keys := newCTKeys(t)
 	m := keys.middleware(t, 8)
-	h := m.Handler(ctOK)
+	h := m.Authenticate(ctOK)
 	toks := make([]string, 12)
 	for i := range toks {
 		toks[i] = keys.mint(t, "", fmt.Sprint("c-", i))
@@ -272,7 +287,7 @@ func TestTokenCacheConcurrent(t *testing.T) {
 		})
 	}
 	wg.Wait()
-	if n := m.core.tokens.len(); n > 8 {
+	if n := m.tokens.tokens.len(); n > 8 {
 		t.Errorf("%d entries, want ≤ 8", n)
 	}
 }
@@ -284,7 +299,7 @@ func TestHotPathAllocations(t *testing.T) {
 	tok := keys.mint(t, "read", "jti-alloc")
 	for _, v := range []string{"Bearer " + tok, "bearer  " + tok, "Basic Y2xpZW50OnNlY3JldA=="} {
 		if n := testing.AllocsPerRun(100, func() {
-			if _, e := parseAuthorization(v, DefaultMaxTokenSize); e != nil {
+			if _, e := parseAuthorization(v, defaultMaxTokenSize); e != nil {
 				t.Fatal(e)
 			}
 		}); n != 0 {
@@ -334,13 +349,13 @@ func TestTokenCacheSurvivesRefresh(t *testing.T) {
 		_, _ = w.Write(doc)
 	}))
 	defer srv.Close()
-	m, err := New(Config{Issuer: ctIssuer, Audience: ctAudience, JWKSURL: srv.URL + "/jwks.json", Now: keys.clock,
-		Keys: KeySourceConfig{UnknownKIDInterval: time.Nanosecond}})
+	m, err := New(Config{Issuers: []Issuer{{URL: ctIssuer, Audience: ctAudience, JWKSURL: srv.URL + "/jwks.json"}}, Now: keys.clock,
+		KeySetPolicy: KeySetPolicy{UnknownKIDInterval: time.Nanosecond}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer m.Close()
-	h := m.Handler(ctOK)
+	h := m.Authenticate(ctOK)
 	tok := keys.mint(t, "", "jti-refresh")
 	unknown := func() string {
 		u := jwt.NewWithClaims(jwt.SigningMethodEdDSA, jwt.MapClaims{"iss": ctIssuer, "aud": ctAudience, "sub": "u",
@@ -353,7 +368,7 @@ func TestTokenCacheSurvivesRefresh(t *testing.T) {
 		return s
 	}()
 	cached := func() bool {
-		_, ok := m.core.tokens.get(tok, keys.clock(), 0)
+		_, ok := m.tokens.tokens.get(tok, keys.clock())
 		return ok
 	}
 
@@ -402,7 +417,7 @@ func (v *ctVerifier) VerifyClient(_ context.Context, id, secret string) ([]strin
 func TestBasicCache(t *testing.T) {
 	keys := newCTKeys(t)
 	v := &ctVerifier{}
-	m, err := New(Config{Issuer: ctIssuer, Audience: ctAudience, JWKS: keys.jwks, Clients: v, Now: keys.clock})
+	m, err := New(Config{Issuers: []Issuer{{URL: ctIssuer, Audience: ctAudience, JWKS: keys.jwks}}, Clients: v, Now: keys.clock})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -427,7 +442,7 @@ func TestBasicCache(t *testing.T) {
 		{"same credentials, other encoding", "client:goo%64", 0, http.StatusNoContent, 2},
 		{"wrong secret", "client:bad", 0, http.StatusUnauthorized, 3},
 		{"wrong secret again: remembered", "client:bad", 0, http.StatusUnauthorized, 3},
-		{"still cached before the TTL", "client:good", DefaultBasicCacheTTL - time.Second, http.StatusNoContent, 3},
+		{"still cached before the TTL", "client:good", defaultBasicCacheTTL - time.Second, http.StatusNoContent, 3},
 		{"still remembered before the TTL", "client:bad", 0, http.StatusUnauthorized, 3},
 		{"checked again at the TTL", "client:good", time.Second, http.StatusNoContent, 4},
 		{"failure checked again at the TTL", "client:bad", 0, http.StatusUnauthorized, 5},

@@ -62,6 +62,9 @@ type Config struct {
 	Algorithms []string
 	// Leeway is the clock skew allowed on exp, nbf and iat. Default 60 s.
 	Leeway time.Duration
+	// NoLeeway compares exp, nbf and iat with the clock exactly, allowing no
+	// skew at all; Leeway must then be left zero.
+	NoLeeway bool
 	// MaxTokenLifetime bounds how far in the future exp may lie. Default
 	// 24 h.
 	MaxTokenLifetime time.Duration
@@ -221,9 +224,11 @@ type KeySetPolicy struct {
 	// UnknownKIDInterval is the least time between two refreshes triggered
 	// by tokens with unknown kids; a kid still unknown after a refresh is
 	// refused without waiting until it passes. It is also the Retry-After
-	// of a 503. A request waits at most 1 s for such a refresh, shared with
-	// every other request waiting at the time. Default 5 s.
+	// of a 503. Default 5 s.
 	UnknownKIDInterval time.Duration
+	// UnknownKIDWait is the longest a request waits for such a refresh,
+	// shared with every other request waiting at the time. Default 1 s.
+	UnknownKIDWait time.Duration
 	// MaxStaleness is how long, after the last successful refresh, the key
 	// set keeps serving while refreshes fail. Default 24 h; after it,
 	// requests get 503 with Retry-After. A refresh that yields no usable key
@@ -299,7 +304,12 @@ type settings struct {
 func checkConfig(cfg Config) (*settings, error) {
 	s := &settings{Config: cfg}
 	s.Realm = cmp.Or(s.Realm, defaultRealm)
-	s.Leeway = cmp.Or(s.Leeway, defaultLeeway)
+	if s.NoLeeway && s.Leeway != 0 {
+		return nil, configErrorf("Leeway and NoLeeway are both set")
+	}
+	if !s.NoLeeway {
+		s.Leeway = cmp.Or(s.Leeway, defaultLeeway)
+	}
 	s.MaxTokenLifetime = cmp.Or(s.MaxTokenLifetime, defaultMaxTokenLifetime)
 	s.MaxTokenSize = cmp.Or(s.MaxTokenSize, defaultMaxTokenSize)
 	s.BasicCacheTTL = cmp.Or(s.BasicCacheTTL, defaultBasicCacheTTL)
@@ -365,6 +375,7 @@ func (s *settings) keySetOptions() (jwks.Options, error) {
 		MinRefreshInterval: p.MinRefreshInterval,
 		MaxRefreshInterval: p.MaxRefreshInterval,
 		UnknownKIDInterval: p.UnknownKIDInterval,
+		UnknownKIDWait:     p.UnknownKIDWait,
 		MaxStaleness:       p.MaxStaleness,
 		FetchTimeout:       p.FetchTimeout,
 		LazyStart:          p.LazyStart,

@@ -12,7 +12,6 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-	"golang.org/x/crypto/bcrypt"
 
 	"github.com/wardenhq/warden"
 	"github.com/wardenhq/warden/wardentest"
@@ -32,30 +31,30 @@ func TestNewRejectsBadConfig(t *testing.T) {
 		cfg  warden.Config
 		want string
 	}{
-		{"no issuer", warden.Config{}, "an issuer is required"},
-		{"no audience", warden.Config{Issuer: iss.URL, JWKS: jwks}, "Audience is required"},
-		{"audience and opt-out", warden.Config{Issuer: iss.URL, Audience: "a", SkipAudienceCheck: true, JWKS: jwks}, "both set"},
-		{"unknown algorithm", warden.Config{Issuer: iss.URL, Audience: "a", JWKS: jwks, Algorithms: []string{"RS257"}}, "unknown algorithm"},
-		{"alg none", warden.Config{Issuer: iss.URL, Audience: "a", JWKS: jwks, Algorithms: []string{"none"}}, `"none" is never accepted`},
-		{"plain-http JWKS off loopback", warden.Config{Issuer: iss.URL, Audience: "a", JWKSURL: "http://keys.example.com/jwks"}, "must use https"},
-		{"relative JWKS URL", warden.Config{Issuer: iss.URL, Audience: "a", JWKSURL: "/jwks"}, "not an absolute URL"},
-		{"two key sources", warden.Config{Issuer: iss.URL, Audience: "a", JWKS: jwks, JWKSURL: iss.JWKSURL()}, "at most one"},
-		{"short HMAC secret", warden.Config{Issuer: iss.URL, Audience: "a", HMACSecret: []byte("short")}, "at least 32 bytes"},
-		{"JWKS without usable keys", warden.Config{Issuer: iss.URL, Audience: "a", JWKS: []byte(`{"keys":[]}`)}, "no usable signing key"},
-		{"JWKS not JSON", warden.Config{Issuer: iss.URL, Audience: "a", JWKS: []byte(`<html>`)}, "not valid JSON"},
-		{"duplicate issuer", warden.Config{Issuer: iss.URL, Audience: "a", JWKS: jwks, Issuers: []warden.IssuerConfig{{Issuer: iss.URL, Audience: "b", JWKS: jwks}}}, "configured twice"},
-		{"negative token size", warden.Config{Issuer: iss.URL, Audience: "a", JWKS: jwks, MaxTokenSize: -1}, "MaxTokenSize"},
-		{"realm with a control character", warden.Config{Issuer: iss.URL, Audience: "a", JWKS: jwks, Realm: "a\nb"}, "control character"},
+		{"no issuer", warden.Config{}, "an issuer (Config.Issuers) or a client verifier (Config.Clients) is required"},
+		{"no audience", warden.Config{Issuers: []warden.Issuer{{URL: iss.URL, JWKS: jwks}}}, "Audience is required"},
+		{"audience and opt-out", warden.Config{Issuers: []warden.Issuer{{URL: iss.URL, Audience: "a", SkipAudienceCheck: true, JWKS: jwks}}}, "both set"},
+		{"unknown algorithm", warden.Config{Issuers: []warden.Issuer{{URL: iss.URL, Audience: "a", JWKS: jwks}}, Algorithms: []string{"RS257"}}, "unknown algorithm"},
+		{"alg none", warden.Config{Issuers: []warden.Issuer{{URL: iss.URL, Audience: "a", JWKS: jwks}}, Algorithms: []string{"none"}}, `"none" is never accepted`},
+		{"plain-http JWKS off loopback", warden.Config{Issuers: []warden.Issuer{{URL: iss.URL, Audience: "a", JWKSURL: "http://keys.example.com/jwks"}}}, "must use https"},
+		{"relative JWKS URL", warden.Config{Issuers: []warden.Issuer{{URL: iss.URL, Audience: "a", JWKSURL: "/jwks"}}}, "not an absolute URL"},
+		{"two key sources", warden.Config{Issuers: []warden.Issuer{{URL: iss.URL, Audience: "a", JWKS: jwks, JWKSURL: iss.JWKSURL()}}}, "at most one"},
+		{"short HMAC secret", warden.Config{Issuers: []warden.Issuer{{URL: iss.URL, Audience: "a", HMACSecret: []byte("short")}}}, "at least 32 bytes"},
+		{"JWKS without usable keys", warden.Config{Issuers: []warden.Issuer{{URL: iss.URL, Audience: "a", JWKS: []byte(`{"keys":[]}`)}}}, "no usable signing key"},
+		{"JWKS not JSON", warden.Config{Issuers: []warden.Issuer{{URL: iss.URL, Audience: "a", JWKS: []byte(`<html>`)}}}, "not valid JSON"},
+		{"duplicate issuer", warden.Config{Issuers: []warden.Issuer{{URL: iss.URL, Audience: "a", JWKS: jwks}, {URL: iss.URL, Audience: "b", JWKS: jwks}}}, "configured twice"},
+		{"negative token size", warden.Config{Issuers: []warden.Issuer{{URL: iss.URL, Audience: "a", JWKS: jwks}}, MaxTokenSize: -1}, "MaxTokenSize"},
+		{"realm with a control character", warden.Config{Issuers: []warden.Issuer{{URL: iss.URL, Audience: "a", JWKS: jwks}}, Realm: "a\nb"}, "control character"},
 		// Issue 10, defect 5: RFC 7518 §3.2, a key at least the hash size.
-		{"HS384 with a 32-byte secret", warden.Config{Issuer: iss.URL, Audience: "a", HMACSecret: secret32, Algorithms: []string{"HS256", "HS384"}}, "HS384 needs an HMACSecret of at least 48 bytes, got 32"},
-		{"HS512 with a 48-byte secret", warden.Config{Issuer: iss.URL, Audience: "a", HMACSecret: secret48, Algorithms: []string{"HS512"}}, "HS512 needs an HMACSecret of at least 64 bytes, got 48"},
-		{"HMAC issuer allowing no HMAC algorithm", warden.Config{Issuer: iss.URL, Audience: "a", HMACSecret: secret32, Algorithms: []string{"RS256"}}, "allows no HMAC algorithm"},
+		{"HS384 with a 32-byte secret", warden.Config{Issuers: []warden.Issuer{{URL: iss.URL, Audience: "a", HMACSecret: secret32}}, Algorithms: []string{"HS256", "HS384"}}, "HS384 needs an HMACSecret of at least 48 bytes, got 32"},
+		{"HS512 with a 48-byte secret", warden.Config{Issuers: []warden.Issuer{{URL: iss.URL, Audience: "a", HMACSecret: secret48}}, Algorithms: []string{"HS512"}}, "HS512 needs an HMACSecret of at least 64 bytes, got 48"},
+		{"HMAC issuer allowing no HMAC algorithm", warden.Config{Issuers: []warden.Issuer{{URL: iss.URL, Audience: "a", HMACSecret: secret32}}, Algorithms: []string{"RS256"}}, "allows no HMAC algorithm"},
 		// Issue 10, defect 12: configurations that can never accept a token.
-		{"JWKS issuer with only HMAC algorithms", warden.Config{Issuer: iss.URL, Audience: "a", JWKS: jwks, Algorithms: []string{"HS256"}}, "allows only HMAC"},
-		{"JWKS issuer among HMAC ones, only HMAC algorithms", warden.Config{Issuer: "https://h.example", Audience: "a", HMACSecret: secret32, Algorithms: []string{"HS256"},
-			Issuers: []warden.IssuerConfig{{Issuer: iss.URL, Audience: "a", JWKS: jwks}}}, "allows only HMAC"},
-		{"empty scope claim", warden.Config{Issuer: iss.URL, Audience: "a", JWKS: jwks, ScopeClaims: []string{""}}, "empty claim name"},
-		{"scope claim path with an empty segment", warden.Config{Issuer: iss.URL, Audience: "a", JWKS: jwks, ScopeClaims: []string{"realm_access..roles"}}, "empty segment"},
+		{"JWKS issuer with only HMAC algorithms", warden.Config{Issuers: []warden.Issuer{{URL: iss.URL, Audience: "a", JWKS: jwks}}, Algorithms: []string{"HS256"}}, "allows only HMAC"},
+		{"JWKS issuer among HMAC ones, only HMAC algorithms", warden.Config{Algorithms: []string{"HS256"},
+			Issuers: []warden.Issuer{{URL: "https://h.example", Audience: "a", HMACSecret: secret32}, {URL: iss.URL, Audience: "a", JWKS: jwks}}}, "allows only HMAC"},
+		{"empty scope claim", warden.Config{Issuers: []warden.Issuer{{URL: iss.URL, Audience: "a", JWKS: jwks}}, ScopeClaims: []string{""}}, "empty claim name"},
+		{"scope claim path with an empty segment", warden.Config{Issuers: []warden.Issuer{{URL: iss.URL, Audience: "a", JWKS: jwks}}, ScopeClaims: []string{"realm_access..roles"}}, "empty segment"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -71,7 +70,7 @@ func TestNewRejectsBadConfig(t *testing.T) {
 // store are caught when routes are built, at start-up.
 func TestRouteProgrammingErrors(t *testing.T) {
 	iss := wardentest.NewIssuer(t)
-	mw, err := warden.New(warden.Config{Issuer: iss.URL, Audience: iss.Audience, JWKS: wardentest.JWKS(iss.Keys()...)})
+	mw, err := warden.New(warden.Config{Issuers: []warden.Issuer{{URL: iss.URL, Audience: iss.Audience, JWKS: wardentest.JWKS(iss.Keys()...)}}})
 	require.NoError(t, err)
 	for _, scope := range []string{`a"b`, `a\b`, "a b", "", "é"} {
 		assert.Panics(t, func() { mw.Require(scope) }, "scope %q", scope)
@@ -127,7 +126,7 @@ func TestChallengeOptions(t *testing.T) {
 // 503, never a 200.
 func TestPermissionResolverFailure(t *testing.T) {
 	f := newFixture(t, func(c *warden.Config, _ *wardentest.Issuer) {
-		c.Permissions = func(context.Context, *warden.Principal) ([]string, error) { return nil, errors.New("directory down") }
+		c.Impersonation.Permissions = func(context.Context, *warden.Principal) ([]string, error) { return nil, errors.New("directory down") }
 	})
 	h := f.mw.Require("Entry_Read")(echoPrincipal)
 	token := f.iss.Mint(wardentest.Token{Claims: wardentest.Claims{"sub": "alice", "act": map[string]any{"sub": "c1"}, "scope": "Entry_Read"}})
@@ -141,36 +140,6 @@ func TestPermissionResolverFailure(t *testing.T) {
 	assert.Equal(t, http.StatusOK, w.Code)
 }
 
-// TestClientStoreRejectsMixedHashes: a store whose hashes differ in kind or
-// cost would let timing separate known from unknown client ids.
-func TestClientStoreRejectsMixedHashes(t *testing.T) {
-	cost4, err := bcrypt.GenerateFromPassword([]byte("a"), 4)
-	require.NoError(t, err)
-	cost5, err := bcrypt.GenerateFromPassword([]byte("b"), 5)
-	require.NoError(t, err)
-	const argon = "$argon2id$v=19$m=1024,t=1,p=1$c2FsdHNhbHRzYWx0$aGFzaGhhc2hoYXNoaGFzaGhhc2hoYXNoaGFzaA"
-	cases := []struct {
-		name    string
-		clients []warden.Client
-		want    string
-	}{
-		{"bcrypt costs differ", []warden.Client{{ID: "a", SecretHash: string(cost4)}, {ID: "b", SecretHash: string(cost5)}}, "differ"},
-		{"bcrypt and argon2id", []warden.Client{{ID: "a", SecretHash: string(cost4)}, {ID: "b", SecretHash: argon}}, "differ"},
-		{"malformed hash", []warden.Client{{ID: "a", SecretHash: "plaintext"}}, "bcrypt or argon2id"},
-		{"duplicate id", []warden.Client{{ID: "a", SecretHash: string(cost4)}, {ID: "a", SecretHash: string(cost4)}}, "listed twice"},
-		{"bad scope", []warden.Client{{ID: "a", SecretHash: string(cost4), Scopes: []string{"a b"}}}, "not a valid scope"},
-	}
-	for _, tc := range cases {
-		t.Run(tc.name, func(t *testing.T) {
-			_, err := warden.NewClientStore(tc.clients)
-			require.Error(t, err)
-			assert.Contains(t, err.Error(), tc.want)
-		})
-	}
-	_, err = warden.NewClientStore([]warden.Client{{ID: "a", SecretHash: string(cost4)}, {ID: "b", SecretHash: string(cost4)}})
-	assert.NoError(t, err)
-}
-
 // TestBuiltMiddlewareIsImmutable: nothing a caller holds after New (the
 // slices and byte buffers it passed in, the default algorithm list) changes
 // what a built Middleware accepts (issue 10, defect 13).
@@ -181,8 +150,8 @@ func TestBuiltMiddlewareIsImmutable(t *testing.T) {
 	algs := []string{"RS256", "HS256"}
 	scopeClaims := []string{"scope"}
 	secret := []byte(strings.Repeat("k", 32))
-	cfg := warden.Config{Issuer: iss.URL, Audience: iss.Audience, JWKS: jwks, Algorithms: algs, ScopeClaims: scopeClaims,
-		Issuers: []warden.IssuerConfig{{Issuer: "https://hmac.example", Audience: "a", HMACSecret: secret}}}
+	cfg := warden.Config{Algorithms: algs, ScopeClaims: scopeClaims,
+		Issuers: []warden.Issuer{{URL: iss.URL, Audience: iss.Audience, JWKS: jwks}, {URL: "https://hmac.example", Audience: "a", HMACSecret: secret}}}
 	mw, err := warden.New(cfg)
 	require.NoError(t, err)
 	defer mw.Close()
@@ -213,7 +182,12 @@ func TestBuiltMiddlewareIsImmutable(t *testing.T) {
 func TestNestedScopeClaims(t *testing.T) {
 	t.Parallel()
 	iss := wardentest.NewIssuer(t)
-	mw, err := warden.New(warden.Config{Issuer: iss.URL, Audience: iss.Audience, JWKS: wardentest.JWKS(iss.Keys()...),
+	mw, err := warden.New(warden.Config{
+		Issuers: []warden.Issuer{{
+			URL:      iss.URL,
+			Audience: iss.Audience,
+			JWKS:     wardentest.JWKS(iss.Keys()...),
+		}},
 		ScopeClaims: []string{"realm_access.roles", "https://example.com/claims.scope"}})
 	require.NoError(t, err)
 	defer mw.Close()
@@ -259,7 +233,7 @@ func TestExposeReasonAddsOnlyTheCode(t *testing.T) {
 	t.Parallel()
 	iss := wardentest.NewIssuer(t)
 	build := func(expose bool) http.Handler {
-		mw, err := warden.New(warden.Config{Issuer: iss.URL, Audience: iss.Audience, JWKS: wardentest.JWKS(iss.Keys()...), ExposeReason: expose, Now: iss.Now})
+		mw, err := warden.New(warden.Config{Issuers: []warden.Issuer{{URL: iss.URL, Audience: iss.Audience, JWKS: wardentest.JWKS(iss.Keys()...)}}, ExposeReason: expose, Now: iss.Now})
 		require.NoError(t, err)
 		t.Cleanup(func() { _ = mw.Close() })
 		return mw.Require("Entry_Read")(echoPrincipal)

@@ -40,14 +40,26 @@ func (decClients) VerifyClient(_ context.Context, id, secret string) ([]string, 
 
 // decRecorder collects the decisions a Middleware reports.
 type decRecorder struct {
-	mu sync.Mutex
-	ds []warden.Decision
+	mu   sync.Mutex
+	ds   []warden.Decision
+	ctxs []context.Context // the context each decision came with
 }
 
-func (r *decRecorder) hook(d warden.Decision) {
+func (r *decRecorder) hook(ctx context.Context, d warden.Decision) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.ds = append(r.ds, d)
+	r.ctxs = append(r.ctxs, ctx)
+}
+
+// lastContext returns the context of the last decision.
+func (r *decRecorder) lastContext() context.Context {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if len(r.ctxs) == 0 {
+		return nil
+	}
+	return r.ctxs[len(r.ctxs)-1]
 }
 
 func (r *decRecorder) take() []warden.Decision {
@@ -165,7 +177,7 @@ func TestDecisionReasons(t *testing.T) {
 		{name: "unknown scheme", reason: warden.ReasonUnsupportedScheme, header: []string{"Token abc"}},
 		{name: "two Authorization lines", reason: warden.ReasonMalformedRequest, header: []string{mint()[0], mint()[0]}},
 		{name: "two segments", reason: warden.ReasonMalformedToken, scheme: warden.SchemeBearer, header: []string{"Bearer abc.def"}},
-		{name: "oversized token", reason: warden.ReasonTokenTooLarge, scheme: warden.SchemeBearer, header: []string{"Bearer " + strings.Repeat("a", warden.DefaultMaxTokenSize+1)}},
+		{name: "oversized token", reason: warden.ReasonTokenTooLarge, scheme: warden.SchemeBearer, header: []string{"Bearer " + strings.Repeat("a", 8<<10+1)}},
 		{name: "alg none", reason: warden.ReasonDisallowedAlg, scheme: warden.SchemeBearer,
 			header: []string{"Bearer " + decUnsigned(map[string]any{"iss": iss.URL, "aud": iss.Audience, "sub": "u", "exp": now.Add(time.Minute).Unix()})}},
 		{name: "crit header", reason: warden.ReasonUnsupportedHeader, scheme: warden.SchemeBearer,
@@ -190,18 +202,18 @@ func TestDecisionReasons(t *testing.T) {
 			cfg:    func(c *warden.Config) { c.Clients = decLimited{} },
 			header: []string{decBasic("c1", "s3cr3t")}},
 		{name: "impersonation refused", reason: warden.ReasonImpersonationDenied, scheme: warden.SchemeBearer,
-			cfg:    func(c *warden.Config) { c.MayImpersonate = func(context.Context, string, string) bool { return false } },
+			cfg:    func(c *warden.Config) { c.Impersonation.Allow = func(context.Context, string, string) bool { return false } },
 			header: actToken},
 		{name: "wrong client secret", reason: warden.ReasonBasicInvalid, scheme: warden.SchemeBasic, header: []string{decBasic("c1", "wrong")}},
 		{name: "JWKS unreachable at start", reason: warden.ReasonKeysUnavailable, scheme: warden.SchemeBearer,
 			cfg: func(c *warden.Config) {
-				c.Issuer, c.JWKS, c.JWKSURL = down, nil, down+"/jwks.json"
-				c.Keys = warden.KeySourceConfig{LazyStart: true, UnknownKIDWait: 50 * time.Millisecond}
+				c.Issuers[0].URL, c.Issuers[0].JWKS, c.Issuers[0].JWKSURL = down, nil, down+"/jwks.json"
+				c.KeySetPolicy = warden.KeySetPolicy{LazyStart: true, UnknownKIDWait: 50 * time.Millisecond}
 			},
 			header: mint("iss", down)},
 		{name: "permission resolver fails", reason: warden.ReasonPermissionsUnavailable, scheme: warden.SchemeBearer,
 			cfg: func(c *warden.Config) {
-				c.Permissions = func(context.Context, *warden.Principal) ([]string, error) {
+				c.Impersonation.Permissions = func(context.Context, *warden.Principal) ([]string, error) {
 					return nil, errors.New("directory down: secret-cause-text")
 				}
 			},
@@ -228,7 +240,11 @@ func TestDecisionReasons(t *testing.T) {
 			t.Run(name, func(t *testing.T) {
 				var rec decRecorder
 				cfg := warden.Config{
-					Issuer: iss.URL, Audience: iss.Audience, JWKS: wardentest.JWKS(iss.Keys()...),
+					Issuers: []warden.Issuer{{
+						URL:      iss.URL,
+						Audience: iss.Audience,
+						JWKS:     wardentest.JWKS(iss.Keys()...),
+					}},
 					Clients: decClients{}, OnDecision: rec.hook, ExposeReason: expose,
 					Logger: slog.New(slog.DiscardHandler),
 				}
@@ -253,6 +269,7 @@ func TestDecisionReasons(t *testing.T) {
 				w := httptest.NewRecorder()
 				h.ServeHTTP(w, r)
 
+				ctx := rec.lastContext()
 				ds := rec.take()
 				if len(ds) != 1 {
 					t.Fatalf("got %d decisions, want 1", len(ds))
@@ -267,7 +284,7 @@ func TestDecisionReasons(t *testing.T) {
 				if d.Requirement != "entry:read" {
 					t.Errorf("got requirement %q, want %q", d.Requirement, "entry:read")
 				}
-				if d.Context == nil || d.Context != r.Context() {
+				if ctx == nil || ctx != r.Context() {
 					t.Errorf("decision does not carry the request's context")
 				}
 				if d.Duration < 0 {
@@ -380,7 +397,11 @@ func TestLogDecisions(t *testing.T) {
 	var buf bytes.Buffer
 	logger := slog.New(slog.NewJSONHandler(&buf, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	mw, err := warden.New(warden.Config{
-		Issuer: iss.URL, Audience: iss.Audience, JWKS: wardentest.JWKS(iss.Keys()...),
+		Issuers: []warden.Issuer{{
+			URL:      iss.URL,
+			Audience: iss.Audience,
+			JWKS:     wardentest.JWKS(iss.Keys()...),
+		}},
 		Clients: decClients{}, Logger: slog.New(slog.DiscardHandler),
 		OnDecision: warden.LogDecisions(logger),
 	})
@@ -460,11 +481,11 @@ func TestLogDecisions(t *testing.T) {
 func TestChainDecisions(t *testing.T) {
 	var got []string
 	h := warden.ChainDecisions(
-		func(d warden.Decision) { got = append(got, "a:"+string(d.Reason)) },
+		func(_ context.Context, d warden.Decision) { got = append(got, "a:"+string(d.Reason)) },
 		nil,
-		func(d warden.Decision) { got = append(got, "b:"+string(d.Reason)) },
+		func(_ context.Context, d warden.Decision) { got = append(got, "b:"+string(d.Reason)) },
 	)
-	h(warden.Decision{Reason: warden.ReasonExpired})
+	h(context.Background(), warden.Decision{Reason: warden.ReasonExpired})
 	if want := []string{"a:expired", "b:expired"}; !slices.Equal(got, want) {
 		t.Errorf("got %v, want %v", got, want)
 	}
@@ -483,7 +504,11 @@ func ExampleLogDecisions() {
 		},
 	}))
 	mw, err := warden.New(warden.Config{
-		Issuer: "https://idp.example", Audience: "https://api.example", JWKS: wardentest.JWKS(key),
+		Issuers: []warden.Issuer{{
+			URL:      "https://idp.example",
+			Audience: "https://api.example",
+			JWKS:     wardentest.JWKS(key),
+		}},
 		OnDecision: warden.LogDecisions(logger),
 	})
 	if err != nil {
@@ -510,9 +535,10 @@ func ExampleLogDecisions() {
 func BenchmarkLogDecisions(b *testing.B) {
 	hook := warden.LogDecisions(slog.New(slog.NewJSONHandler(io.Discard, nil)))
 	d := warden.Decision{Reason: warden.ReasonOK, Scheme: warden.SchemeBearer, Issuer: "https://idp.example",
-		ClientID: "client-1", Subject: "user-1", Requirement: "entry:read", Duration: 3 * time.Microsecond, Context: context.Background()}
+		ClientID: "client-1", Subject: "user-1", Requirement: "entry:read", Duration: 3 * time.Microsecond}
+	ctx := context.Background()
 	b.ReportAllocs()
 	for b.Loop() {
-		hook(d)
+		hook(ctx, d)
 	}
 }

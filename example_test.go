@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/wardenhq/warden"
+	"github.com/wardenhq/warden/clientstore"
 	"github.com/wardenhq/warden/wardentest"
 )
 
@@ -20,9 +21,11 @@ func Example() {
 	defer idp.Close()
 
 	mw, err := warden.New(warden.Config{
-		Issuer:   idp.URL,
-		Audience: idp.Audience,
-		JWKSURL:  idp.JWKSURL(),
+		Issuers: []warden.Issuer{{
+			URL:      idp.URL,
+			Audience: idp.Audience,
+			JWKSURL:  idp.JWKSURL(),
+		}},
 	})
 	if err != nil {
 		fmt.Println(err)
@@ -63,7 +66,7 @@ func Example() {
 func ExampleMiddleware_RequireAny() {
 	idp := wardentest.StartIssuer()
 	defer idp.Close()
-	mw, _ := warden.New(warden.Config{Issuer: idp.URL, Audience: idp.Audience, JWKS: wardentest.JWKS(idp.Keys()...)})
+	mw, _ := warden.New(warden.Config{Issuers: []warden.Issuer{{URL: idp.URL, Audience: idp.Audience, JWKS: wardentest.JWKS(idp.Keys()...)}}})
 
 	search := mw.RequireAny("Entry_Read", "Entry_Admin")(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		fmt.Fprint(w, "results")
@@ -83,11 +86,11 @@ func ExampleMiddleware_RequireAny() {
 // Routes that take OAuth client credentials directly use HTTP Basic; a
 // route can accept both schemes.
 func ExampleMiddleware_Accept() {
-	hash, _ := warden.HashSecret("s3cr3t")
-	clients, _ := warden.NewClientStore([]warden.Client{{ID: "directory-app", SecretHash: hash, Scopes: []string{"Organisation_Read"}}})
+	hash, _ := clientstore.Hash("s3cr3t")
+	clients, _ := clientstore.New([]clientstore.Client{{ID: "directory-app", SecretHash: hash, Scopes: []string{"Organisation_Read"}}})
 	idp := wardentest.StartIssuer()
 	defer idp.Close()
-	mw, _ := warden.New(warden.Config{Issuer: idp.URL, Audience: idp.Audience, JWKS: wardentest.JWKS(idp.Keys()...), Clients: clients})
+	mw, _ := warden.New(warden.Config{Issuers: []warden.Issuer{{URL: idp.URL, Audience: idp.Audience, JWKS: wardentest.JWKS(idp.Keys()...)}}, Clients: clients})
 
 	orgs := mw.Accept(warden.SchemeBasic).Require("Organisation_Read")(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		p, _ := warden.PrincipalFrom(r.Context())
@@ -110,7 +113,7 @@ func ExampleMiddleware_Accept() {
 func ExampleMiddleware_Verify() {
 	idp := wardentest.StartIssuer()
 	defer idp.Close()
-	mw, _ := warden.New(warden.Config{Issuer: idp.URL, Audience: idp.Audience, JWKS: wardentest.JWKS(idp.Keys()...)})
+	mw, _ := warden.New(warden.Config{Issuers: []warden.Issuer{{URL: idp.URL, Audience: idp.Audience, JWKS: wardentest.JWKS(idp.Keys()...)}}})
 
 	p, err := mw.Verify(context.Background(), idp.Mint(wardentest.Token{Claims: wardentest.Claims{"sub": "alice", "act": map[string]any{"sub": "cms-app"}}}))
 	fmt.Println(p.Subject(), p.Actor().Subject, err)
@@ -131,7 +134,11 @@ func ExampleConfig_errorHandler() {
 	idp := wardentest.StartIssuer()
 	defer idp.Close()
 	mw, _ := warden.New(warden.Config{
-		Issuer: idp.URL, Audience: idp.Audience, JWKS: wardentest.JWKS(idp.Keys()...),
+		Issuers: []warden.Issuer{{
+			URL:      idp.URL,
+			Audience: idp.Audience,
+			JWKS:     wardentest.JWKS(idp.Keys()...),
+		}},
 		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err *warden.Error) {
 			w.Header().Set("Content-Type", "application/json")
 			w.WriteHeader(http.StatusTeapot) // ignored: warden's status is sent

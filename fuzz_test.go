@@ -112,22 +112,23 @@ func (fuzzClients) VerifyClient(_ context.Context, id, secret string) ([]string,
 var fuzzFix = sync.OnceValue(func() *fuzzFixture {
 	fx := &fuzzFixture{keys: fuzzKeys(), signed: map[string]fuzzSigned{}}
 	mw, err := warden.New(warden.Config{
-		Issuer:   fuzzIssuer,
-		Audience: fuzzAudience,
-		JWKS:     wardentest.JWKS(fx.keys...),
-		Clients:  fuzzClients{},
-		Leeway:   30 * time.Second,
-		Now:      func() time.Time { return fuzzNow },
-		Logger:   slog.New(slog.NewTextHandler(io.Discard, nil)),
-		MayImpersonate: func(_ context.Context, actor, _ string) bool {
+		Issuers: []warden.Issuer{{
+			URL:      fuzzIssuer,
+			Audience: fuzzAudience,
+			JWKS:     wardentest.JWKS(fx.keys...),
+		}},
+		Clients: fuzzClients{},
+		Leeway:  30 * time.Second,
+		Now:     func() time.Time { return fuzzNow },
+		Logger:  slog.New(slog.NewTextHandler(io.Discard, nil)),
+		Impersonation: warden.Impersonation{Allow: func(_ context.Context, actor, _ string) bool {
 			return actor == "c1"
-		},
-		Permissions: func(_ context.Context, p *warden.Principal) ([]string, error) {
+		}, Permissions: func(_ context.Context, p *warden.Principal) ([]string, error) {
 			if p.Subject() == "user1" {
 				return []string{"entry:read"}, nil
 			}
 			return nil, nil
-		},
+		}},
 	})
 	if err != nil {
 		panic(err)

@@ -69,8 +69,8 @@ func probe(t *testing.T, mw *warden.Middleware) readyReply {
 	if cc := w.Header().Get("Cache-Control"); cc != "no-store" {
 		t.Errorf("got Cache-Control %q, want no-store", cc)
 	}
-	if (r.code == http.StatusOK) != mw.Ready() {
-		t.Errorf("handler says %d but Ready() is %v", r.code, mw.Ready())
+	if (r.code == http.StatusOK) != ready(mw) {
+		t.Errorf("handler says %d but KeyStatus says usable=%v", r.code, ready(mw))
 	}
 	return r
 }
@@ -79,8 +79,11 @@ func probe(t *testing.T, mw *warden.Middleware) readyReply {
 func TestReadyStatic(t *testing.T) {
 	iss := wardentest.NewIssuer(t)
 	mw, err := warden.New(warden.Config{
-		Issuer: iss.URL, Audience: iss.Audience, JWKS: wardentest.JWKS(iss.Keys()...),
-		Issuers: []warden.IssuerConfig{{Issuer: "https://hmac.example", SkipAudienceCheck: true, HMACSecret: make([]byte, 32)}},
+		Issuers: []warden.Issuer{{
+			URL:      iss.URL,
+			Audience: iss.Audience,
+			JWKS:     wardentest.JWKS(iss.Keys()...),
+		}, {URL: "https://hmac.example", SkipAudienceCheck: true, HMACSecret: make([]byte, 32)}},
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -105,9 +108,13 @@ func TestReadyStates(t *testing.T) {
 	jwks.broken.Store(true)
 
 	mw, err := warden.New(warden.Config{
-		Issuer: iss.URL, Audience: iss.Audience, JWKSURL: jwks.srv.URL + "/jwks.json",
-		Keys: warden.KeySourceConfig{LazyStart: true, MaxStaleness: time.Hour, UnknownKIDWait: 100 * time.Millisecond},
-		Now:  clock.Now, Logger: slog.New(slog.DiscardHandler),
+		Issuers: []warden.Issuer{{
+			URL:      iss.URL,
+			Audience: iss.Audience,
+			JWKSURL:  jwks.srv.URL + "/jwks.json",
+		}},
+		KeySetPolicy: warden.KeySetPolicy{LazyStart: true, MaxStaleness: time.Hour, UnknownKIDWait: 100 * time.Millisecond},
+		Now:          clock.Now, Logger: slog.New(slog.DiscardHandler),
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -130,7 +137,7 @@ func TestReadyStates(t *testing.T) {
 
 	// Fresh: the issuer recovers; the next request's refresh fetches keys.
 	jwks.broken.Store(false)
-	waitFor(t, "first key set", func() bool { clock.Advance(time.Minute); call(); return mw.Ready() })
+	waitFor(t, "first key set", func() bool { clock.Advance(time.Minute); call(); return ready(mw) })
 	r = probe(t, mw)
 	if r.code != http.StatusOK || !r.body.Issuers[0].Usable || len(r.body.Issuers[0].KeyIDs) != 3 || r.body.Issuers[0].LastRefresh == "" || r.body.Issuers[0].RefreshFailing {
 		t.Fatalf("fresh: got %d %s, want 200 with three key ids", r.code, r.raw)
@@ -161,7 +168,7 @@ func TestReadyStates(t *testing.T) {
 
 	// Recovery: the issuer is back; readiness follows.
 	jwks.broken.Store(false)
-	waitFor(t, "recovery", func() bool { clock.Advance(time.Minute); call(); return mw.Ready() })
+	waitFor(t, "recovery", func() bool { clock.Advance(time.Minute); call(); return ready(mw) })
 	if r = probe(t, mw); r.code != http.StatusOK {
 		t.Fatalf("recovered: got %d %s, want 200", r.code, r.raw)
 	}
@@ -183,7 +190,7 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 // TestReadyHandlerMethods: probes use GET or HEAD; anything else is 405.
 func TestReadyHandlerMethods(t *testing.T) {
 	iss := wardentest.NewIssuer(t)
-	mw, err := warden.New(warden.Config{Issuer: iss.URL, Audience: iss.Audience, JWKS: wardentest.JWKS(iss.Keys()...)})
+	mw, err := warden.New(warden.Config{Issuers: []warden.Issuer{{URL: iss.URL, Audience: iss.Audience, JWKS: wardentest.JWKS(iss.Keys()...)}}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -207,8 +214,11 @@ func TestReadyHandlerMethods(t *testing.T) {
 // An issuer with a static JWK Set is always ready.
 func ExampleMiddleware_ReadyHandler() {
 	mw, err := warden.New(warden.Config{
-		Issuer: "https://idp.example", Audience: "https://api.example",
-		JWKS: wardentest.JWKS(wardentest.NewECKey("k1")),
+		Issuers: []warden.Issuer{{
+			URL:      "https://idp.example",
+			Audience: "https://api.example",
+			JWKS:     wardentest.JWKS(wardentest.NewECKey("k1")),
+		}},
 	})
 	if err != nil {
 		panic(err)
@@ -229,4 +239,15 @@ func ExampleMiddleware_ReadyHandler() {
 	fmt.Println(w.Code, body.Status, body.Issuers[0].Issuer, body.Issuers[0].KeyIDs)
 	// Output:
 	// 200 ready https://idp.example [k1]
+}
+
+// ready reports whether every issuer's keys are usable, as ReadyHandler
+// decides.
+func ready(mw *warden.Middleware) bool {
+	for _, st := range mw.KeyStatus() {
+		if !st.Usable {
+			return false
+		}
+	}
+	return true
 }

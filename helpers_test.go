@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/wardenhq/warden"
+	"github.com/wardenhq/warden/clientstore"
 	"github.com/wardenhq/warden/wardentest"
 )
 
@@ -56,15 +57,15 @@ func (b *syncBuffer) String() string {
 
 // testClients is a Basic client store shared by the tests: bcrypt is slow
 // by design, so the hashes are computed once.
-var testClients = sync.OnceValue(func() *warden.ClientStore {
+var testClients = sync.OnceValue(func() *clientstore.Store {
 	hash := func(s string) string {
-		h, err := warden.HashSecret(s)
+		h, err := clientstore.Hash(s)
 		if err != nil {
 			panic(err)
 		}
 		return h
 	}
-	store, err := warden.NewClientStore([]warden.Client{
+	store, err := clientstore.New([]clientstore.Client{
 		{ID: "dir-client", SecretHash: hash("dir-secret"), Scopes: []string{"Organisation_Read"}},
 		{ID: "plain-client", SecretHash: hash("plain-secret")},
 	})
@@ -93,12 +94,14 @@ func newFixture(t *testing.T, mutate func(*warden.Config, *wardentest.Issuer)) *
 	f := &fixture{iss: wardentest.NewIssuer(t), clock: newTestClock()}
 	f.iss.SetClock(f.clock.Now)
 	cfg := warden.Config{
-		Issuer:   f.iss.URL,
-		Audience: f.iss.Audience,
-		JWKSURL:  f.iss.JWKSURL(),
-		Clients:  testClients(),
-		Now:      f.clock.Now,
-		Logger:   slog.New(slog.NewTextHandler(io.Discard, nil)),
+		Issuers: []warden.Issuer{{
+			URL:      f.iss.URL,
+			Audience: f.iss.Audience,
+			JWKSURL:  f.iss.JWKSURL(),
+		}},
+		Clients: testClients(),
+		Now:     f.clock.Now,
+		Logger:  slog.New(slog.NewTextHandler(io.Discard, nil)),
 	}
 	if mutate != nil {
 		mutate(&cfg, f.iss)

@@ -40,7 +40,11 @@ func metadataMiddleware(t *testing.T, mutate func(*warden.Config)) (*warden.Midd
 	t.Helper()
 	iss := wardentest.NewIssuer(t)
 	cfg := warden.Config{
-		Issuer: iss.URL, Audience: iss.Audience, JWKS: wardentest.JWKS(iss.Keys()...),
+		Issuers: []warden.Issuer{{
+			URL:      iss.URL,
+			Audience: iss.Audience,
+			JWKS:     wardentest.JWKS(iss.Keys()...),
+		}},
 		Clients: decClients{},
 	}
 	if mutate != nil {
@@ -79,12 +83,12 @@ func strs(v any) []string {
 func TestMetadataDocument(t *testing.T) {
 	const other = "https://login.other.example"
 	mw, iss := metadataMiddleware(t, func(c *warden.Config) {
-		c.Issuers = []warden.IssuerConfig{{Issuer: other, SkipAudienceCheck: true, JWKS: wardentest.JWKS(wardentest.NewECKey("o-1"))}}
+		c.Issuers = append(c.Issuers, warden.Issuer{URL: other, SkipAudienceCheck: true, JWKS: wardentest.JWKS(wardentest.NewECKey("o-1"))})
 	})
 	mw.Require("entry:read", "entry:write")
 	mw.RequireAny("entry:admin", "entry:read")
 	mw.Accept(warden.SchemeBearer, warden.SchemeBasic).Require("report:run")
-	mw.Handler(http.NotFoundHandler())
+	mw.Authenticate(http.NotFoundHandler())
 
 	h, err := mw.MetadataHandler(warden.ResourceMetadata{
 		Resource:              "https://api.example.test",
@@ -263,7 +267,12 @@ func TestResourceMetadataChallenge(t *testing.T) {
 			}
 		}
 	}
-	if _, err := warden.New(warden.Config{Issuer: "https://i.example", SkipAudienceCheck: true, HMACSecret: make([]byte, 32),
+	if _, err := warden.New(warden.Config{
+		Issuers: []warden.Issuer{{
+			URL:               "https://i.example",
+			SkipAudienceCheck: true,
+			HMACSecret:        make([]byte, 32),
+		}},
 		ResourceMetadataURL: "http://api.example.test/.well-known/oauth-protected-resource"}); err == nil {
 		t.Error("a plain-http ResourceMetadataURL on a public host was accepted")
 	}
@@ -278,8 +287,11 @@ func ExampleMiddleware_MetadataHandler() {
 		panic(err)
 	}
 	mw, err := warden.New(warden.Config{
-		Issuer: "https://idp.example", Audience: resource,
-		JWKS:                wardentest.JWKS(wardentest.NewECKey("k1")),
+		Issuers: []warden.Issuer{{
+			URL:      "https://idp.example",
+			Audience: resource,
+			JWKS:     wardentest.JWKS(wardentest.NewECKey("k1")),
+		}},
 		ResourceMetadataURL: mdURL,
 	})
 	if err != nil {

@@ -23,7 +23,7 @@ func rfc6750Mux(mw *warden.Middleware) http.Handler {
 	mux.Handle("/entries", mw.Require("Entry_Read")(echoPrincipal))
 	mux.Handle("/entries/write", mw.Require("Entry_Read", "Entry_Write")(echoPrincipal))
 	mux.Handle("/search", mw.RequireAny("Entry_Read", "Entry_Admin")(echoPrincipal))
-	mux.Handle("/whoami", mw.Accept(warden.SchemeBearer, warden.SchemeBasic).Handler(echoPrincipal))
+	mux.Handle("/whoami", mw.Accept(warden.SchemeBearer, warden.SchemeBasic).Authenticate(echoPrincipal))
 	mux.Handle("/both", mw.Accept(warden.SchemeBearer, warden.SchemeBasic).Require("Organisation_Read")(echoPrincipal))
 	mux.Handle("/organisations", mw.Accept(warden.SchemeBasic).Require("Organisation_Read")(echoPrincipal))
 	return mux
@@ -32,9 +32,9 @@ func rfc6750Mux(mw *warden.Middleware) http.Handler {
 // impersonationConfig: client-1 may act for users, client-2 may not; alice
 // holds Entry_Read, bob nothing.
 func impersonationConfig(cfg *warden.Config, _ *wardentest.Issuer) {
-	cfg.ActAs = true
-	cfg.MayImpersonate = func(_ context.Context, actor, _ string) bool { return actor == "client-1" }
-	cfg.Permissions = func(_ context.Context, p *warden.Principal) ([]string, error) {
+	cfg.Issuers[0].ActAs = true
+	cfg.Impersonation.Allow = func(_ context.Context, actor, _ string) bool { return actor == "client-1" }
+	cfg.Impersonation.Permissions = func(_ context.Context, p *warden.Principal) ([]string, error) {
 		if p.Subject() == "alice" {
 			return []string{"Entry_Read"}, nil
 		}
@@ -205,8 +205,12 @@ func TestKeysUnavailable(t *testing.T) {
 	dead.Close() // connections are now refused
 	iss := wardentest.NewIssuer(t)
 	mw, err := warden.New(warden.Config{
-		Issuer: iss.URL, Audience: iss.Audience, JWKSURL: deadURL,
-		Keys: warden.KeySourceConfig{LazyStart: true},
+		Issuers: []warden.Issuer{{
+			URL:      iss.URL,
+			Audience: iss.Audience,
+			JWKSURL:  deadURL,
+		}},
+		KeySetPolicy: warden.KeySetPolicy{LazyStart: true},
 	})
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = mw.Close() })
@@ -217,6 +221,6 @@ func TestKeysUnavailable(t *testing.T) {
 	assert.Equal(t, `{"error":"temporarily_unavailable","error_description":"The access token cannot be verified right now"}`+"\n", w.Body.String())
 
 	// Without LazyStart the same configuration fails at construction.
-	_, err = warden.New(warden.Config{Issuer: iss.URL, Audience: iss.Audience, JWKSURL: deadURL})
+	_, err = warden.New(warden.Config{Issuers: []warden.Issuer{{URL: iss.URL, Audience: iss.Audience, JWKSURL: deadURL}}})
 	assert.Error(t, err)
 }

@@ -159,12 +159,14 @@ func newRKFixture(t *testing.T, mutate func(*warden.Config)) *rkFixture {
 	f.keys = newRKServer(t, f.iss)
 	f.iss.SetClock(f.clock.Now)
 	cfg := warden.Config{
-		Issuer:   f.iss.URL,
-		Audience: f.iss.Audience,
-		JWKSURL:  f.keys.URL(),
-		Now:      f.clock.Now,
-		Logger:   slog.New(slog.NewTextHandler(f.log, &slog.HandlerOptions{Level: slog.LevelDebug})),
-		Keys:     warden.KeySourceConfig{FetchTimeout: 5 * time.Second},
+		Issuers: []warden.Issuer{{
+			URL:      f.iss.URL,
+			Audience: f.iss.Audience,
+			JWKSURL:  f.keys.URL(),
+		}},
+		Now:          f.clock.Now,
+		Logger:       slog.New(slog.NewTextHandler(f.log, &slog.HandlerOptions{Level: slog.LevelDebug})),
+		KeySetPolicy: warden.KeySetPolicy{FetchTimeout: 5 * time.Second},
 	}
 	if mutate != nil {
 		mutate(&cfg)
@@ -175,7 +177,7 @@ func newRKFixture(t *testing.T, mutate func(*warden.Config)) *rkFixture {
 	}
 	t.Cleanup(func() { _ = mw.Close() })
 	f.mw = mw
-	f.h = mw.Handler(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusOK) }))
+	f.h = mw.Authenticate(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusOK) }))
 	return f
 }
 
@@ -196,7 +198,7 @@ func (f *rkFixture) valid(n int) string {
 }
 
 // status returns the single issuer's key status.
-func (f *rkFixture) status() warden.KeySourceStatus { return f.mw.KeyStatus()[0] }
+func (f *rkFixture) status() warden.KeySetStatus { return f.mw.KeyStatus()[0] }
 
 // rkEventually polls cond until it holds or 10 s pass: a bound on waiting
 // for background work, not a timing assertion.
@@ -262,7 +264,7 @@ func TestRemoteKeysUnknownKIDStorm(t *testing.T) {
 }
 
 func TestRemoteKeysConcurrentRotation(t *testing.T) {
-	f := newRKFixture(t, func(c *warden.Config) { c.Keys.UnknownKIDWait = 5 * time.Second })
+	f := newRKFixture(t, func(c *warden.Config) { c.KeySetPolicy.UnknownKIDWait = 5 * time.Second })
 	f.keys.set(rkSlow) // widens the window in which requests pile up
 	f.iss.Rotate("rsa-2")
 	const n = 200
@@ -293,9 +295,9 @@ func TestRemoteKeysConcurrentRotation(t *testing.T) {
 
 func TestRemoteKeysRememberedUnknownKID(t *testing.T) {
 	f := newRKFixture(t, func(c *warden.Config) {
-		c.Keys.UnknownKIDInterval = 10 * time.Minute
-		c.Keys.UnknownKIDWait = time.Minute
-		c.Keys.FetchTimeout = time.Minute
+		c.KeySetPolicy.UnknownKIDInterval = 10 * time.Minute
+		c.KeySetPolicy.UnknownKIDWait = time.Minute
+		c.KeySetPolicy.FetchTimeout = time.Minute
 	})
 	gone := f.iss.Mint(wardentest.Token{Header: map[string]any{"kid": "gone"}})
 	if c := f.serve(gone).Code; c != http.StatusUnauthorized {
@@ -350,8 +352,8 @@ func TestRemoteKeysRotation(t *testing.T) {
 
 func TestRemoteKeysOutage(t *testing.T) {
 	f := newRKFixture(t, func(c *warden.Config) {
-		c.Keys.MinRefreshInterval = time.Second // backoff ceiling: retries every second at most
-		c.Keys.FetchTimeout = 300 * time.Millisecond
+		c.KeySetPolicy.MinRefreshInterval = time.Second // backoff ceiling: retries every second at most
+		c.KeySetPolicy.FetchTimeout = 300 * time.Millisecond
 	})
 	start := f.clock.Now()
 	failures := []rkMode{rk500, rkHTML, rkBadJSON, rkTruncated, rkHuge, rkHang, rkReset, rkEmpty, rkOffHost, rkManyRedirs}
@@ -413,7 +415,7 @@ func TestRemoteKeysOutage(t *testing.T) {
 }
 
 func TestRemoteKeysStaleBeyondMaxStaleness(t *testing.T) {
-	f := newRKFixture(t, func(c *warden.Config) { c.Keys.MaxStaleness = time.Hour })
+	f := newRKFixture(t, func(c *warden.Config) { c.KeySetPolicy.MaxStaleness = time.Hour })
 	// A token verified before the outage sits in the verified-token cache;
 	// staleness must reach it too.
 	cached := f.iss.Mint(wardentest.Token{Claims: wardentest.Claims{"exp": f.clock.Now().Add(2 * time.Hour).Unix()}})
@@ -453,8 +455,8 @@ func TestRemoteKeysStaleBeyondMaxStaleness(t *testing.T) {
 
 func TestRemoteKeysUnknownKIDWaitIsBounded(t *testing.T) {
 	f := newRKFixture(t, func(c *warden.Config) {
-		c.Keys.UnknownKIDWait = 20 * time.Millisecond
-		c.Keys.FetchTimeout = time.Minute
+		c.KeySetPolicy.UnknownKIDWait = 20 * time.Millisecond
+		c.KeySetPolicy.FetchTimeout = time.Minute
 	})
 	f.keys.set(rkHang)
 	tok := f.iss.Mint(wardentest.Token{Header: map[string]any{"kid": "rotated-away"}})
@@ -490,8 +492,12 @@ func TestRemoteKeysStartup(t *testing.T) {
 				keys.set(m)
 			}
 			_, err := warden.New(warden.Config{
-				Issuer: iss.URL, Audience: iss.Audience, JWKSURL: url,
-				Keys: warden.KeySourceConfig{FetchTimeout: 300 * time.Millisecond},
+				Issuers: []warden.Issuer{{
+					URL:      iss.URL,
+					Audience: iss.Audience,
+					JWKSURL:  url,
+				}},
+				KeySetPolicy: warden.KeySetPolicy{FetchTimeout: 300 * time.Millisecond},
 			})
 			var kfe *warden.KeyFetchError
 			if !errors.As(err, &kfe) || kfe.Issuer != iss.URL || kfe.Err == nil {
@@ -509,8 +515,13 @@ func TestRemoteKeysStartup(t *testing.T) {
 		clock := &testClock{t: time.Unix(1_900_000_000, 0)}
 		iss.SetClock(clock.Now)
 		mw, err := warden.New(warden.Config{
-			Issuer: iss.URL, Audience: iss.Audience, JWKSURL: keys.URL(), Now: clock.Now,
-			Keys: warden.KeySourceConfig{LazyStart: true},
+			Issuers: []warden.Issuer{{
+				URL:      iss.URL,
+				Audience: iss.Audience,
+				JWKSURL:  keys.URL(),
+			}},
+			Now:          clock.Now,
+			KeySetPolicy: warden.KeySetPolicy{LazyStart: true},
 		})
 		if err != nil {
 			t.Fatalf("New with LazyStart: %v", err)
@@ -550,7 +561,7 @@ func TestRemoteKeysRedirects(t *testing.T) {
 				iss := wardentest.NewIssuer(t)
 				keys := newRKServer(t, iss)
 				keys.set(tc.mode)
-				cfg := warden.Config{Issuer: iss.URL, Audience: iss.Audience, JWKSURL: keys.URL()}
+				cfg := warden.Config{Issuers: []warden.Issuer{{URL: iss.URL, Audience: iss.Audience, JWKSURL: keys.URL()}}}
 				if supplied {
 					cfg.HTTPClient = &http.Client{} // follows any redirect by itself
 				}
@@ -585,7 +596,7 @@ func TestRemoteKeysCacheControl(t *testing.T) {
 		{"no max-age: one hour", "", 30 * time.Minute, 61 * time.Minute, 0},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			f := newRKFixture(t, func(c *warden.Config) { c.Keys.MaxRefreshInterval = tc.maxInterval })
+			f := newRKFixture(t, func(c *warden.Config) { c.KeySetPolicy.MaxRefreshInterval = tc.maxInterval })
 			f.keys.cacheCtl.Store(tc.cacheCtl)
 			// Refresh once more so the schedule follows tc.cacheCtl.
 			f.iss.Rotate("rsa-2")
@@ -611,9 +622,9 @@ func TestRemoteKeysUnconfiguredIssuerFetchesNothing(t *testing.T) {
 	}))
 	defer evil.Close()
 	a, b := wardentest.NewIssuer(t), wardentest.NewIssuer(t)
-	mw, err := warden.New(warden.Config{Issuers: []warden.IssuerConfig{
-		{Issuer: a.URL, Audience: a.Audience, JWKSURL: a.JWKSURL()},
-		{Issuer: b.URL, Audience: b.Audience}, // discovery
+	mw, err := warden.New(warden.Config{Issuers: []warden.Issuer{
+		{URL: a.URL, Audience: a.Audience, JWKSURL: a.JWKSURL()},
+		{URL: b.URL, Audience: b.Audience}, // discovery
 	}})
 	if err != nil {
 		t.Fatalf("New: %v", err)
@@ -682,9 +693,9 @@ func TestRemoteKeysDiscovery(t *testing.T) {
 					iss.Handle(d.path, http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte(body)) }))
 				}
 			}
-			cfg := warden.Config{Issuer: iss.URL + tc.issuer, Audience: iss.Audience, Keys: warden.KeySourceConfig{FetchTimeout: 5 * time.Second}}
+			cfg := warden.Config{Issuers: []warden.Issuer{{URL: iss.URL + tc.issuer, Audience: iss.Audience}}, KeySetPolicy: warden.KeySetPolicy{FetchTimeout: 5 * time.Second}}
 			if tc.discovery != "" {
-				cfg.DiscoveryURL = iss.URL + tc.discovery
+				cfg.Issuers[0].DiscoveryURL = iss.URL + tc.discovery
 			}
 			mw, err := warden.New(cfg)
 			if !tc.ok {
@@ -701,7 +712,7 @@ func TestRemoteKeysDiscovery(t *testing.T) {
 				t.Fatalf("New: %v", err)
 			}
 			defer mw.Close()
-			tok := iss.Mint(wardentest.Token{Claims: wardentest.Claims{"iss": cfg.Issuer}})
+			tok := iss.Mint(wardentest.Token{Claims: wardentest.Claims{"iss": cfg.Issuers[0].URL}})
 			if _, err := mw.Verify(t.Context(), tok); err != nil {
 				t.Fatalf("Verify: %v", err)
 			}
@@ -711,11 +722,11 @@ func TestRemoteKeysDiscovery(t *testing.T) {
 
 func TestRemoteKeysConfigErrors(t *testing.T) {
 	for name, cfg := range map[string]warden.Config{
-		"http JWKS URL on a public host":      {Issuer: "https://idp.example", Audience: "a", JWKSURL: "http://idp.example/jwks"},
-		"http discovery URL on a public host": {Issuer: "https://idp.example", Audience: "a", DiscoveryURL: "http://idp.example/.well-known/openid-configuration"},
-		"http issuer for discovery":           {Issuer: "http://idp.example", Audience: "a"},
-		"issuer with a query for discovery":   {Issuer: "https://idp.example/?tenant=1", Audience: "a"},
-		"min above max refresh":               {Issuer: "https://idp.example", Audience: "a", JWKSURL: "https://idp.example/jwks", Keys: warden.KeySourceConfig{MinRefreshInterval: time.Hour, MaxRefreshInterval: time.Minute}},
+		"http JWKS URL on a public host":      {Issuers: []warden.Issuer{{URL: "https://idp.example", Audience: "a", JWKSURL: "http://idp.example/jwks"}}},
+		"http discovery URL on a public host": {Issuers: []warden.Issuer{{URL: "https://idp.example", Audience: "a", DiscoveryURL: "http://idp.example/.well-known/openid-configuration"}}},
+		"http issuer for discovery":           {Issuers: []warden.Issuer{{URL: "http://idp.example", Audience: "a"}}},
+		"issuer with a query for discovery":   {Issuers: []warden.Issuer{{URL: "https://idp.example/?tenant=1", Audience: "a"}}},
+		"min above max refresh":               {Issuers: []warden.Issuer{{URL: "https://idp.example", Audience: "a", JWKSURL: "https://idp.example/jwks"}}, KeySetPolicy: warden.KeySetPolicy{MinRefreshInterval: time.Hour, MaxRefreshInterval: time.Minute}},
 	} {
 		t.Run(name, func(t *testing.T) {
 			mw, err := warden.New(cfg)
@@ -738,11 +749,11 @@ func TestRemoteKeysCloseStopsEverything(t *testing.T) {
 	hangKeys.set(rkHang)
 	baseline := runtime.NumGoroutine()
 	mw, err := warden.New(warden.Config{
-		Issuers: []warden.IssuerConfig{
-			{Issuer: iss.URL, Audience: iss.Audience, JWKSURL: keys.URL()},
-			{Issuer: hanging.URL, Audience: hanging.Audience, JWKSURL: hangKeys.URL()},
+		Issuers: []warden.Issuer{
+			{URL: iss.URL, Audience: iss.Audience, JWKSURL: keys.URL()},
+			{URL: hanging.URL, Audience: hanging.Audience, JWKSURL: hangKeys.URL()},
 		},
-		Keys: warden.KeySourceConfig{LazyStart: true, FetchTimeout: time.Minute},
+		KeySetPolicy: warden.KeySetPolicy{LazyStart: true, FetchTimeout: time.Minute},
 	})
 	if err != nil {
 		t.Fatalf("New: %v", err)
@@ -775,7 +786,7 @@ func TestRemoteKeysOnRefresh(t *testing.T) {
 	var mu sync.Mutex
 	var events []warden.KeyRefresh
 	f := newRKFixture(t, func(c *warden.Config) {
-		c.Keys.OnRefresh = func(ev warden.KeyRefresh) {
+		c.KeySetPolicy.OnRefresh = func(ev warden.KeyRefresh) {
 			mu.Lock()
 			defer mu.Unlock()
 			events = append(events, ev)

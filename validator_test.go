@@ -48,7 +48,11 @@ func TestRealWorldTokenShapes(t *testing.T) {
 			[]byte(`{"iss":"`+cmsIssuer+`","aud":"`+cmsIssuer+`/resources","exp":1488379358,"azp":"azure-app","scp":"Entry_Read"}`)), "azure-app", "azure-app"},
 	}
 	mw, err := warden.New(warden.Config{
-		Issuer: cmsIssuer, Audience: cmsIssuer + "/resources", JWKS: wardentest.JWKS(key),
+		Issuers: []warden.Issuer{{
+			URL:      cmsIssuer,
+			Audience: cmsIssuer + "/resources",
+			JWKS:     wardentest.JWKS(key),
+		}},
 		Now: func() time.Time { return at },
 	})
 	require.NoError(t, err)
@@ -117,10 +121,13 @@ func TestHMACIssuer(t *testing.T) {
 	long := []byte(strings.Repeat("l", 64))
 	iss := wardentest.NewIssuer(t)
 	mw, err := warden.New(warden.Config{
-		Issuer: "https://hmac.test", Audience: "api", HMACSecret: secret,
-		Issuers: []warden.IssuerConfig{
-			{Issuer: iss.URL, Audience: iss.Audience, JWKS: wardentest.JWKS(iss.Keys()...)},
-			{Issuer: "https://hmac-long.test", Audience: "api", HMACSecret: long},
+		Issuers: []warden.Issuer{{
+			URL:        "https://hmac.test",
+			Audience:   "api",
+			HMACSecret: secret,
+		},
+			{URL: iss.URL, Audience: iss.Audience, JWKS: wardentest.JWKS(iss.Keys()...)},
+			{URL: "https://hmac-long.test", Audience: "api", HMACSecret: long},
 		},
 	})
 	require.NoError(t, err)
@@ -158,9 +165,9 @@ func TestHMACIssuer(t *testing.T) {
 func TestMultipleIssuers(t *testing.T) {
 	a, b := wardentest.NewIssuer(t), wardentest.NewIssuer(t)
 	b.Audience = "https://b.api.test"
-	mw, err := warden.New(warden.Config{Issuers: []warden.IssuerConfig{
-		{Issuer: a.URL, Audience: a.Audience, JWKS: wardentest.JWKS(a.Keys()...)},
-		{Issuer: b.URL, Audience: b.Audience, JWKS: wardentest.JWKS(b.Keys()...)},
+	mw, err := warden.New(warden.Config{Issuers: []warden.Issuer{
+		{URL: a.URL, Audience: a.Audience, JWKS: wardentest.JWKS(a.Keys()...)},
+		{URL: b.URL, Audience: b.Audience, JWKS: wardentest.JWKS(b.Keys()...)},
 	}})
 	require.NoError(t, err)
 	cases := []struct {
@@ -224,7 +231,7 @@ func TestPrincipal(t *testing.T) {
 func TestPrincipalClaimsExactNames(t *testing.T) {
 	t.Parallel()
 	iss := wardentest.NewIssuer(t)
-	mw, err := warden.New(warden.Config{Issuer: iss.URL, Audience: iss.Audience, JWKS: wardentest.JWKS(iss.Keys()...)})
+	mw, err := warden.New(warden.Config{Issuers: []warden.Issuer{{URL: iss.URL, Audience: iss.Audience, JWKS: wardentest.JWKS(iss.Keys()...)}}})
 	require.NoError(t, err)
 	defer mw.Close()
 	type org struct {

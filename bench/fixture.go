@@ -6,6 +6,7 @@ package bench
 
 import (
 	"encoding/json"
+	"fmt"
 	"time"
 
 	"github.com/wardenhq/warden/wardentest"
@@ -25,6 +26,9 @@ type Fixture struct {
 	Keys []*wardentest.Key
 	// Tokens maps an algorithm to its token.
 	Tokens map[string]string
+	// Fresh maps an algorithm to distinct tokens, for requests a cache has
+	// not seen.
+	Fresh map[string][]string
 	// JWKS is the public JWK Set of Keys.
 	JWKS []byte
 }
@@ -34,10 +38,14 @@ func NewFixture() *Fixture {
 	f := &Fixture{
 		Keys:   []*wardentest.Key{wardentest.NewRSAKey("rsa-1"), wardentest.NewECKey("ec-1"), wardentest.NewEd25519Key("ed-1")},
 		Tokens: map[string]string{},
+		Fresh:  map[string][]string{},
 	}
 	f.JWKS = wardentest.JWKS(f.Keys...)
 	for _, k := range f.Keys {
 		f.Tokens[k.Alg] = Mint(k, k.ID, "0123456789abcdef01234567")
+		for i := range 64 {
+			f.Fresh[k.Alg] = append(f.Fresh[k.Alg], Mint(k, k.ID, fmt.Sprintf("fresh-%08d", i)))
+		}
 	}
 	return f
 }

@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"sync"
+	"sync/atomic"
 	"testing"
 
 	jwtmiddleware "github.com/auth0/go-jwt-middleware/v2"
@@ -94,7 +95,7 @@ func peerCases(tb testing.TB, f *bench.Fixture, k *wardentest.Key) []peerCase {
 	pub := k.Signer.Public()
 	next := http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusNoContent) })
 
-	fresh := newWarden(tb, f, -1).Require("read")(next)
+	fresh := newWarden(tb, f, 1).Require("read")(next)
 	cached := newWarden(tb, f, 0).Require("read")(next)
 
 	v, err := validator.New(func(context.Context) (any, error) { return pub, nil },
@@ -119,7 +120,7 @@ func peerCases(tb testing.TB, f *bench.Fixture, k *wardentest.Key) []peerCase {
 			t, err := jwt.Parse(tok, func(*jwt.Token) (any, error) { return pub, nil })
 			return err == nil && t.Valid
 		}},
-		{"warden-new", serve(fresh, tok)},
+		{"warden-new", serveEach(fresh, f.Fresh[k.Alg])},
 		{"warden-cached", serve(cached, tok)},
 		{"auth0", serve(auth0, tok)},
 		{"jwx", func(*discard) bool {
@@ -130,7 +131,7 @@ func peerCases(tb testing.TB, f *bench.Fixture, k *wardentest.Key) []peerCase {
 }
 
 func newWarden(tb testing.TB, f *bench.Fixture, cacheSize int) *warden.Middleware {
-	m, err := warden.New(warden.Config{Issuer: bench.Issuer, Audience: bench.Audience, JWKS: f.JWKS, TokenCacheSize: cacheSize})
+	m, err := warden.New(warden.Config{Issuers: []warden.Issuer{{URL: bench.Issuer, Audience: bench.Audience, JWKS: f.JWKS}}, TokenCacheSize: cacheSize})
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -147,6 +148,17 @@ func serve(h http.Handler, tok string) func(*discard) bool {
 		h.ServeHTTP(w, r)
 		return w.code == http.StatusNoContent
 	}
+}
+
+// serveEach serves the tokens in turn, one per call: with a cache of one
+// entry, every call is a token the cache has not seen.
+func serveEach(h http.Handler, toks []string) func(*discard) bool {
+	ops := make([]func(*discard) bool, len(toks))
+	for i, t := range toks {
+		ops[i] = serve(h, t)
+	}
+	var n atomic.Uint64
+	return func(w *discard) bool { return ops[(n.Add(1)-1)%uint64(len(ops))](w) }
 }
 
 // discard is a ResponseWriter that keeps only the status, so the numbers

@@ -18,7 +18,7 @@
 //	warden.keys.refresh.duration histogram s          warden.issuer, warden.outcome
 //
 // The refresh instruments are fed by OnKeyRefresh, which goes in
-// warden.Config.Keys.OnRefresh.
+// warden.Config.KeySetPolicy.OnRefresh.
 //
 // The reason codes are those of warden.Reasons (REASONS.md in the warden
 // module); warden.status is the HTTP status of a refusal, 0 when admitted.
@@ -148,8 +148,7 @@ func New(cfg Config) (*Recorder, error) {
 
 // OnDecision records one decision. Use it as warden.Config.OnDecision,
 // alone or with warden.ChainDecisions.
-func (r *Recorder) OnDecision(d warden.Decision) {
-	ctx := d.Context
+func (r *Recorder) OnDecision(ctx context.Context, d warden.Decision) {
 	if ctx == nil {
 		ctx = context.Background()
 	}
@@ -224,7 +223,7 @@ func b2i(b bool) int64 {
 }
 
 // OnKeyRefresh records one key set fetch. Use it as
-// warden.Config.Keys.OnRefresh.
+// warden.Config.KeySetPolicy.OnRefresh.
 func (r *Recorder) OnKeyRefresh(ev warden.KeyRefresh) {
 	outcome := "success"
 	if ev.Err != nil {

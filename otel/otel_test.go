@@ -41,7 +41,11 @@ func newFixture(t *testing.T, mutate func(*warden.Config)) *fixture {
 		t.Fatal(err)
 	}
 	cfg := warden.Config{
-		Issuer: f.iss.URL, Audience: f.iss.Audience, JWKS: wardentest.JWKS(f.iss.Keys()...),
+		Issuers: []warden.Issuer{{
+			URL:      f.iss.URL,
+			Audience: f.iss.Audience,
+			JWKS:     wardentest.JWKS(f.iss.Keys()...),
+		}},
 		OnDecision: rec.OnDecision,
 	}
 	if mutate != nil {
@@ -247,8 +251,8 @@ func TestOutageSpanAndGauges(t *testing.T) {
 	}))
 	t.Cleanup(srv.Close)
 	f := newFixture(t, func(c *warden.Config) {
-		c.Issuer, c.JWKS, c.JWKSURL = srv.URL, nil, srv.URL+"/jwks.json"
-		c.Keys = warden.KeySourceConfig{LazyStart: true, UnknownKIDWait: 50 * time.Millisecond}
+		c.Issuers[0].URL, c.Issuers[0].JWKS, c.Issuers[0].JWKSURL = srv.URL, nil, srv.URL+"/jwks.json"
+		c.KeySetPolicy = warden.KeySetPolicy{LazyStart: true, UnknownKIDWait: 50 * time.Millisecond}
 	})
 	tok := "Bearer " + f.iss.Mint(wardentest.Token{Claims: wardentest.Claims{"iss": srv.URL, "scope": "entry:read"}})
 	if got := f.do(context.Background(), tok); got != http.StatusServiceUnavailable {
@@ -286,10 +290,10 @@ func BenchmarkOnDecision(b *testing.B) {
 				b.Fatal(err)
 			}
 			d := warden.Decision{Reason: warden.ReasonOK, Scheme: warden.SchemeBearer, Issuer: "https://idp.example",
-				ClientID: "client-1", Requirement: "entry:read", Duration: 3 * time.Microsecond, Context: context.Background()}
+				ClientID: "client-1", Requirement: "entry:read", Duration: 3 * time.Microsecond}
 			b.ReportAllocs()
 			for b.Loop() {
-				rec.OnDecision(d)
+				rec.OnDecision(context.Background(), d)
 			}
 		})
 	}
@@ -306,8 +310,12 @@ func TestKeyRefreshCounter(t *testing.T) {
 		t.Fatal(err)
 	}
 	mw, err := warden.New(warden.Config{
-		Issuer: iss.URL, Audience: iss.Audience, JWKSURL: iss.JWKSURL(),
-		Keys: warden.KeySourceConfig{OnRefresh: rec.OnKeyRefresh},
+		Issuers: []warden.Issuer{{
+			URL:      iss.URL,
+			Audience: iss.Audience,
+			JWKSURL:  iss.JWKSURL(),
+		}},
+		KeySetPolicy: warden.KeySetPolicy{OnRefresh: rec.OnKeyRefresh},
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -9,6 +9,7 @@ import (
 	"sync"
 
 	"github.com/wardenhq/warden"
+	"github.com/wardenhq/warden/clientstore"
 	"golang.org/x/crypto/bcrypt"
 )
 
@@ -33,7 +34,7 @@ type Client struct {
 // endpoint.
 type clientRegistry struct {
 	mu      sync.Mutex
-	clients []warden.Client
+	clients []clientstore.Client
 	byID    map[string]Client
 	auth    *tokenAuth // nil until needed, reset by every AddClient
 }
@@ -42,7 +43,7 @@ type clientRegistry struct {
 // middleware (RFC 6749 §2.3.1 client_secret_basic), store checks
 // client_secret_post with the very same hashes.
 type tokenAuth struct {
-	store *warden.ClientStore
+	store *clientstore.Store
 	basic http.Handler // warden's Basic middleware in front of the grant
 }
 
@@ -76,11 +77,11 @@ func (i *Issuer) AddClient(c Client) {
 	if r.byID == nil {
 		r.byID = map[string]Client{}
 	}
-	r.clients = slices.DeleteFunc(r.clients, func(w warden.Client) bool { return w.ID == c.ID })
-	r.clients = append(r.clients, warden.Client{ID: c.ID, SecretHash: string(hash), Scopes: c.Scopes})
+	r.clients = slices.DeleteFunc(r.clients, func(w clientstore.Client) bool { return w.ID == c.ID })
+	r.clients = append(r.clients, clientstore.Client{ID: c.ID, SecretHash: string(hash), Scopes: c.Scopes})
 	r.byID[c.ID] = c
 	r.auth = nil
-	if _, err := warden.NewClientStore(r.clients); err != nil {
+	if _, err := clientstore.New(r.clients); err != nil {
 		panic(fmt.Sprintf("wardentest: client %q: %v", c.ID, err))
 	}
 }
@@ -101,7 +102,7 @@ func (i *Issuer) tokenAuth() (*tokenAuth, error) {
 	if r.auth != nil {
 		return r.auth, nil
 	}
-	store, err := warden.NewClientStore(r.clients)
+	store, err := clientstore.New(r.clients)
 	if err != nil {
 		return nil, err
 	}
@@ -111,19 +112,21 @@ func (i *Issuer) tokenAuth() (*tokenAuth, error) {
 	secret := make([]byte, 32)
 	_, _ = rand.Read(secret)
 	mw, err := warden.New(warden.Config{
-		Issuer:            i.URL,
-		HMACSecret:        secret,
-		SkipAudienceCheck: true,
-		Realm:             tokenRealm,
-		Clients:           store,
-		Now:               i.Now,
-		ErrorHandler:      writeAuthError,
+		Issuers: []warden.Issuer{{
+			URL:               i.URL,
+			HMACSecret:        secret,
+			SkipAudienceCheck: true,
+		}},
+		Realm:        tokenRealm,
+		Clients:      store,
+		Now:          i.Now,
+		ErrorHandler: writeAuthError,
 	})
 	if err != nil {
 		return nil, err
 	}
 	a := &tokenAuth{store: store}
-	a.basic = mw.Accept(warden.SchemeBasic).Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	a.basic = mw.Accept(warden.SchemeBasic).Authenticate(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		i.grant(w, r, a)
 	}))
 	r.auth = a

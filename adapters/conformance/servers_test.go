@@ -12,6 +12,7 @@ import (
 	"github.com/go-chi/chi/v5"
 	"github.com/labstack/echo/v4"
 	"github.com/wardenhq/warden"
+	"github.com/wardenhq/warden/clientstore"
 	wardenecho "github.com/wardenhq/warden/adapters/echo"
 	wardengin "github.com/wardenhq/warden/adapters/gin"
 	"golang.org/x/crypto/bcrypt"
@@ -27,8 +28,8 @@ const (
 
 // clients hashes the secrets once per test binary, at bcrypt's minimum cost:
 // every server pays a hash for each failed Basic check, and the cost factor
-// changes nothing on the wire. (warden.HashSecret uses the default cost.)
-var clients = sync.OnceValues(func() ([]warden.Client, error) {
+// changes nothing on the wire. (clientstore.Hash uses the default cost.)
+var clients = sync.OnceValues(func() ([]clientstore.Client, error) {
 	hash := func(secret string) (string, error) {
 		b, err := bcrypt.GenerateFromPassword([]byte(secret), bcrypt.MinCost)
 		return string(b), err
@@ -41,7 +42,7 @@ var clients = sync.OnceValues(func() ([]warden.Client, error) {
 	if err != nil {
 		return nil, err
 	}
-	return []warden.Client{
+	return []clientstore.Client{
 		{ID: directoryID, SecretHash: dir, Scopes: []string{"Organisation_Read"}},
 		{ID: readerID, SecretHash: rd, Scopes: []string{"Entry_Read"}},
 	}, nil
@@ -68,7 +69,7 @@ func newRoutes(t *testing.T, cfg warden.Config) routes {
 	if err != nil {
 		t.Fatalf("hashing secrets: %v", err)
 	}
-	store, err := warden.NewClientStore(cs)
+	store, err := clientstore.New(cs)
 	if err != nil {
 		t.Fatalf("NewClientStore: %v", err)
 	}
@@ -81,7 +82,7 @@ func newRoutes(t *testing.T, cfg warden.Config) routes {
 	return routes{
 		entries:  m.Require("Entry_Read"),
 		projects: m.RequireAny("Project_Read", "Project_Admin"),
-		whoami:   m.Accept(warden.SchemeBearer, warden.SchemeBasic).Handler,
+		whoami:   m.Accept(warden.SchemeBearer, warden.SchemeBasic).Authenticate,
 		orgs:     m.Accept(warden.SchemeBasic).Require("Organisation_Read"),
 	}
 }

@@ -17,7 +17,7 @@ import (
 	"github.com/wardenhq/warden"
 )
 
-// New turns warden middleware (m.Handler, m.Require(...), m.RequireAny(...),
+// New turns warden middleware (m.Authenticate, m.Require(...), m.RequireAny(...),
 // m.Accept(...).Require(...)) into an echo.MiddlewareFunc:
 //
 //	e.GET("/entries", listEntries, wardenecho.New(m.Require("Entry_Read")))

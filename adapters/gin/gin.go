@@ -16,7 +16,7 @@ import (
 	"github.com/wardenhq/warden"
 )
 
-// New turns warden middleware (m.Handler, m.Require(...), m.RequireAny(...),
+// New turns warden middleware (m.Authenticate, m.Require(...), m.RequireAny(...),
 // m.Accept(...).Require(...)) into a gin.HandlerFunc:
 //
 //	r.GET("/entries", wardengin.New(m.Require("Entry_Read")), listEntries)

@@ -25,7 +25,7 @@ func main() {
 		flag.Usage()
 		os.Exit(2)
 	}
-	m, err := warden.New(warden.Config{Issuer: *issuer, Audience: *audience})
+	m, err := warden.New(warden.Config{Issuers: []warden.Issuer{{URL: *issuer, Audience: *audience}}})
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -38,7 +38,7 @@ func routes(m *warden.Middleware) http.Handler {
 	r.With(m.Require("Entry_Read")).Get("/entries", whoami)
 	r.With(m.RequireAny("Project_Read", "Project_Admin")).Get("/projects", whoami)
 	r.Group(func(r chi.Router) {
-		r.Use(m.Handler) // any valid token, no scope
+		r.Use(m.Authenticate) // any valid token, no scope
 		r.Get("/whoami", whoami)
 	})
 	return r

@@ -25,7 +25,7 @@ func main() {
 		flag.Usage()
 		os.Exit(2)
 	}
-	m, err := warden.New(warden.Config{Issuer: *issuer, Audience: *audience})
+	m, err := warden.New(warden.Config{Issuers: []warden.Issuer{{URL: *issuer, Audience: *audience}}})
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -38,7 +38,7 @@ func routes(m *warden.Middleware) http.Handler {
 	e.HideBanner, e.HidePort = true, true
 	e.GET("/entries", whoami, wardenecho.New(m.Require("Entry_Read")))
 	e.GET("/projects", whoami, wardenecho.New(m.RequireAny("Project_Read", "Project_Admin")))
-	e.GET("/whoami", whoami, wardenecho.New(m.Handler)) // any valid token, no scope
+	e.GET("/whoami", whoami, wardenecho.New(m.Authenticate)) // any valid token, no scope
 	return e
 }
 

@@ -25,7 +25,7 @@ func main() {
 		flag.Usage()
 		os.Exit(2)
 	}
-	m, err := warden.New(warden.Config{Issuer: *issuer, Audience: *audience})
+	m, err := warden.New(warden.Config{Issuers: []warden.Issuer{{URL: *issuer, Audience: *audience}}})
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -38,7 +38,7 @@ func routes(m *warden.Middleware) http.Handler {
 	r := gin.New()
 	r.GET("/entries", wardengin.New(m.Require("Entry_Read")), whoami)
 	r.GET("/projects", wardengin.New(m.RequireAny("Project_Read", "Project_Admin")), whoami)
-	authed := r.Group("/", wardengin.New(m.Handler)) // any valid token, no scope
+	authed := r.Group("/", wardengin.New(m.Authenticate)) // any valid token, no scope
 	authed.GET("/whoami", whoami)
 	return r
 }

@@ -24,7 +24,7 @@ func main() {
 		flag.Usage()
 		os.Exit(2)
 	}
-	m, err := warden.New(warden.Config{Issuer: *issuer, Audience: *audience})
+	m, err := warden.New(warden.Config{Issuers: []warden.Issuer{{URL: *issuer, Audience: *audience}}})
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -37,7 +37,7 @@ func routes(m *warden.Middleware) http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("GET /entries", m.Require("Entry_Read")(http.HandlerFunc(whoami)))
 	mux.Handle("GET /projects", m.RequireAny("Project_Read", "Project_Admin")(http.HandlerFunc(whoami)))
-	mux.Handle("GET /whoami", m.Handler(http.HandlerFunc(whoami)))
+	mux.Handle("GET /whoami", m.Authenticate(http.HandlerFunc(whoami)))
 	return mux
 }
 

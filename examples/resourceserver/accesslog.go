@@ -31,11 +31,8 @@ type reasonKey struct{}
 // recordReason is the Config.OnDecision hook: warden calls it on the
 // request's goroutine, with the request's context, before the handler runs
 // or the refusal is written.
-func recordReason(d warden.Decision) {
-	if d.Context == nil {
-		return
-	}
-	if slot, ok := d.Context.Value(reasonKey{}).(*warden.Reason); ok {
+func recordReason(ctx context.Context, d warden.Decision) {
+	if slot, ok := ctx.Value(reasonKey{}).(*warden.Reason); ok {
 		*slot = d.Reason
 	}
 }

@@ -23,7 +23,7 @@ func routes(mux *http.ServeMux, mw *warden.Middleware) {
 	mux.Handle("POST /entries", mw.Require("Entry_Write")(http.HandlerFunc(entries.create)))
 	mux.Handle("GET /contenttypes", mw.Require("ContentType_Read")(fixed(contentTypes)))
 	mux.Handle("GET /projects", mw.RequireAny("Project_Read", "Project_Admin")(fixed(projects)))
-	mux.Handle("GET /whoami", both.Handler(http.HandlerFunc(whoami)))
+	mux.Handle("GET /whoami", both.Authenticate(http.HandlerFunc(whoami)))
 	mux.Handle("GET /organisations", basic.Require("Organisation_Read")(fixed(organisations)))
 }
 

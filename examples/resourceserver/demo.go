@@ -4,7 +4,7 @@ import (
 	"fmt"
 	"io"
 
-	"github.com/wardenhq/warden"
+	"github.com/wardenhq/warden/clientstore"
 	"github.com/wardenhq/warden/wardentest"
 )
 
@@ -14,7 +14,7 @@ type demoClient struct {
 	id, secret string
 	// secretHash is a bcrypt hash of secret at the minimum cost (4): the
 	// secret is published, so a slow hash would protect nothing and only
-	// slow every Basic request. Hash real secrets with warden.HashSecret.
+	// slow every Basic request. Hash real secrets with clientstore.Hash.
 	secretHash string
 	scopes     []string
 	mayActAs   map[string][]string
@@ -40,10 +40,10 @@ var demoClients = []demoClient{
 
 // demoBasicClients are the clients /whoami and /organisations accept with
 // HTTP Basic unless -basic-clients names a file.
-func demoBasicClients() []warden.Client {
-	out := make([]warden.Client, 0, len(demoClients))
+func demoBasicClients() []clientstore.Client {
+	out := make([]clientstore.Client, 0, len(demoClients))
 	for _, c := range demoClients {
-		out = append(out, warden.Client{ID: c.id, SecretHash: c.secretHash, Scopes: c.scopes})
+		out = append(out, clientstore.Client{ID: c.id, SecretHash: c.secretHash, Scopes: c.scopes})
 	}
 	return out
 }

@@ -30,6 +30,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"os/signal"
 	"strings"
@@ -38,6 +39,7 @@ import (
 	"time"
 
 	"github.com/wardenhq/warden"
+	"github.com/wardenhq/warden/clientstore"
 )
 
 func main() {
@@ -66,7 +68,7 @@ func parseFlags(args []string) (options, error) {
 	fs.StringVar(&o.issuer, "issuer", "", "trust this issuer (discovery) instead of running the demo issuer")
 	fs.StringVar(&o.jwks, "jwks", "", "take the issuer's keys from this JWK Set URL instead of discovery")
 	fs.StringVar(&o.audience, "audience", "", "required token audience (required with -issuer; default "+demoAudience+" in demo mode)")
-	fs.StringVar(&o.realm, "realm", warden.DefaultRealm, "realm of the WWW-Authenticate challenges")
+	fs.StringVar(&o.realm, "realm", "api", "realm of the WWW-Authenticate challenges")
 	fs.StringVar(&o.basicClients, "basic-clients", "", `JSON file: [{"client_id", "secret_hash", "scopes"}] for HTTP Basic`)
 	if err := fs.Parse(args); err != nil {
 		return o, err
@@ -115,9 +117,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	defer srv.Close()
 
 	cfg := warden.Config{
-		Issuer:     o.issuer,
-		Audience:   o.audience,
-		JWKSURL:    o.jwks,
+		Issuers: []warden.Issuer{{
+			URL:      o.issuer,
+			Audience: o.audience,
+			JWKSURL:  o.jwks,
+		}},
 		Realm:      o.realm,
 		Clients:    clients,
 		OnDecision: warden.ChainDecisions(recordReason, warden.LogDecisions(logger)),
@@ -132,7 +136,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		mux.Handle("GET /.well-known/oauth-authorization-server", iss)
 		mux.Handle("GET /jwks.json", iss)
 		mux.Handle("/oauth/token", iss)
-		cfg.Issuer = iss.URL
+		cfg.Issuers[0].URL = iss.URL
 	}
 	// New waits for the issuer's first key set and fails if it cannot be
 	// had; the API routes answer once it is there.
@@ -145,9 +149,15 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	// RFC 9728: clients find the issuer and the scopes in the protected
 	// resource metadata; the resource identifier is this server's base URL,
 	// so the document is at the well-known path of the root.
-	if md, err := mw.MetadataHandler(warden.ResourceMetadata{Resource: base, ResourceName: "warden demo API"}); err == nil {
-		mux.Handle("GET "+warden.MetadataWellKnownPath, md)
-	} else {
+	md, err := mw.MetadataHandler(warden.ResourceMetadata{Resource: base, ResourceName: "warden demo API"})
+	if err == nil {
+		var mdURL string
+		mdURL, err = warden.MetadataURL(base)
+		if u, perr := url.Parse(mdURL); err == nil && perr == nil {
+			mux.Handle("GET "+u.Path, md)
+		}
+	}
+	if err != nil {
 		fmt.Fprintf(stdout, "RFC 9728 metadata not published: %v\n", err) // plain http on a non-loopback address
 	}
 	if demo {
@@ -170,8 +180,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 // the demo clients, whose secrets are public; outside demo mode only the
 // file may define clients, so the store is empty and every Basic attempt
 // fails.
-func loadClients(path string, demo bool) (*warden.ClientStore, error) {
-	var list []warden.Client
+func loadClients(path string, demo bool) (*clientstore.Store, error) {
+	var list []clientstore.Client
 	if demo {
 		list = demoBasicClients()
 	}
@@ -185,7 +195,7 @@ func loadClients(path string, demo bool) (*warden.ClientStore, error) {
 			return nil, fmt.Errorf("-basic-clients %s: %v", path, err)
 		}
 	}
-	return warden.NewClientStore(list)
+	return clientstore.New(list)
 }
 
 // advertised is the address to put in URLs: a wildcard listen address is

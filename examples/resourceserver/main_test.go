@@ -15,7 +15,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/wardenhq/warden"
+	"github.com/wardenhq/warden/clientstore"
 	"github.com/wardenhq/warden/wardentest"
 	"golang.org/x/crypto/bcrypt"
 )
@@ -194,7 +194,7 @@ func TestIssuerMode(t *testing.T) {
 		t.Fatal(err)
 	}
 	file := filepath.Join(t.TempDir(), "clients.json")
-	clients, _ := json.Marshal([]warden.Client{{ID: "from-file", SecretHash: string(hash), Scopes: []string{"Organisation_Read"}}})
+	clients, _ := json.Marshal([]clientstore.Client{{ID: "from-file", SecretHash: string(hash), Scopes: []string{"Organisation_Read"}}})
 	if err := os.WriteFile(file, clients, 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -301,7 +301,7 @@ func TestExitStatus(t *testing.T) {
 // TestDemoSecretHashes checks the precomputed hashes match the documented
 // secrets.
 func TestDemoSecretHashes(t *testing.T) {
-	store, err := warden.NewClientStore(demoBasicClients())
+	store, err := clientstore.New(demoBasicClients())
 	if err != nil {
 		t.Fatal(err)
 	}
