@@ -370,7 +370,7 @@ func TestAttackJWKSContent(t *testing.T) {
 		ka, kb := wardentest.NewRSAKey("k1"), wardentest.NewRSAKey("k1")
 		ja, jb := newAtkJWKS(t, ka), newAtkJWKS(t, kb)
 		mw := fx.newRemote(t, "", func(c *warden.Config) {
-			c.Issuers = []warden.Issuer{
+			c.Issuers = []warden.IssuerConfig{
 				{URL: "https://a.test", Audience: fx.iss.Audience, JWKSURL: ja.url()},
 				{URL: "https://b.test", Audience: fx.iss.Audience, JWKSURL: jb.url()},
 			}

@@ -163,7 +163,7 @@ var atkClients = sync.OnceValue(func() *clientstore.Store {
 // statically; mutate adjusts it per variant.
 func (fx *atkFixture) config(mutate func(*warden.Config)) warden.Config {
 	cfg := warden.Config{
-		Issuers: []warden.Issuer{{
+		Issuers: []warden.IssuerConfig{{
 			URL:      fx.iss.URL,
 			Audience: fx.iss.Audience,
 			JWKS:     wardentest.JWKS(fx.k1, fx.e1),

@@ -49,7 +49,7 @@ const maxBasicCacheEntries = 4096
 // for a short time so the password hash is not paid on every request, and
 // bounding what failed checks cost (basic_limits.go).
 type basicAuth struct {
-	verifier ClientVerifier
+	clients  ClientVerifier
 	ttl      time.Duration
 	now      func() time.Time
 	cacheKey [32]byte // HMAC key: cache keys never contain the secret or the id
@@ -88,10 +88,7 @@ type basicEntry struct {
 }
 
 func newBasicAuth(v ClientVerifier, ttl time.Duration, now func() time.Time) *basicAuth {
-	if v == nil {
-		return nil
-	}
-	b := &basicAuth{verifier: v, ttl: ttl, now: now, cache: map[[32]byte]basicEntry{},
+	b := &basicAuth{clients: v, ttl: ttl, now: now, cache: map[[32]byte]basicEntry{},
 		slots: newHashSlots(runtime.GOMAXPROCS(0)), slotWait: basicSlotWait,
 		failures: failureMemory{m: map[[32]byte]time.Time{}},
 		throttle: failureThrottle{m: map[[32]byte]throttleEntry{}}}
@@ -194,7 +191,7 @@ func (b *basicAuth) check(ctx context.Context, key, idKey [32]byte, knownGood bo
 	if !knownGood && b.throttle.blocked(idKey, b.now()) {
 		return nil, newError(ReasonBasicThrottled, SchemeBasic, errThrottled)
 	}
-	perms, err := b.verifier.VerifyClient(ctx, id, secret)
+	perms, err := b.clients.VerifyClient(ctx, id, secret)
 	now := b.now()
 	if err != nil {
 		if !errors.Is(err, ErrInvalidClient) {

@@ -48,7 +48,7 @@ func BenchmarkBasicFailureFlood(b *testing.B) {
 		b.Run("flood="+flood.name, func(b *testing.B) {
 			counted := &benchCountingVerifier{v: store}
 			m, err := warden.New(warden.Config{
-				Issuers: []warden.Issuer{{
+				Issuers: []warden.IssuerConfig{{
 					URL:        benchIssuer,
 					Audience:   benchAudience,
 					HMACSecret: []byte("0123456789abcdef0123456789abcdef"),

@@ -99,7 +99,7 @@ func (f *failureMemory) add(key [32]byte, expires, now time.Time) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if len(f.m) >= maxBasicFailureEntries {
-		evict(f.m, func(exp time.Time) bool { return !now.Before(exp) }, nil)
+		evictOne(f.m, func(exp time.Time) bool { return !now.Before(exp) }, nil)
 	}
 	f.m[key] = expires
 }
@@ -141,7 +141,7 @@ func (t *failureThrottle) fail(id [32]byte, now time.Time) {
 		if !ok && len(t.m) >= maxBasicFailureEntries {
 			// Ended windows go first, then ids that are not blocked, so a
 			// flood of random ids cannot easily free a blocked one.
-			evict(t.m, func(e throttleEntry) bool { return e.ended(now) },
+			evictOne(t.m, func(e throttleEntry) bool { return e.ended(now) },
 				func(e throttleEntry) bool { return !e.blocks(now) })
 		}
 		e = throttleEntry{start: now}
@@ -150,11 +150,11 @@ func (t *failureThrottle) fail(id [32]byte, now time.Time) {
 	t.m[id] = e
 }
 
-// evict makes room in a full map: it drops every dead entry, and when none
+// evictOne makes room in a full map: it drops every dead entry, and when none
 // was dead one entry that is cheap to lose (cheap may be nil: any entry).
 // Each call scans the map, which is fine because each insertion follows a
 // password hash that costs far more.
-func evict[V any](m map[[32]byte]V, dead, cheap func(V) bool) {
+func evictOne[V any](m map[[32]byte]V, dead, cheap func(V) bool) {
 	var victim, fallback *[32]byte
 	for k, v := range m {
 		switch {

@@ -63,7 +63,7 @@ func (v *blVerifier) counts() (calls, maxInFlight int) {
 func blSetup(t *testing.T, v ClientVerifier, ttl time.Duration) (*Middleware, *ctKeys, http.Handler) {
 	t.Helper()
 	keys := newCTKeys(t)
-	m, err := New(Config{Issuers: []Issuer{{URL: ctIssuer, Audience: ctAudience, JWKS: keys.jwks}}, Clients: v, BasicCacheTTL: ttl, Now: keys.clock})
+	m, err := New(Config{Issuers: []IssuerConfig{{URL: ctIssuer, Audience: ctAudience, JWKS: keys.jwks}}, Clients: v, BasicCacheTTL: ttl, Now: keys.clock})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -69,7 +69,7 @@ func benchmarkBasicFailure(b *testing.B, clientID, secret string) {
 		})
 		b.Run(kind+"/middleware", func(b *testing.B) {
 			mw, err := warden.New(warden.Config{
-				Issuers: []warden.Issuer{{
+				Issuers: []warden.IssuerConfig{{
 					URL:        "https://issuer.test",
 					Audience:   "https://api.test",
 					HMACSecret: []byte("0123456789abcdef0123456789abcdef"),

@@ -67,7 +67,7 @@ var benchSetup = sync.OnceValue(func() *benchFixture {
 		f.algs = append(f.algs, &benchAlg{
 			name: k.Alg, key: k.Signer.Public(), hasKID: true,
 			sign:   func(kid string) string { h, p := benchClaims(k.Alg, kid); return k.Sign(k.Alg, h, p) },
-			config: warden.Config{Issuers: []warden.Issuer{{URL: benchIssuer, Audience: benchAudience, JWKS: jwks}}},
+			config: warden.Config{Issuers: []warden.IssuerConfig{{URL: benchIssuer, Audience: benchAudience, JWKS: jwks}}},
 		})
 	}
 	secret := []byte("0123456789abcdef0123456789abcdef")
@@ -77,7 +77,7 @@ var benchSetup = sync.OnceValue(func() *benchFixture {
 			h, p := benchClaims("HS256", kid)
 			return wardentest.SignHMAC("HS256", secret, h, p)
 		},
-		config: warden.Config{Issuers: []warden.Issuer{{URL: benchIssuer, Audience: benchAudience, HMACSecret: secret}}},
+		config: warden.Config{Issuers: []warden.IssuerConfig{{URL: benchIssuer, Audience: benchAudience, HMACSecret: secret}}},
 	})
 	for _, a := range f.algs {
 		a.token = a.sign("")
@@ -308,7 +308,7 @@ func benchBasicCases(b *testing.B) []benchCase {
 		ttl  time.Duration
 	}{{"cached", 0}, {"uncached", -1}} {
 		m, err := warden.New(warden.Config{
-			Issuers: []warden.Issuer{{
+			Issuers: []warden.IssuerConfig{{
 				URL:        benchIssuer,
 				Audience:   benchAudience,
 				HMACSecret: []byte("0123456789abcdef0123456789abcdef"),

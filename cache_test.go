@@ -79,7 +79,7 @@ func (k *ctKeys) mint(t testing.TB, scope, jti string) string {
 
 func (k *ctKeys) middleware(t testing.TB, size int) *Middleware {
 	t.Helper()
-	m, err := New(Config{Issuers: []Issuer{{URL: ctIssuer, Audience: ctAudience, JWKS: k.jwks}}, TokenCacheSize: size, Now: k.clock})
+	m, err := New(Config{Issuers: []IssuerConfig{{URL: ctIssuer, Audience: ctAudience, JWKS: k.jwks}}, TokenCacheSize: size, Now: k.clock})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -349,7 +349,7 @@ func TestTokenCacheSurvivesRefresh(t *testing.T) {
 		_, _ = w.Write(doc)
 	}))
 	defer srv.Close()
-	m, err := New(Config{Issuers: []Issuer{{URL: ctIssuer, Audience: ctAudience, JWKSURL: srv.URL + "/jwks.json"}}, Now: keys.clock,
+	m, err := New(Config{Issuers: []IssuerConfig{{URL: ctIssuer, Audience: ctAudience, JWKSURL: srv.URL + "/jwks.json"}}, Now: keys.clock,
 		KeySetPolicy: KeySetPolicy{UnknownKIDInterval: time.Nanosecond}})
 	if err != nil {
 		t.Fatal(err)
@@ -417,7 +417,7 @@ func (v *ctVerifier) VerifyClient(_ context.Context, id, secret string) ([]strin
 func TestBasicCache(t *testing.T) {
 	keys := newCTKeys(t)
 	v := &ctVerifier{}
-	m, err := New(Config{Issuers: []Issuer{{URL: ctIssuer, Audience: ctAudience, JWKS: keys.jwks}}, Clients: v, Now: keys.clock})
+	m, err := New(Config{Issuers: []IssuerConfig{{URL: ctIssuer, Audience: ctAudience, JWKS: keys.jwks}}, Clients: v, Now: keys.clock})
 	if err != nil {
 		t.Fatal(err)
 	}

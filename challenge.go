@@ -18,16 +18,12 @@ type refusals struct {
 	errorHandler     func(http.ResponseWriter, *http.Request, *Error)
 }
 
-func newRefusals(s *settings) *refusals {
-	r := &refusals{
-		realm:        s.Realm,
-		omitScope:    s.OmitScopeInChallenge,
-		exposeReason: s.ExposeReason,
-		retryAfter:   strconv.Itoa(s.retryAfter),
-		errorHandler: s.ErrorHandler,
-	}
-	if s.ResourceMetadataURL != "" {
-		r.resourceMetadata = ", resource_metadata=" + quote(s.ResourceMetadataURL)
+func newRefusals(realm string, omitScope, exposeReason bool, resourceMetadataURL string, retryAfter int,
+	errorHandler func(http.ResponseWriter, *http.Request, *Error)) *refusals {
+	r := &refusals{realm: realm, omitScope: omitScope, exposeReason: exposeReason,
+		retryAfter: strconv.Itoa(retryAfter), errorHandler: errorHandler}
+	if resourceMetadataURL != "" {
+		r.resourceMetadata = ", resource_metadata=" + quote(resourceMetadataURL)
 	}
 	return r
 }

@@ -54,7 +54,7 @@ type Config struct {
 	// Issuers are the trusted token issuers. A token's "iss" selects one
 	// before any key is fetched. At least one issuer, or Clients, is
 	// required.
-	Issuers []Issuer
+	Issuers []IssuerConfig
 
 	// Algorithms is the signing-algorithm allow-list. Default
 	// DefaultAlgorithms(). "none" is never accepted; HS256/384/512 are only
@@ -156,10 +156,10 @@ type Config struct {
 	Now func() time.Time
 }
 
-// Issuer describes one trusted token issuer and where its keys come from:
+// IssuerConfig describes one trusted token issuer and where its keys come from:
 // by discovery from URL unless JWKSURL, DiscoveryURL, JWKS or HMACSecret is
 // set (at most one of them).
-type Issuer struct {
+type IssuerConfig struct {
 	// URL is the exact "iss" value of the issuer's tokens (RFC 9068 §4),
 	// compared byte for byte. Required.
 	URL string
@@ -294,7 +294,7 @@ type settings struct {
 	Config
 	algs        []string // the asymmetric algorithms allowed
 	scopeClaims []claimPath
-	issuers     []Issuer // copied: a caller reusing its buffers cannot change a built Middleware
+	issuers     []IssuerConfig // copied: a caller reusing its buffers cannot change a built Middleware
 	keys        jwks.Options
 	retryAfter  int // seconds, for 503s
 }
@@ -390,7 +390,7 @@ func (s *settings) keySetOptions() (jwks.Options, error) {
 }
 
 // checkIssuer checks what can be checked of an issuer without the network.
-func checkIssuer(ic Issuer) error {
+func checkIssuer(ic IssuerConfig) error {
 	if ic.URL == "" {
 		return configErrorf("an issuer URL is required")
 	}
@@ -502,4 +502,92 @@ func scopeClaimPaths(names []string) ([]claimPath, error) {
 		out = append(out, p)
 	}
 	return out, nil
+}
+
+// The methods below build each step of the request path from the checked
+// settings; New wires them together.
+
+func (s *settings) extractor() *extractor {
+	return &extractor{maxTokenSize: s.MaxTokenSize, allowQueryToken: s.AllowQueryToken, allowFormToken: s.AllowFormToken}
+}
+
+func (s *settings) basicAuth() *basicAuth {
+	if s.Clients == nil {
+		return nil
+	}
+	return newBasicAuth(s.Clients, s.BasicCacheTTL, s.Now)
+}
+
+func (s *settings) impersonation() *impersonation {
+	return &impersonation{allow: s.Impersonation.Allow, permissions: s.Impersonation.Permissions, logger: s.Logger}
+}
+
+func (s *settings) refusals() *refusals {
+	return newRefusals(s.Realm, s.OmitScopeInChallenge, s.ExposeReason, s.ResourceMetadataURL, s.retryAfter, s.ErrorHandler)
+}
+
+// verifier builds the verifier and each issuer's key source, or returns nil
+// when no issuer is configured. Unless KeySetPolicy.LazyStart is set, it
+// waits for every remote issuer's first key set.
+func (s *settings) verifier() (*verifier, error) {
+	if len(s.issuers) == 0 {
+		return nil, nil
+	}
+	v := &verifier{
+		issuers:     map[string]*trustedIssuer{},
+		leeway:      s.Leeway,
+		maxLifetime: s.MaxTokenLifetime,
+		maxSize:     s.MaxTokenSize,
+		strict:      s.StrictRFC9068,
+		scopeClaims: s.scopeClaims,
+		tokens:      newTokenCache(s.TokenCacheSize),
+		now:         s.Now,
+	}
+	for _, ic := range s.issuers {
+		ti, err := s.trustedIssuer(ic)
+		if err != nil {
+			v.close()
+			return nil, err
+		}
+		v.issuers[ic.URL] = ti
+		v.order = append(v.order, ti)
+	}
+	return v, nil
+}
+
+// trustedIssuer builds an issuer's key source: a shared secret, a static
+// JWK Set, or a remote one, converting at the key-set wing's boundary.
+func (s *settings) trustedIssuer(ic IssuerConfig) (*trustedIssuer, error) {
+	ti := &trustedIssuer{url: ic.URL, audience: ic.Audience, skipAudience: ic.SkipAudienceCheck, actAs: ic.ActAs, algs: s.algs}
+	now := s.Now()
+	switch {
+	case ic.HMACSecret != nil:
+		algs, err := hmacAlgorithmsFor(ic.URL, s.Algorithms, ic.HMACSecret)
+		if err != nil {
+			return nil, err
+		}
+		ti.algs, ti.keys = algs, jwks.NewHMAC(ic.HMACSecret, now)
+	case ic.JWKS != nil:
+		set, err := jwks.Parse(ic.JWKS)
+		if err != nil {
+			return nil, configErrorf("issuer %q: JWKS: %v", ic.URL, err)
+		}
+		if set.Len() == 0 {
+			return nil, configErrorf("issuer %q: JWKS holds no usable signing key", ic.URL)
+		}
+		ti.keys = jwks.NewStatic(set, now)
+	default:
+		o := s.keys
+		if hook := s.KeySetPolicy.OnRefresh; hook != nil {
+			o.OnRefresh = func(r jwks.Refresh) {
+				hook(KeyRefresh{Issuer: ic.URL, Err: r.Err, Keys: r.Keys, Duration: r.Duration})
+			}
+		}
+		src, err := jwks.NewRemote(ic.URL, ic.JWKSURL, ic.DiscoveryURL, o)
+		if err != nil {
+			return nil, &KeyFetchError{Issuer: ic.URL, Err: err}
+		}
+		ti.keys = src
+	}
+	return ti, nil
 }

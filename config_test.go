@@ -32,29 +32,29 @@ func TestNewRejectsBadConfig(t *testing.T) {
 		want string
 	}{
 		{"no issuer", warden.Config{}, "an issuer (Config.Issuers) or a client verifier (Config.Clients) is required"},
-		{"no audience", warden.Config{Issuers: []warden.Issuer{{URL: iss.URL, JWKS: jwks}}}, "Audience is required"},
-		{"audience and opt-out", warden.Config{Issuers: []warden.Issuer{{URL: iss.URL, Audience: "a", SkipAudienceCheck: true, JWKS: jwks}}}, "both set"},
-		{"unknown algorithm", warden.Config{Issuers: []warden.Issuer{{URL: iss.URL, Audience: "a", JWKS: jwks}}, Algorithms: []string{"RS257"}}, "unknown algorithm"},
-		{"alg none", warden.Config{Issuers: []warden.Issuer{{URL: iss.URL, Audience: "a", JWKS: jwks}}, Algorithms: []string{"none"}}, `"none" is never accepted`},
-		{"plain-http JWKS off loopback", warden.Config{Issuers: []warden.Issuer{{URL: iss.URL, Audience: "a", JWKSURL: "http://keys.example.com/jwks"}}}, "must use https"},
-		{"relative JWKS URL", warden.Config{Issuers: []warden.Issuer{{URL: iss.URL, Audience: "a", JWKSURL: "/jwks"}}}, "not an absolute URL"},
-		{"two key sources", warden.Config{Issuers: []warden.Issuer{{URL: iss.URL, Audience: "a", JWKS: jwks, JWKSURL: iss.JWKSURL()}}}, "at most one"},
-		{"short HMAC secret", warden.Config{Issuers: []warden.Issuer{{URL: iss.URL, Audience: "a", HMACSecret: []byte("short")}}}, "at least 32 bytes"},
-		{"JWKS without usable keys", warden.Config{Issuers: []warden.Issuer{{URL: iss.URL, Audience: "a", JWKS: []byte(`{"keys":[]}`)}}}, "no usable signing key"},
-		{"JWKS not JSON", warden.Config{Issuers: []warden.Issuer{{URL: iss.URL, Audience: "a", JWKS: []byte(`<html>`)}}}, "not valid JSON"},
-		{"duplicate issuer", warden.Config{Issuers: []warden.Issuer{{URL: iss.URL, Audience: "a", JWKS: jwks}, {URL: iss.URL, Audience: "b", JWKS: jwks}}}, "configured twice"},
-		{"negative token size", warden.Config{Issuers: []warden.Issuer{{URL: iss.URL, Audience: "a", JWKS: jwks}}, MaxTokenSize: -1}, "MaxTokenSize"},
-		{"realm with a control character", warden.Config{Issuers: []warden.Issuer{{URL: iss.URL, Audience: "a", JWKS: jwks}}, Realm: "a\nb"}, "control character"},
+		{"no audience", warden.Config{Issuers: []warden.IssuerConfig{{URL: iss.URL, JWKS: jwks}}}, "Audience is required"},
+		{"audience and opt-out", warden.Config{Issuers: []warden.IssuerConfig{{URL: iss.URL, Audience: "a", SkipAudienceCheck: true, JWKS: jwks}}}, "both set"},
+		{"unknown algorithm", warden.Config{Issuers: []warden.IssuerConfig{{URL: iss.URL, Audience: "a", JWKS: jwks}}, Algorithms: []string{"RS257"}}, "unknown algorithm"},
+		{"alg none", warden.Config{Issuers: []warden.IssuerConfig{{URL: iss.URL, Audience: "a", JWKS: jwks}}, Algorithms: []string{"none"}}, `"none" is never accepted`},
+		{"plain-http JWKS off loopback", warden.Config{Issuers: []warden.IssuerConfig{{URL: iss.URL, Audience: "a", JWKSURL: "http://keys.example.com/jwks"}}}, "must use https"},
+		{"relative JWKS URL", warden.Config{Issuers: []warden.IssuerConfig{{URL: iss.URL, Audience: "a", JWKSURL: "/jwks"}}}, "not an absolute URL"},
+		{"two key sources", warden.Config{Issuers: []warden.IssuerConfig{{URL: iss.URL, Audience: "a", JWKS: jwks, JWKSURL: iss.JWKSURL()}}}, "at most one"},
+		{"short HMAC secret", warden.Config{Issuers: []warden.IssuerConfig{{URL: iss.URL, Audience: "a", HMACSecret: []byte("short")}}}, "at least 32 bytes"},
+		{"JWKS without usable keys", warden.Config{Issuers: []warden.IssuerConfig{{URL: iss.URL, Audience: "a", JWKS: []byte(`{"keys":[]}`)}}}, "no usable signing key"},
+		{"JWKS not JSON", warden.Config{Issuers: []warden.IssuerConfig{{URL: iss.URL, Audience: "a", JWKS: []byte(`<html>`)}}}, "not valid JSON"},
+		{"duplicate issuer", warden.Config{Issuers: []warden.IssuerConfig{{URL: iss.URL, Audience: "a", JWKS: jwks}, {URL: iss.URL, Audience: "b", JWKS: jwks}}}, "configured twice"},
+		{"negative token size", warden.Config{Issuers: []warden.IssuerConfig{{URL: iss.URL, Audience: "a", JWKS: jwks}}, MaxTokenSize: -1}, "MaxTokenSize"},
+		{"realm with a control character", warden.Config{Issuers: []warden.IssuerConfig{{URL: iss.URL, Audience: "a", JWKS: jwks}}, Realm: "a\nb"}, "control character"},
 		// Issue 10, defect 5: RFC 7518 §3.2, a key at least the hash size.
-		{"HS384 with a 32-byte secret", warden.Config{Issuers: []warden.Issuer{{URL: iss.URL, Audience: "a", HMACSecret: secret32}}, Algorithms: []string{"HS256", "HS384"}}, "HS384 needs an HMACSecret of at least 48 bytes, got 32"},
-		{"HS512 with a 48-byte secret", warden.Config{Issuers: []warden.Issuer{{URL: iss.URL, Audience: "a", HMACSecret: secret48}}, Algorithms: []string{"HS512"}}, "HS512 needs an HMACSecret of at least 64 bytes, got 48"},
-		{"HMAC issuer allowing no HMAC algorithm", warden.Config{Issuers: []warden.Issuer{{URL: iss.URL, Audience: "a", HMACSecret: secret32}}, Algorithms: []string{"RS256"}}, "allows no HMAC algorithm"},
+		{"HS384 with a 32-byte secret", warden.Config{Issuers: []warden.IssuerConfig{{URL: iss.URL, Audience: "a", HMACSecret: secret32}}, Algorithms: []string{"HS256", "HS384"}}, "HS384 needs an HMACSecret of at least 48 bytes, got 32"},
+		{"HS512 with a 48-byte secret", warden.Config{Issuers: []warden.IssuerConfig{{URL: iss.URL, Audience: "a", HMACSecret: secret48}}, Algorithms: []string{"HS512"}}, "HS512 needs an HMACSecret of at least 64 bytes, got 48"},
+		{"HMAC issuer allowing no HMAC algorithm", warden.Config{Issuers: []warden.IssuerConfig{{URL: iss.URL, Audience: "a", HMACSecret: secret32}}, Algorithms: []string{"RS256"}}, "allows no HMAC algorithm"},
 		// Issue 10, defect 12: configurations that can never accept a token.
-		{"JWKS issuer with only HMAC algorithms", warden.Config{Issuers: []warden.Issuer{{URL: iss.URL, Audience: "a", JWKS: jwks}}, Algorithms: []string{"HS256"}}, "allows only HMAC"},
+		{"JWKS issuer with only HMAC algorithms", warden.Config{Issuers: []warden.IssuerConfig{{URL: iss.URL, Audience: "a", JWKS: jwks}}, Algorithms: []string{"HS256"}}, "allows only HMAC"},
 		{"JWKS issuer among HMAC ones, only HMAC algorithms", warden.Config{Algorithms: []string{"HS256"},
-			Issuers: []warden.Issuer{{URL: "https://h.example", Audience: "a", HMACSecret: secret32}, {URL: iss.URL, Audience: "a", JWKS: jwks}}}, "allows only HMAC"},
-		{"empty scope claim", warden.Config{Issuers: []warden.Issuer{{URL: iss.URL, Audience: "a", JWKS: jwks}}, ScopeClaims: []string{""}}, "empty claim name"},
-		{"scope claim path with an empty segment", warden.Config{Issuers: []warden.Issuer{{URL: iss.URL, Audience: "a", JWKS: jwks}}, ScopeClaims: []string{"realm_access..roles"}}, "empty segment"},
+			Issuers: []warden.IssuerConfig{{URL: "https://h.example", Audience: "a", HMACSecret: secret32}, {URL: iss.URL, Audience: "a", JWKS: jwks}}}, "allows only HMAC"},
+		{"empty scope claim", warden.Config{Issuers: []warden.IssuerConfig{{URL: iss.URL, Audience: "a", JWKS: jwks}}, ScopeClaims: []string{""}}, "empty claim name"},
+		{"scope claim path with an empty segment", warden.Config{Issuers: []warden.IssuerConfig{{URL: iss.URL, Audience: "a", JWKS: jwks}}, ScopeClaims: []string{"realm_access..roles"}}, "empty segment"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -70,7 +70,7 @@ func TestNewRejectsBadConfig(t *testing.T) {
 // store are caught when routes are built, at start-up.
 func TestRouteProgrammingErrors(t *testing.T) {
 	iss := wardentest.NewIssuer(t)
-	mw, err := warden.New(warden.Config{Issuers: []warden.Issuer{{URL: iss.URL, Audience: iss.Audience, JWKS: wardentest.JWKS(iss.Keys()...)}}})
+	mw, err := warden.New(warden.Config{Issuers: []warden.IssuerConfig{{URL: iss.URL, Audience: iss.Audience, JWKS: wardentest.JWKS(iss.Keys()...)}}})
 	require.NoError(t, err)
 	for _, scope := range []string{`a"b`, `a\b`, "a b", "", "é"} {
 		assert.Panics(t, func() { mw.Require(scope) }, "scope %q", scope)
@@ -151,7 +151,7 @@ func TestBuiltMiddlewareIsImmutable(t *testing.T) {
 	scopeClaims := []string{"scope"}
 	secret := []byte(strings.Repeat("k", 32))
 	cfg := warden.Config{Algorithms: algs, ScopeClaims: scopeClaims,
-		Issuers: []warden.Issuer{{URL: iss.URL, Audience: iss.Audience, JWKS: jwks}, {URL: "https://hmac.example", Audience: "a", HMACSecret: secret}}}
+		Issuers: []warden.IssuerConfig{{URL: iss.URL, Audience: iss.Audience, JWKS: jwks}, {URL: "https://hmac.example", Audience: "a", HMACSecret: secret}}}
 	mw, err := warden.New(cfg)
 	require.NoError(t, err)
 	defer mw.Close()
@@ -183,7 +183,7 @@ func TestNestedScopeClaims(t *testing.T) {
 	t.Parallel()
 	iss := wardentest.NewIssuer(t)
 	mw, err := warden.New(warden.Config{
-		Issuers: []warden.Issuer{{
+		Issuers: []warden.IssuerConfig{{
 			URL:      iss.URL,
 			Audience: iss.Audience,
 			JWKS:     wardentest.JWKS(iss.Keys()...),
@@ -233,7 +233,7 @@ func TestExposeReasonAddsOnlyTheCode(t *testing.T) {
 	t.Parallel()
 	iss := wardentest.NewIssuer(t)
 	build := func(expose bool) http.Handler {
-		mw, err := warden.New(warden.Config{Issuers: []warden.Issuer{{URL: iss.URL, Audience: iss.Audience, JWKS: wardentest.JWKS(iss.Keys()...)}}, ExposeReason: expose, Now: iss.Now})
+		mw, err := warden.New(warden.Config{Issuers: []warden.IssuerConfig{{URL: iss.URL, Audience: iss.Audience, JWKS: wardentest.JWKS(iss.Keys()...)}}, ExposeReason: expose, Now: iss.Now})
 		require.NoError(t, err)
 		t.Cleanup(func() { _ = mw.Close() })
 		return mw.Require("Entry_Read")(echoPrincipal)

@@ -9,8 +9,8 @@ import (
 // This file is the first step of a request: finding the credentials it
 // presents (RFC 6750 §2, RFC 7617 §2) and refusing malformed ones.
 
-// credentials are what a request presented, before any verification.
-type credentials struct {
+// requestCredentials are what a request presented, before any verification.
+type requestCredentials struct {
 	scheme Scheme // SchemeBearer or SchemeBasic; zero when none usable
 	value  string // the bearer token, or the Basic token68
 }
@@ -23,10 +23,10 @@ type credentials struct {
 // rest must be exactly one RFC 6750 §2.1 b64token; for Basic one token68.
 // Credentials longer than maxSize are refused unread. It allocates nothing
 // but the error of a refusal.
-func parseAuthorization(v string, maxSize int) (credentials, *Error) {
+func parseAuthorization(v string, maxSize int) (requestCredentials, *Error) {
 	v = trimOWS(v)
 	if v == "" {
-		return credentials{}, newError(ReasonMissingCredentials, 0, nil)
+		return requestCredentials{}, newError(ReasonMissingCredentials, 0, nil)
 	}
 	n := 0
 	for n < len(v) && isTChar(v[n]) {
@@ -39,19 +39,19 @@ func parseAuthorization(v string, maxSize int) (credentials, *Error) {
 	case strings.EqualFold(v[:n], "Basic"):
 		scheme = SchemeBasic
 	default:
-		return credentials{}, newError(ReasonUnsupportedScheme, 0, nil)
+		return requestCredentials{}, newError(ReasonUnsupportedScheme, 0, nil)
 	}
 	rest := v[n:]
 	if rest == "" {
 		if scheme == SchemeBearer {
-			return credentials{}, newError(ReasonMalformedRequest, scheme, errMissingToken)
+			return requestCredentials{}, newError(ReasonMalformedRequest, scheme, errMissingToken)
 		}
-		return credentials{}, newError(ReasonBasicInvalid, scheme, errMissingToken)
+		return requestCredentials{}, newError(ReasonBasicInvalid, scheme, errMissingToken)
 	}
 	if rest[0] != ' ' {
 		// "Bearer\tT": a separator other than SP makes the credentials
 		// malformed (TAB is not SP in the RFC 6750 ABNF).
-		return credentials{}, malformedCredentials(scheme)
+		return requestCredentials{}, malformedCredentials(scheme)
 	}
 	for rest != "" && rest[0] == ' ' {
 		rest = rest[1:]
@@ -60,33 +60,21 @@ func parseAuthorization(v string, maxSize int) (credentials, *Error) {
 	if len(token) > maxSize {
 		// Refused before any parsing, so a huge token costs nothing more.
 		if scheme == SchemeBearer {
-			return credentials{}, newError(ReasonTokenTooLarge, scheme, nil)
+			return requestCredentials{}, newError(ReasonTokenTooLarge, scheme, nil)
 		}
-		return credentials{}, newError(ReasonBasicInvalid, scheme, nil)
+		return requestCredentials{}, newError(ReasonBasicInvalid, scheme, nil)
 	}
 	if !isB64Token(token) {
-		return credentials{}, malformedCredentials(scheme)
+		return requestCredentials{}, malformedCredentials(scheme)
 	}
 	if garbage != "" {
 		if scheme == SchemeBearer {
-			return credentials{}, newError(ReasonMalformedRequest, scheme, errTrailingData)
+			return requestCredentials{}, newError(ReasonMalformedRequest, scheme, errTrailingData)
 		}
-		return credentials{}, newError(ReasonBasicInvalid, scheme, errTrailingData)
+		return requestCredentials{}, newError(ReasonBasicInvalid, scheme, errTrailingData)
 	}
-	return credentials{scheme: scheme, value: token}, nil
+	return requestCredentials{scheme: scheme, value: token}, nil
 }
-
-type parseError string
-
-func (e parseError) Error() string { return string(e) }
-
-const (
-	errMissingToken   parseError = "no credentials after the scheme"
-	errTrailingData   parseError = "data after the credentials"
-	errBadCredentials parseError = "credentials are not a b64token"
-	errRepeated       parseError = "credentials presented more than once"
-	errManyMethods    parseError = "access token sent by more than one method"
-)
 
 func malformedCredentials(scheme Scheme) *Error {
 	if scheme == SchemeBasic {
@@ -159,19 +147,15 @@ type extractor struct {
 	allowFormToken  bool
 }
 
-func newExtractor(s *settings) *extractor {
-	return &extractor{maxTokenSize: s.MaxTokenSize, allowQueryToken: s.AllowQueryToken, allowFormToken: s.AllowFormToken}
-}
-
 // extract finds the credentials of a request: the Authorization header
 // and, when enabled, the RFC 6750 §2.2 form body and §2.3 query parameter.
 // Presenting more than one is invalid_request (RFC 6750 §3.1).
-func (c *extractor) extract(r *http.Request) (credentials, *Error) {
+func (c *extractor) extract(r *http.Request) (requestCredentials, *Error) {
 	fields := r.Header["Authorization"]
 	if len(fields) > 1 {
 		// Authorization is a singleton field; Header.Get would silently use
 		// the first of several.
-		return credentials{}, newError(ReasonMalformedRequest, 0, errRepeated)
+		return requestCredentials{}, newError(ReasonMalformedRequest, 0, errRepeated)
 	}
 	var header string
 	if len(fields) == 1 {
@@ -184,30 +168,30 @@ func (c *extractor) extract(r *http.Request) (credentials, *Error) {
 		q := r.URL.Query()["access_token"]
 		switch {
 		case len(q) > 1 || (len(q) == 1 && header != ""):
-			return credentials{}, newError(ReasonMalformedRequest, SchemeBearer, errManyMethods)
+			return requestCredentials{}, newError(ReasonMalformedRequest, SchemeBearer, errManyMethods)
 		case len(q) == 1 && c.allowQueryToken:
 			alt = q[0]
 		}
 	}
 	if c.allowFormToken && r.Method == http.MethodPost && isFormBody(r) {
 		if err := r.ParseForm(); err != nil {
-			return credentials{}, newError(ReasonMalformedRequest, SchemeBearer, err)
+			return requestCredentials{}, newError(ReasonMalformedRequest, SchemeBearer, err)
 		}
 		if f := r.PostForm["access_token"]; len(f) > 0 {
 			if len(f) > 1 || header != "" || alt != "" {
-				return credentials{}, newError(ReasonMalformedRequest, SchemeBearer, errManyMethods)
+				return requestCredentials{}, newError(ReasonMalformedRequest, SchemeBearer, errManyMethods)
 			}
 			alt = f[0]
 		}
 	}
 	if alt != "" {
 		if len(alt) > c.maxTokenSize {
-			return credentials{}, newError(ReasonTokenTooLarge, SchemeBearer, nil)
+			return requestCredentials{}, newError(ReasonTokenTooLarge, SchemeBearer, nil)
 		}
 		if !isB64Token(alt) {
-			return credentials{}, malformedCredentials(SchemeBearer)
+			return requestCredentials{}, malformedCredentials(SchemeBearer)
 		}
-		return credentials{scheme: SchemeBearer, value: alt}, nil
+		return requestCredentials{scheme: SchemeBearer, value: alt}, nil
 	}
 	return parseAuthorization(header, c.maxTokenSize)
 }

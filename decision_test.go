@@ -202,7 +202,9 @@ func TestDecisionReasons(t *testing.T) {
 			cfg:    func(c *warden.Config) { c.Clients = decLimited{} },
 			header: []string{decBasic("c1", "s3cr3t")}},
 		{name: "impersonation refused", reason: warden.ReasonImpersonationDenied, scheme: warden.SchemeBearer,
-			cfg:    func(c *warden.Config) { c.Impersonation.Allow = func(context.Context, string, string) bool { return false } },
+			cfg: func(c *warden.Config) {
+				c.Impersonation.Allow = func(context.Context, string, string) bool { return false }
+			},
 			header: actToken},
 		{name: "wrong client secret", reason: warden.ReasonBasicInvalid, scheme: warden.SchemeBasic, header: []string{decBasic("c1", "wrong")}},
 		{name: "JWKS unreachable at start", reason: warden.ReasonKeysUnavailable, scheme: warden.SchemeBearer,
@@ -240,7 +242,7 @@ func TestDecisionReasons(t *testing.T) {
 			t.Run(name, func(t *testing.T) {
 				var rec decRecorder
 				cfg := warden.Config{
-					Issuers: []warden.Issuer{{
+					Issuers: []warden.IssuerConfig{{
 						URL:      iss.URL,
 						Audience: iss.Audience,
 						JWKS:     wardentest.JWKS(iss.Keys()...),
@@ -397,7 +399,7 @@ func TestLogDecisions(t *testing.T) {
 	var buf bytes.Buffer
 	logger := slog.New(slog.NewJSONHandler(&buf, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	mw, err := warden.New(warden.Config{
-		Issuers: []warden.Issuer{{
+		Issuers: []warden.IssuerConfig{{
 			URL:      iss.URL,
 			Audience: iss.Audience,
 			JWKS:     wardentest.JWKS(iss.Keys()...),
@@ -504,7 +506,7 @@ func ExampleLogDecisions() {
 		},
 	}))
 	mw, err := warden.New(warden.Config{
-		Issuers: []warden.Issuer{{
+		Issuers: []warden.IssuerConfig{{
 			URL:      "https://idp.example",
 			Audience: "https://api.example",
 			JWKS:     wardentest.JWKS(key),

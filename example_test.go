@@ -21,7 +21,7 @@ func Example() {
 	defer idp.Close()
 
 	mw, err := warden.New(warden.Config{
-		Issuers: []warden.Issuer{{
+		Issuers: []warden.IssuerConfig{{
 			URL:      idp.URL,
 			Audience: idp.Audience,
 			JWKSURL:  idp.JWKSURL(),
@@ -66,7 +66,7 @@ func Example() {
 func ExampleMiddleware_RequireAny() {
 	idp := wardentest.StartIssuer()
 	defer idp.Close()
-	mw, _ := warden.New(warden.Config{Issuers: []warden.Issuer{{URL: idp.URL, Audience: idp.Audience, JWKS: wardentest.JWKS(idp.Keys()...)}}})
+	mw, _ := warden.New(warden.Config{Issuers: []warden.IssuerConfig{{URL: idp.URL, Audience: idp.Audience, JWKS: wardentest.JWKS(idp.Keys()...)}}})
 
 	search := mw.RequireAny("Entry_Read", "Entry_Admin")(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		fmt.Fprint(w, "results")
@@ -90,7 +90,7 @@ func ExampleMiddleware_Accept() {
 	clients, _ := clientstore.New([]clientstore.Client{{ID: "directory-app", SecretHash: hash, Scopes: []string{"Organisation_Read"}}})
 	idp := wardentest.StartIssuer()
 	defer idp.Close()
-	mw, _ := warden.New(warden.Config{Issuers: []warden.Issuer{{URL: idp.URL, Audience: idp.Audience, JWKS: wardentest.JWKS(idp.Keys()...)}}, Clients: clients})
+	mw, _ := warden.New(warden.Config{Issuers: []warden.IssuerConfig{{URL: idp.URL, Audience: idp.Audience, JWKS: wardentest.JWKS(idp.Keys()...)}}, Clients: clients})
 
 	orgs := mw.Accept(warden.SchemeBasic).Require("Organisation_Read")(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		p, _ := warden.PrincipalFrom(r.Context())
@@ -113,7 +113,7 @@ func ExampleMiddleware_Accept() {
 func ExampleMiddleware_Verify() {
 	idp := wardentest.StartIssuer()
 	defer idp.Close()
-	mw, _ := warden.New(warden.Config{Issuers: []warden.Issuer{{URL: idp.URL, Audience: idp.Audience, JWKS: wardentest.JWKS(idp.Keys()...)}}})
+	mw, _ := warden.New(warden.Config{Issuers: []warden.IssuerConfig{{URL: idp.URL, Audience: idp.Audience, JWKS: wardentest.JWKS(idp.Keys()...)}}})
 
 	p, err := mw.Verify(context.Background(), idp.Mint(wardentest.Token{Claims: wardentest.Claims{"sub": "alice", "act": map[string]any{"sub": "cms-app"}}}))
 	fmt.Println(p.Subject(), p.Actor().Subject, err)
@@ -134,7 +134,7 @@ func ExampleConfig_errorHandler() {
 	idp := wardentest.StartIssuer()
 	defer idp.Close()
 	mw, _ := warden.New(warden.Config{
-		Issuers: []warden.Issuer{{
+		Issuers: []warden.IssuerConfig{{
 			URL:      idp.URL,
 			Audience: idp.Audience,
 			JWKS:     wardentest.JWKS(idp.Keys()...),

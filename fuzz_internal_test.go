@@ -37,7 +37,7 @@ func FuzzParseAuthorization(f *testing.F) {
 		maxSize := int(max)
 		creds, e := parseAuthorization(v, maxSize)
 		if e != nil {
-			if creds != (credentials{}) {
+			if creds != (requestCredentials{}) {
 				t.Fatalf("refusal %v also returned credentials", e.Reason)
 			}
 			if st := e.Status(); st != 400 && st != 401 {

@@ -112,7 +112,7 @@ func (fuzzClients) VerifyClient(_ context.Context, id, secret string) ([]string,
 var fuzzFix = sync.OnceValue(func() *fuzzFixture {
 	fx := &fuzzFixture{keys: fuzzKeys(), signed: map[string]fuzzSigned{}}
 	mw, err := warden.New(warden.Config{
-		Issuers: []warden.Issuer{{
+		Issuers: []warden.IssuerConfig{{
 			URL:      fuzzIssuer,
 			Audience: fuzzAudience,
 			JWKS:     wardentest.JWKS(fx.keys...),

@@ -35,7 +35,7 @@ func (m *Middleware) KeyStatus() []KeySetStatus {
 	out := make([]KeySetStatus, 0, len(m.tokens.order))
 	for _, ti := range m.tokens.order {
 		st := ti.keys.Status()
-		ks := KeySetStatus{Issuer: ti.URL, KeyIDs: st.KIDs, LastRefresh: st.LastRefresh, Staleness: st.Staleness, Usable: st.Usable}
+		ks := KeySetStatus{Issuer: ti.url, KeyIDs: st.KIDs, LastRefresh: st.LastRefresh, Staleness: st.Staleness, Usable: st.Usable}
 		if st.LastErr != nil {
 			ks.LastError = st.LastErr.Error()
 		}

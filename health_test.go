@@ -79,7 +79,7 @@ func probe(t *testing.T, mw *warden.Middleware) readyReply {
 func TestReadyStatic(t *testing.T) {
 	iss := wardentest.NewIssuer(t)
 	mw, err := warden.New(warden.Config{
-		Issuers: []warden.Issuer{{
+		Issuers: []warden.IssuerConfig{{
 			URL:      iss.URL,
 			Audience: iss.Audience,
 			JWKS:     wardentest.JWKS(iss.Keys()...),
@@ -108,7 +108,7 @@ func TestReadyStates(t *testing.T) {
 	jwks.broken.Store(true)
 
 	mw, err := warden.New(warden.Config{
-		Issuers: []warden.Issuer{{
+		Issuers: []warden.IssuerConfig{{
 			URL:      iss.URL,
 			Audience: iss.Audience,
 			JWKSURL:  jwks.srv.URL + "/jwks.json",
@@ -190,7 +190,7 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 // TestReadyHandlerMethods: probes use GET or HEAD; anything else is 405.
 func TestReadyHandlerMethods(t *testing.T) {
 	iss := wardentest.NewIssuer(t)
-	mw, err := warden.New(warden.Config{Issuers: []warden.Issuer{{URL: iss.URL, Audience: iss.Audience, JWKS: wardentest.JWKS(iss.Keys()...)}}})
+	mw, err := warden.New(warden.Config{Issuers: []warden.IssuerConfig{{URL: iss.URL, Audience: iss.Audience, JWKS: wardentest.JWKS(iss.Keys()...)}}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -214,7 +214,7 @@ func TestReadyHandlerMethods(t *testing.T) {
 // An issuer with a static JWK Set is always ready.
 func ExampleMiddleware_ReadyHandler() {
 	mw, err := warden.New(warden.Config{
-		Issuers: []warden.Issuer{{
+		Issuers: []warden.IssuerConfig{{
 			URL:      "https://idp.example",
 			Audience: "https://api.example",
 			JWKS:     wardentest.JWKS(wardentest.NewECKey("k1")),

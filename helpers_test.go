@@ -94,7 +94,7 @@ func newFixture(t *testing.T, mutate func(*warden.Config, *wardentest.Issuer)) *
 	f := &fixture{iss: wardentest.NewIssuer(t), clock: newTestClock()}
 	f.iss.SetClock(f.clock.Now)
 	cfg := warden.Config{
-		Issuers: []warden.Issuer{{
+		Issuers: []warden.IssuerConfig{{
 			URL:      f.iss.URL,
 			Audience: f.iss.Audience,
 			JWKSURL:  f.iss.JWKSURL(),

@@ -125,7 +125,7 @@ func (m *Middleware) MetadataHandler(md ResourceMetadata) (http.Handler, error) 
 	}
 	if doc.AuthorizationServers == nil && m.tokens != nil {
 		for _, ti := range m.tokens.order {
-			doc.AuthorizationServers = append(doc.AuthorizationServers, ti.URL)
+			doc.AuthorizationServers = append(doc.AuthorizationServers, ti.url)
 		}
 	}
 	deriveScopes := md.ScopesSupported == nil

@@ -40,7 +40,7 @@ func metadataMiddleware(t *testing.T, mutate func(*warden.Config)) (*warden.Midd
 	t.Helper()
 	iss := wardentest.NewIssuer(t)
 	cfg := warden.Config{
-		Issuers: []warden.Issuer{{
+		Issuers: []warden.IssuerConfig{{
 			URL:      iss.URL,
 			Audience: iss.Audience,
 			JWKS:     wardentest.JWKS(iss.Keys()...),
@@ -83,7 +83,7 @@ func strs(v any) []string {
 func TestMetadataDocument(t *testing.T) {
 	const other = "https://login.other.example"
 	mw, iss := metadataMiddleware(t, func(c *warden.Config) {
-		c.Issuers = append(c.Issuers, warden.Issuer{URL: other, SkipAudienceCheck: true, JWKS: wardentest.JWKS(wardentest.NewECKey("o-1"))})
+		c.Issuers = append(c.Issuers, warden.IssuerConfig{URL: other, SkipAudienceCheck: true, JWKS: wardentest.JWKS(wardentest.NewECKey("o-1"))})
 	})
 	mw.Require("entry:read", "entry:write")
 	mw.RequireAny("entry:admin", "entry:read")
@@ -268,7 +268,7 @@ func TestResourceMetadataChallenge(t *testing.T) {
 		}
 	}
 	if _, err := warden.New(warden.Config{
-		Issuers: []warden.Issuer{{
+		Issuers: []warden.IssuerConfig{{
 			URL:               "https://i.example",
 			SkipAudienceCheck: true,
 			HMACSecret:        make([]byte, 32),
@@ -287,7 +287,7 @@ func ExampleMiddleware_MetadataHandler() {
 		panic(err)
 	}
 	mw, err := warden.New(warden.Config{
-		Issuers: []warden.Issuer{{
+		Issuers: []warden.IssuerConfig{{
 			URL:      "https://idp.example",
 			Audience: resource,
 			JWKS:     wardentest.JWKS(wardentest.NewECKey("k1")),

@@ -42,18 +42,18 @@ func New(cfg Config) (*Middleware, error) {
 		return nil, err
 	}
 	st := &steps{
-		credentials:   newExtractor(s),
-		clients:       newBasicAuth(s.Clients, s.BasicCacheTTL, s.Now),
-		impersonation: &impersonation{allow: s.Impersonation.Allow, permissions: s.Impersonation.Permissions, logger: s.Logger},
-		refusals:      newRefusals(s),
+		credentials:   s.extractor(),
+		clients:       s.basicAuth(),
+		impersonation: s.impersonation(),
+		refusals:      s.refusals(),
 		onDecision:    s.OnDecision,
 	}
-	schemes := SchemeBasic
-	if len(s.issuers) > 0 {
-		if st.tokens, err = newVerifier(s); err != nil {
-			return nil, err
-		}
-		schemes = SchemeBearer
+	if st.tokens, err = s.verifier(); err != nil {
+		return nil, err
+	}
+	schemes := SchemeBearer
+	if st.tokens == nil {
+		schemes = SchemeBasic // a Basic-only configuration: no issuer at all
 	}
 	return &Middleware{steps: st, schemes: schemes}, nil
 }

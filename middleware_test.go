@@ -205,7 +205,7 @@ func TestKeysUnavailable(t *testing.T) {
 	dead.Close() // connections are now refused
 	iss := wardentest.NewIssuer(t)
 	mw, err := warden.New(warden.Config{
-		Issuers: []warden.Issuer{{
+		Issuers: []warden.IssuerConfig{{
 			URL:      iss.URL,
 			Audience: iss.Audience,
 			JWKSURL:  deadURL,
@@ -221,6 +221,6 @@ func TestKeysUnavailable(t *testing.T) {
 	assert.Equal(t, `{"error":"temporarily_unavailable","error_description":"The access token cannot be verified right now"}`+"\n", w.Body.String())
 
 	// Without LazyStart the same configuration fails at construction.
-	_, err = warden.New(warden.Config{Issuers: []warden.Issuer{{URL: iss.URL, Audience: iss.Audience, JWKSURL: deadURL}}})
+	_, err = warden.New(warden.Config{Issuers: []warden.IssuerConfig{{URL: iss.URL, Audience: iss.Audience, JWKSURL: deadURL}}})
 	assert.Error(t, err)
 }

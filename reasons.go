@@ -229,3 +229,16 @@ func (e *claimError) Error() string {
 }
 
 func invalidClaim(name string) error { return &claimError{claim: name} }
+
+// parseError is the cause of a refusal of malformed credentials.
+type parseError string
+
+func (e parseError) Error() string { return string(e) }
+
+const (
+	errMissingToken   parseError = "no credentials after the scheme"
+	errTrailingData   parseError = "data after the credentials"
+	errBadCredentials parseError = "credentials are not a b64token"
+	errRepeated       parseError = "credentials presented more than once"
+	errManyMethods    parseError = "access token sent by more than one method"
+)

@@ -159,7 +159,7 @@ func newRKFixture(t *testing.T, mutate func(*warden.Config)) *rkFixture {
 	f.keys = newRKServer(t, f.iss)
 	f.iss.SetClock(f.clock.Now)
 	cfg := warden.Config{
-		Issuers: []warden.Issuer{{
+		Issuers: []warden.IssuerConfig{{
 			URL:      f.iss.URL,
 			Audience: f.iss.Audience,
 			JWKSURL:  f.keys.URL(),
@@ -492,7 +492,7 @@ func TestRemoteKeysStartup(t *testing.T) {
 				keys.set(m)
 			}
 			_, err := warden.New(warden.Config{
-				Issuers: []warden.Issuer{{
+				Issuers: []warden.IssuerConfig{{
 					URL:      iss.URL,
 					Audience: iss.Audience,
 					JWKSURL:  url,
@@ -515,7 +515,7 @@ func TestRemoteKeysStartup(t *testing.T) {
 		clock := &testClock{t: time.Unix(1_900_000_000, 0)}
 		iss.SetClock(clock.Now)
 		mw, err := warden.New(warden.Config{
-			Issuers: []warden.Issuer{{
+			Issuers: []warden.IssuerConfig{{
 				URL:      iss.URL,
 				Audience: iss.Audience,
 				JWKSURL:  keys.URL(),
@@ -561,7 +561,7 @@ func TestRemoteKeysRedirects(t *testing.T) {
 				iss := wardentest.NewIssuer(t)
 				keys := newRKServer(t, iss)
 				keys.set(tc.mode)
-				cfg := warden.Config{Issuers: []warden.Issuer{{URL: iss.URL, Audience: iss.Audience, JWKSURL: keys.URL()}}}
+				cfg := warden.Config{Issuers: []warden.IssuerConfig{{URL: iss.URL, Audience: iss.Audience, JWKSURL: keys.URL()}}}
 				if supplied {
 					cfg.HTTPClient = &http.Client{} // follows any redirect by itself
 				}
@@ -622,7 +622,7 @@ func TestRemoteKeysUnconfiguredIssuerFetchesNothing(t *testing.T) {
 	}))
 	defer evil.Close()
 	a, b := wardentest.NewIssuer(t), wardentest.NewIssuer(t)
-	mw, err := warden.New(warden.Config{Issuers: []warden.Issuer{
+	mw, err := warden.New(warden.Config{Issuers: []warden.IssuerConfig{
 		{URL: a.URL, Audience: a.Audience, JWKSURL: a.JWKSURL()},
 		{URL: b.URL, Audience: b.Audience}, // discovery
 	}})
@@ -693,7 +693,7 @@ func TestRemoteKeysDiscovery(t *testing.T) {
 					iss.Handle(d.path, http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte(body)) }))
 				}
 			}
-			cfg := warden.Config{Issuers: []warden.Issuer{{URL: iss.URL + tc.issuer, Audience: iss.Audience}}, KeySetPolicy: warden.KeySetPolicy{FetchTimeout: 5 * time.Second}}
+			cfg := warden.Config{Issuers: []warden.IssuerConfig{{URL: iss.URL + tc.issuer, Audience: iss.Audience}}, KeySetPolicy: warden.KeySetPolicy{FetchTimeout: 5 * time.Second}}
 			if tc.discovery != "" {
 				cfg.Issuers[0].DiscoveryURL = iss.URL + tc.discovery
 			}
@@ -722,11 +722,11 @@ func TestRemoteKeysDiscovery(t *testing.T) {
 
 func TestRemoteKeysConfigErrors(t *testing.T) {
 	for name, cfg := range map[string]warden.Config{
-		"http JWKS URL on a public host":      {Issuers: []warden.Issuer{{URL: "https://idp.example", Audience: "a", JWKSURL: "http://idp.example/jwks"}}},
-		"http discovery URL on a public host": {Issuers: []warden.Issuer{{URL: "https://idp.example", Audience: "a", DiscoveryURL: "http://idp.example/.well-known/openid-configuration"}}},
-		"http issuer for discovery":           {Issuers: []warden.Issuer{{URL: "http://idp.example", Audience: "a"}}},
-		"issuer with a query for discovery":   {Issuers: []warden.Issuer{{URL: "https://idp.example/?tenant=1", Audience: "a"}}},
-		"min above max refresh":               {Issuers: []warden.Issuer{{URL: "https://idp.example", Audience: "a", JWKSURL: "https://idp.example/jwks"}}, KeySetPolicy: warden.KeySetPolicy{MinRefreshInterval: time.Hour, MaxRefreshInterval: time.Minute}},
+		"http JWKS URL on a public host":      {Issuers: []warden.IssuerConfig{{URL: "https://idp.example", Audience: "a", JWKSURL: "http://idp.example/jwks"}}},
+		"http discovery URL on a public host": {Issuers: []warden.IssuerConfig{{URL: "https://idp.example", Audience: "a", DiscoveryURL: "http://idp.example/.well-known/openid-configuration"}}},
+		"http issuer for discovery":           {Issuers: []warden.IssuerConfig{{URL: "http://idp.example", Audience: "a"}}},
+		"issuer with a query for discovery":   {Issuers: []warden.IssuerConfig{{URL: "https://idp.example/?tenant=1", Audience: "a"}}},
+		"min above max refresh":               {Issuers: []warden.IssuerConfig{{URL: "https://idp.example", Audience: "a", JWKSURL: "https://idp.example/jwks"}}, KeySetPolicy: warden.KeySetPolicy{MinRefreshInterval: time.Hour, MaxRefreshInterval: time.Minute}},
 	} {
 		t.Run(name, func(t *testing.T) {
 			mw, err := warden.New(cfg)
@@ -749,7 +749,7 @@ func TestRemoteKeysCloseStopsEverything(t *testing.T) {
 	hangKeys.set(rkHang)
 	baseline := runtime.NumGoroutine()
 	mw, err := warden.New(warden.Config{
-		Issuers: []warden.Issuer{
+		Issuers: []warden.IssuerConfig{
 			{URL: iss.URL, Audience: iss.Audience, JWKSURL: keys.URL()},
 			{URL: hanging.URL, Audience: hanging.Audience, JWKSURL: hangKeys.URL()},
 		},

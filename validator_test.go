@@ -48,7 +48,7 @@ func TestRealWorldTokenShapes(t *testing.T) {
 			[]byte(`{"iss":"`+cmsIssuer+`","aud":"`+cmsIssuer+`/resources","exp":1488379358,"azp":"azure-app","scp":"Entry_Read"}`)), "azure-app", "azure-app"},
 	}
 	mw, err := warden.New(warden.Config{
-		Issuers: []warden.Issuer{{
+		Issuers: []warden.IssuerConfig{{
 			URL:      cmsIssuer,
 			Audience: cmsIssuer + "/resources",
 			JWKS:     wardentest.JWKS(key),
@@ -121,7 +121,7 @@ func TestHMACIssuer(t *testing.T) {
 	long := []byte(strings.Repeat("l", 64))
 	iss := wardentest.NewIssuer(t)
 	mw, err := warden.New(warden.Config{
-		Issuers: []warden.Issuer{{
+		Issuers: []warden.IssuerConfig{{
 			URL:        "https://hmac.test",
 			Audience:   "api",
 			HMACSecret: secret,
@@ -165,7 +165,7 @@ func TestHMACIssuer(t *testing.T) {
 func TestMultipleIssuers(t *testing.T) {
 	a, b := wardentest.NewIssuer(t), wardentest.NewIssuer(t)
 	b.Audience = "https://b.api.test"
-	mw, err := warden.New(warden.Config{Issuers: []warden.Issuer{
+	mw, err := warden.New(warden.Config{Issuers: []warden.IssuerConfig{
 		{URL: a.URL, Audience: a.Audience, JWKS: wardentest.JWKS(a.Keys()...)},
 		{URL: b.URL, Audience: b.Audience, JWKS: wardentest.JWKS(b.Keys()...)},
 	}})
@@ -231,7 +231,7 @@ func TestPrincipal(t *testing.T) {
 func TestPrincipalClaimsExactNames(t *testing.T) {
 	t.Parallel()
 	iss := wardentest.NewIssuer(t)
-	mw, err := warden.New(warden.Config{Issuers: []warden.Issuer{{URL: iss.URL, Audience: iss.Audience, JWKS: wardentest.JWKS(iss.Keys()...)}}})
+	mw, err := warden.New(warden.Config{Issuers: []warden.IssuerConfig{{URL: iss.URL, Audience: iss.Audience, JWKS: wardentest.JWKS(iss.Keys()...)}}})
 	require.NoError(t, err)
 	defer mw.Close()
 	type org struct {

@@ -18,15 +18,14 @@ import (
 // (RFC 7515 §2; trailing bits must be zero).
 var b64 = base64.RawURLEncoding.Strict()
 
-// signingMethods holds golang-jwt's method for every algorithm warden can
-// accept, looked up once here instead of under golang-jwt's registry lock on
-// every request.
+// signingMethods holds golang-jwt's method for every JWS algorithm warden
+// can verify (RFC 7518 §3, RFC 8037 §3.1), looked up once here instead of
+// under golang-jwt's registry lock on every request. Which of them a token
+// may use is the configuration's policy (trustedIssuer.algs).
 var signingMethods = func() map[string]jwt.SigningMethod {
 	m := map[string]jwt.SigningMethod{}
-	for _, alg := range append(DefaultAlgorithms(), hmacAlgorithms...) {
-		if sm := jwt.GetSigningMethod(alg); sm != nil {
-			m[alg] = sm
-		}
+	for _, alg := range []string{"RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA", "HS256", "HS384", "HS512"} {
+		m[alg] = jwt.GetSigningMethod(alg)
 	}
 	return m
 }()
@@ -49,72 +48,12 @@ type verifier struct {
 
 // trustedIssuer is one configured issuer with its key source.
 type trustedIssuer struct {
-	Issuer
-	keys jwks.Source
-	algs []string // the algorithms its tokens may use
-}
-
-// newVerifier builds the verifier and each issuer's key source. Unless
-// KeySetPolicy.LazyStart is set, it waits for every remote issuer's first
-// key set.
-func newVerifier(s *settings) (*verifier, error) {
-	v := &verifier{
-		issuers:     map[string]*trustedIssuer{},
-		leeway:      s.Leeway,
-		maxLifetime: s.MaxTokenLifetime,
-		maxSize:     s.MaxTokenSize,
-		strict:      s.StrictRFC9068,
-		scopeClaims: s.scopeClaims,
-		tokens:      newTokenCache(s.TokenCacheSize),
-		now:         s.Now,
-	}
-	for _, ic := range s.issuers {
-		ti, err := newTrustedIssuer(ic, s)
-		if err != nil {
-			v.close()
-			return nil, err
-		}
-		v.issuers[ic.URL] = ti
-		v.order = append(v.order, ti)
-	}
-	return v, nil
-}
-
-// newTrustedIssuer builds an issuer's key source: a shared secret, a static
-// JWK Set, or a remote one.
-func newTrustedIssuer(ic Issuer, s *settings) (*trustedIssuer, error) {
-	ti := &trustedIssuer{Issuer: ic, algs: s.algs}
-	now := s.Now()
-	switch {
-	case ic.HMACSecret != nil:
-		algs, err := hmacAlgorithmsFor(ic.URL, s.Algorithms, ic.HMACSecret)
-		if err != nil {
-			return nil, err
-		}
-		ti.algs, ti.keys = algs, jwks.NewHMAC(ic.HMACSecret, now)
-	case ic.JWKS != nil:
-		set, err := jwks.Parse(ic.JWKS)
-		if err != nil {
-			return nil, configErrorf("issuer %q: JWKS: %v", ic.URL, err)
-		}
-		if set.Len() == 0 {
-			return nil, configErrorf("issuer %q: JWKS holds no usable signing key", ic.URL)
-		}
-		ti.keys = jwks.NewStatic(set, now)
-	default:
-		o := s.keys
-		if hook := s.KeySetPolicy.OnRefresh; hook != nil {
-			o.OnRefresh = func(r jwks.Refresh) {
-				hook(KeyRefresh{Issuer: ic.URL, Err: r.Err, Keys: r.Keys, Duration: r.Duration})
-			}
-		}
-		src, err := jwks.NewRemote(ic.URL, ic.JWKSURL, ic.DiscoveryURL, o)
-		if err != nil {
-			return nil, &KeyFetchError{Issuer: ic.URL, Err: err}
-		}
-		ti.keys = src
-	}
-	return ti, nil
+	url          string
+	audience     string // required in "aud" unless skipAudience
+	skipAudience bool
+	actAs        bool // honour the vendor act_as claim (Issuer.ActAs)
+	keys         jwks.Source
+	algs         []string // the algorithms its tokens may use
 }
 
 // close stops every issuer's background key refreshes.
@@ -218,7 +157,7 @@ func (v *verifier) verifyToken(ctx context.Context, raw string) (*Principal, *tr
 	if e := v.checkClaims(claims, iss); e != nil {
 		return nil, nil, nil, e
 	}
-	p, e := newTokenPrincipal(claims, iss.ActAs, payload)
+	p, e := newTokenPrincipal(claims, iss.actAs, payload)
 	if e != nil {
 		return nil, nil, nil, e
 	}
@@ -256,7 +195,7 @@ func (v *verifier) checkClaims(cl *accessClaims, iss *trustedIssuer) *Error {
 	if cl.iat.present && now.Add(v.leeway).Before(time.Unix(cl.iat.seconds, 0)) {
 		return fail(ReasonIssuedInFuture, "iat", false)
 	}
-	if !iss.SkipAudienceCheck && !slices.Contains(cl.aud, iss.Audience) {
+	if !iss.skipAudience && !slices.Contains(cl.aud, iss.audience) {
 		return fail(ReasonWrongAudience, "aud", !cl.audPresent)
 	}
 	if v.strict {

@@ -131,7 +131,7 @@ func peerCases(tb testing.TB, f *bench.Fixture, k *wardentest.Key) []peerCase {
 }
 
 func newWarden(tb testing.TB, f *bench.Fixture, cacheSize int) *warden.Middleware {
-	m, err := warden.New(warden.Config{Issuers: []warden.Issuer{{URL: bench.Issuer, Audience: bench.Audience, JWKS: f.JWKS}}, TokenCacheSize: cacheSize})
+	m, err := warden.New(warden.Config{Issuers: []warden.IssuerConfig{{URL: bench.Issuer, Audience: bench.Audience, JWKS: f.JWKS}}, TokenCacheSize: cacheSize})
 	if err != nil {
 		tb.Fatal(err)
 	}

@@ -41,7 +41,7 @@ func newFixture(t *testing.T, mutate func(*warden.Config)) *fixture {
 		t.Fatal(err)
 	}
 	cfg := warden.Config{
-		Issuers: []warden.Issuer{{
+		Issuers: []warden.IssuerConfig{{
 			URL:      f.iss.URL,
 			Audience: f.iss.Audience,
 			JWKS:     wardentest.JWKS(f.iss.Keys()...),
@@ -310,7 +310,7 @@ func TestKeyRefreshCounter(t *testing.T) {
 		t.Fatal(err)
 	}
 	mw, err := warden.New(warden.Config{
-		Issuers: []warden.Issuer{{
+		Issuers: []warden.IssuerConfig{{
 			URL:      iss.URL,
 			Audience: iss.Audience,
 			JWKSURL:  iss.JWKSURL(),

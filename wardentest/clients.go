@@ -112,7 +112,7 @@ func (i *Issuer) tokenAuth() (*tokenAuth, error) {
 	secret := make([]byte, 32)
 	_, _ = rand.Read(secret)
 	mw, err := warden.New(warden.Config{
-		Issuers: []warden.Issuer{{
+		Issuers: []warden.IssuerConfig{{
 			URL:               i.URL,
 			HMACSecret:        secret,
 			SkipAudienceCheck: true,

@@ -103,8 +103,8 @@ func TestConformance(t *testing.T) {
 		name string
 		cfg  warden.Config
 	}{
-		{"static JWKS", warden.Config{Issuers: []warden.Issuer{{URL: iss.URL, Audience: iss.Audience, JWKS: wardentest.JWKS(iss.Keys()...), ActAs: true}}}},
-		{"JWKS URL", warden.Config{Issuers: []warden.Issuer{{URL: iss.URL, Audience: iss.Audience, JWKSURL: iss.JWKSURL(), ActAs: true}}}},
+		{"static JWKS", warden.Config{Issuers: []warden.IssuerConfig{{URL: iss.URL, Audience: iss.Audience, JWKS: wardentest.JWKS(iss.Keys()...), ActAs: true}}}},
+		{"JWKS URL", warden.Config{Issuers: []warden.IssuerConfig{{URL: iss.URL, Audience: iss.Audience, JWKSURL: iss.JWKSURL(), ActAs: true}}}},
 	} {
 		t.Run(src.name, func(t *testing.T) {
 			servers := startServers(t, src.cfg)
@@ -136,7 +136,7 @@ func TestConformanceErrorHandler(t *testing.T) {
 	} {
 		t.Run(h.name, func(t *testing.T) {
 			servers := startServers(t, warden.Config{
-				Issuers: []warden.Issuer{{
+				Issuers: []warden.IssuerConfig{{
 					URL:      iss.URL,
 					Audience: iss.Audience,
 					JWKS:     wardentest.JWKS(iss.Keys()...),

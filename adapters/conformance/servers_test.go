@@ -12,9 +12,9 @@ import (
 	"github.com/go-chi/chi/v5"
 	"github.com/labstack/echo/v4"
 	"github.com/wardenhq/warden"
-	"github.com/wardenhq/warden/clientstore"
 	wardenecho "github.com/wardenhq/warden/adapters/echo"
 	wardengin "github.com/wardenhq/warden/adapters/gin"
+	"github.com/wardenhq/warden/clientstore"
 	"golang.org/x/crypto/bcrypt"
 )
 

@@ -13,7 +13,7 @@ import (
 
 func newMiddleware(t testing.TB, iss *wardentest.Issuer) *warden.Middleware {
 	t.Helper()
-	m, err := warden.New(warden.Config{Issuers: []warden.Issuer{{URL: iss.URL, Audience: iss.Audience, JWKS: wardentest.JWKS(iss.Keys()...)}}})
+	m, err := warden.New(warden.Config{Issuers: []warden.IssuerConfig{{URL: iss.URL, Audience: iss.Audience, JWKS: wardentest.JWKS(iss.Keys()...)}}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -25,7 +25,7 @@ func main() {
 		flag.Usage()
 		os.Exit(2)
 	}
-	m, err := warden.New(warden.Config{Issuers: []warden.Issuer{{URL: *issuer, Audience: *audience}}})
+	m, err := warden.New(warden.Config{Issuers: []warden.IssuerConfig{{URL: *issuer, Audience: *audience}}})
 	if err != nil {
 		log.Fatal(err)
 	}

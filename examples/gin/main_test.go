@@ -14,7 +14,7 @@ import (
 func TestRoutes(t *testing.T) {
 	iss := wardentest.NewIssuer(t)
 	// The same configuration as main: keys found by discovery from the issuer.
-	m, err := warden.New(warden.Config{Issuers: []warden.Issuer{{URL: iss.URL, Audience: iss.Audience}}})
+	m, err := warden.New(warden.Config{Issuers: []warden.IssuerConfig{{URL: iss.URL, Audience: iss.Audience}}})
 	if err != nil {
 		t.Fatal(err)
 	}
