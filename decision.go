@@ -34,9 +34,6 @@ type Decision struct {
 	Err *Error
 }
 
-// Admitted reports whether the request was let through.
-func (d Decision) Admitted() bool { return d.Err == nil }
-
 // newDecision describes one request's outcome.
 func newDecision(requirement string, p *Principal, e *Error, took time.Duration) Decision {
 	d := Decision{Reason: ReasonOK, Requirement: requirement, Duration: took}

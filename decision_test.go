@@ -322,7 +322,7 @@ func checkAdmitted(t *testing.T, w *httptest.ResponseRecorder, d warden.Decision
 	if w.Code != http.StatusNoContent {
 		t.Fatalf("got status %d, want 204", w.Code)
 	}
-	if d.Status != 0 || d.Err != nil || !d.Admitted() {
+	if d.Status != 0 || d.Err != nil || d.Reason != warden.ReasonOK {
 		t.Errorf("admitted decision has status %d, err %v", d.Status, d.Err)
 	}
 	wantClient, wantSubject := "client-1", "user-1"
@@ -339,7 +339,7 @@ func checkAdmitted(t *testing.T, w *httptest.ResponseRecorder, d warden.Decision
 
 func checkRefused(t *testing.T, w *httptest.ResponseRecorder, d warden.Decision, reason warden.Reason, expose bool) {
 	t.Helper()
-	if d.Admitted() || d.Err == nil || d.Err.Reason != reason {
+	if d.Reason == warden.ReasonOK || d.Err == nil || d.Err.Reason != reason {
 		t.Fatalf("refusal decision has err %v", d.Err)
 	}
 	if d.Status != w.Code || d.Status != reason.Status() {
