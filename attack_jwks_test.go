@@ -17,7 +17,7 @@ import (
 	"github.com/wardenhq/warden/wardentest"
 )
 
-// Table section H: the remote key source (Config.JWKSURL) against a JWKS
+// Table section H: the remote key source (IssuerConfig.JWKSURL) against a JWKS
 // server on loopback that counts requests and can be told to misbehave.
 // The injected clock decides when refreshes are due; real time only bounds
 // how long a request may wait for one (KeySourceConfig.UnknownKIDWait).

@@ -9,7 +9,7 @@
 // answers every refusal with the exact status, WWW-Authenticate challenge and
 // JSON body the RFCs prescribe.
 //
-//	mw, err := warden.New(warden.Config{Issuer: "https://idp.example", Audience: "https://api.example"})
+//	mw, err := warden.New(warden.Config{Issuers: []warden.IssuerConfig{{URL: "https://idp.example", Audience: "https://api.example"}}})
 //	mux.Handle("GET /entries", mw.Require("Entry_Read")(entries))
 //	mux.Handle("GET /search", mw.RequireAny("Entry_Read", "Entry_Admin")(search))
 //	// in a handler:
@@ -44,8 +44,8 @@
 //
 // # Keys
 //
-// Keys come from a static JWK Set (Config.JWKS), a shared HMAC secret
-// (Config.HMACSecret), a JWK Set URL, or discovery: the issuer's
+// Keys come from a static JWK Set (IssuerConfig.JWKS), a shared HMAC secret
+// (IssuerConfig.HMACSecret), a JWK Set URL, or discovery: the issuer's
 // /.well-known/openid-configuration, then RFC 8414's
 // /.well-known/oauth-authorization-server (for an issuer with a path, both
 // the appended and the inserted forms are tried). The discovery document's
@@ -54,26 +54,20 @@
 // reaches a URL an attacker chose; jku, x5u, x5c and jwk headers are ignored.
 //
 // Remote key sets are held as immutable snapshots: a known kid costs a map
-// lookup and never waits. The defaults of KeySourceConfig:
-//
-//	field               default  meaning
-//	MinRefreshInterval  1 min    lower clamp of the refresh interval taken from Cache-Control max-age; caps retry backoff
-//	MaxRefreshInterval  24 h     upper clamp; sets are refreshed at 80–90 % of their lifetime (no max-age: 1 h)
-//	UnknownKIDInterval  5 s      least time between refreshes triggered by unknown kids; also the Retry-After of a 503
-//	UnknownKIDWait      1 s      longest a request waits for such a refresh (shared by all waiting requests)
-//	MaxStaleness        24 h     how long the last good set serves while refreshes fail; then 503
-//	MaxResponseSize     1 MiB    cap on discovery and JWK Set responses
-//	FetchTimeout        10 s     bound on each fetch, and on New's wait for the first set
-//	LazyStart           false    false: New fails if the first set cannot be had; true: 503 until it arrives
-//	OnRefresh           nil      called after every fetch attempt, for metrics
-//
-// A refresh that fails (connection refused, 5xx, HTML, bad JSON, oversized,
-// a hang, a redirect to another host) or yields no usable key keeps the
-// previous keys. Kids still unknown after a refresh are remembered until the
-// interval passes, so a flood of random kids costs no further fetches.
+// lookup and never waits. They are refreshed ahead of expiry, on rotation
+// (an unknown kid, at most once per KeySetPolicy.UnknownKIDInterval) and
+// after failures; the last good set keeps serving through an outage for up
+// to KeySetPolicy.MaxStaleness. KeySetPolicy documents each default.
 //
 // JWKs whose use is not "sig", symmetric ("oct") keys, RSA keys under 2048
 // bits and unsupported key types are never used; a set that repeats a kid
 // is rejected whole. A token without kid is tried against the single key of
 // the right type and curve, only while the set holds at most four keys.
+//
+// # Basic client credentials
+//
+// Routes that take HTTP Basic (Middleware.Accept) check client credentials
+// with Config.Clients, a ClientVerifier; package clientstore provides one
+// over bcrypt or argon2id hashes. A Config with Clients and no issuer serves
+// Basic only.
 package warden

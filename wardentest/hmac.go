@@ -9,7 +9,7 @@ import (
 
 // SignHMAC returns the compact JWS of header and payload (raw JSON) signed
 // with an HMAC algorithm ("HS256", "HS384", "HS512") and secret, for issuers
-// configured with warden.Config.HMACSecret and for algorithm-confusion tests.
+// configured with warden.IssuerConfig.HMACSecret and for algorithm-confusion tests.
 func SignHMAC(alg string, secret, header, payload []byte) string {
 	input := base64.RawURLEncoding.EncodeToString(header) + "." + base64.RawURLEncoding.EncodeToString(payload)
 	method := jwt.GetSigningMethod(alg)
