@@ -8,6 +8,7 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"errors"
+	"fmt"
 	"hash"
 	"net/url"
 	"runtime"
@@ -19,6 +20,9 @@ import (
 // ErrInvalidClient is returned by a ClientVerifier for an unknown client or
 // a wrong secret. Both must look the same to the caller.
 var ErrInvalidClient = errors.New("warden: invalid client credentials")
+
+// errRememberedFailure refuses credentials that failed within BasicCacheTTL.
+var errRememberedFailure = fmt.Errorf("%w (failed recently, not checked again)", ErrInvalidClient)
 
 // ClientVerifier checks OAuth client credentials presented with HTTP Basic
 // (RFC 6749 §2.3.1). It returns the client's permissions, which the route's

@@ -3,7 +3,6 @@ package warden
 import (
 	"context"
 	"errors"
-	"fmt"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -38,9 +37,8 @@ const (
 
 // Causes of the refusals decided here, for logs and errors.Is.
 var (
-	errThrottled         = errors.New("too many failed checks for this client id")
-	errOverloaded        = errors.New("no free slot to check client credentials")
-	errRememberedFailure = fmt.Errorf("%w (failed recently, not checked again)", ErrInvalidClient)
+	errThrottled  = errors.New("too many failed checks for this client id")
+	errOverloaded = errors.New("no free slot to check client credentials")
 )
 
 // hashSlots bounds how many ClientVerifier calls run at once.

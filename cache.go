@@ -3,7 +3,6 @@ package warden
 import (
 	"hash/maphash"
 	"sync"
-	"sync/atomic"
 	"time"
 	"unsafe"
 
@@ -69,23 +68,6 @@ type tokenShard struct {
 	_       [64]byte
 }
 
-// tokenEntry is one cached token. All but ref and index are immutable once
-// the entry is published in a shard, so a hit reads them without a lock.
-// What a hit reads comes first, within the entry's first 64 bytes (one cache
-// line: time.Time.Before reads only the first 16 bytes of expires).
-type tokenEntry struct {
-	raw       string // the token, a prefix of the entry's arena
-	source    jwks.Source
-	key       *jwks.Key
-	ref       atomic.Bool // CLOCK reference bit: set by a hit, cleared by the hand
-	expires   time.Time   // exp + leeway: never served at or past it
-	principal Principal   // the entry's own copy (newTokenEntry)
-	inline    [4]string   // backs principal's scopes and audiences when they are few
-	hash      uint64
-	cost      int // bytes the entry owns (entryCost)
-	index     int // position in the ring, -1 once removed; guarded by tokenCache.mu
-}
-
 const (
 	// maxTokenCacheShards is the most shards the index is split into.
 	maxTokenCacheShards = 16
@@ -115,6 +97,9 @@ const (
 )
 
 // newTokenCache returns a cache of at most size entries (size ≥ 1).
+// tokenCacheBytes is the allocation size of the cache's fixed part.
+var tokenCacheBytes = allocSize(int(unsafe.Sizeof(tokenCache{})), true)
+
 func newTokenCache(size int) *tokenCache {
 	size = max(size, 1)
 	n := 1

@@ -9,59 +9,6 @@ import (
 	"strings"
 )
 
-// tokenHeader holds the JOSE header members warden acts on.
-type tokenHeader struct {
-	alg     string
-	kid     string
-	hasKID  bool
-	typ     string
-	hasTyp  bool
-	hasCrit bool
-}
-
-var errBadHeader = errors.New("invalid JOSE header")
-
-func decodeHeader(data []byte) (tokenHeader, error) {
-	var h tokenHeader
-	if !json.Valid(data) {
-		return h, errBadHeader
-	}
-	err := walkObject(data, func(name string, v []byte) error {
-		switch name {
-		case "alg":
-			if len(v) > 2 && v[0] == '"' {
-				if m, ok := signingMethods[string(v[1:len(v)-1])]; ok {
-					h.alg = m.Alg() // a known name, without allocating
-					return nil
-				}
-			}
-			s, ok := jsonString(v)
-			if !ok {
-				return errBadHeader
-			}
-			h.alg = s
-		case "kid":
-			s, ok := jsonString(v)
-			if !ok {
-				return errBadHeader
-			}
-			h.kid, h.hasKID = s, true
-		case "typ":
-			s, ok := jsonString(v)
-			if !ok {
-				return errBadHeader
-			}
-			h.typ, h.hasTyp = s, true
-		case "crit":
-			// RFC 7515 §4.1.11: warden understands no extension, so any
-			// crit header makes the token unusable.
-			h.hasCrit = true
-		}
-		return nil
-	})
-	return h, err
-}
-
 // numericDate is an RFC 7519 §2 NumericDate in whole seconds.
 type numericDate struct {
 	seconds int64

@@ -7,7 +7,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 
 	"github.com/wardenhq/warden/internal/fetch"
 )
@@ -163,39 +162,5 @@ func (c *extractor) bearerMethods() []string {
 	if c.allowQueryToken {
 		out = append(out, "query")
 	}
-	return out
-}
-
-// scopeRegistry records the scopes routes require. Routes are usually built
-// at start-up, but nothing stops one being built while requests are served,
-// hence the lock. The zero value is ready to use.
-type scopeRegistry struct {
-	mu     sync.Mutex
-	scopes map[string]struct{}
-}
-
-func (r *scopeRegistry) add(scopes []string) {
-	if len(scopes) == 0 {
-		return
-	}
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if r.scopes == nil {
-		r.scopes = make(map[string]struct{}, len(scopes))
-	}
-	for _, s := range scopes {
-		r.scopes[s] = struct{}{}
-	}
-}
-
-// list returns the scopes, sorted so the document is stable.
-func (r *scopeRegistry) list() []string {
-	r.mu.Lock()
-	out := make([]string, 0, len(r.scopes))
-	for s := range r.scopes {
-		out = append(out, s)
-	}
-	r.mu.Unlock()
-	slices.Sort(out)
 	return out
 }
