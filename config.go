@@ -175,7 +175,8 @@ type IssuerConfig struct {
 	// RFC 8414) instead of deriving its location from URL.
 	DiscoveryURL string
 	// JWKS is a static JWK Set document: no network is used. For tests and
-	// air-gapped deployments.
+	// air-gapped deployments. It is parsed like a fetched set: keys that
+	// carry private members are skipped, so give the public keys only.
 	JWKS []byte
 	// HMACSecret makes the issuer an HMAC (HS256/384/512) issuer whose
 	// tokens are verified with this shared secret only. The secret must be

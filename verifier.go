@@ -3,6 +3,8 @@ package warden
 import (
 	"cmp"
 	"context"
+	"crypto"
+	"crypto/rsa"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
@@ -25,11 +27,29 @@ var b64 = base64.RawURLEncoding.Strict()
 // may use is the configuration's policy (trustedIssuer.algs).
 var signingMethods = func() map[string]jwt.SigningMethod {
 	m := map[string]jwt.SigningMethod{}
-	for _, alg := range []string{"RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA", "HS256", "HS384", "HS512"} {
+	for _, alg := range []string{"RS256", "RS384", "RS512", "ES256", "ES384", "ES512", "EdDSA", "HS256", "HS384", "HS512"} {
 		m[alg] = jwt.GetSigningMethod(alg)
 	}
+	m["PS256"] = pssMethod("PS256", crypto.SHA256)
+	m["PS384"] = pssMethod("PS384", crypto.SHA384)
+	m["PS512"] = pssMethod("PS512", crypto.SHA512)
 	return m
 }()
+
+// pssMethod returns an RSASSA-PSS method that verifies with the salt length
+// equal to the hash size, as RFC 7518 §3.5 requires ("The size of the salt
+// value is the same size as the hash function output"). golang-jwt's own
+// PS256/384/512 verify with rsa.PSSSaltLengthAuto, which accepts any salt
+// length; they are package globals, so warden makes its own values rather
+// than changing them for every other user of golang-jwt in the process.
+func pssMethod(name string, hash crypto.Hash) *jwt.SigningMethodRSAPSS {
+	exact := &rsa.PSSOptions{SaltLength: rsa.PSSSaltLengthEqualsHash, Hash: hash}
+	return &jwt.SigningMethodRSAPSS{
+		SigningMethodRSA: &jwt.SigningMethodRSA{Name: name, Hash: hash},
+		Options:          exact,
+		VerifyOptions:    exact,
+	}
+}
 
 // verifier is the step that turns a bearer token into a verified
 // principal: it splits and decodes the token, applies the algorithm policy,
@@ -82,37 +102,21 @@ func (v *verifier) verify(ctx context.Context, raw string) (*Principal, *Error) 
 // it proves, and the key that verified it. It performs every check of
 // RFC 9068 §4 that does not depend on the route.
 func (v *verifier) verifyToken(ctx context.Context, raw string) (*Principal, *trustedIssuer, *jwks.Key, *Error) {
+	fail := func(e *Error) (*Principal, *trustedIssuer, *jwks.Key, *Error) { return nil, nil, nil, e }
 	bearer := func(reason Reason, cause error) (*Principal, *trustedIssuer, *jwks.Key, *Error) {
-		return nil, nil, nil, newError(reason, SchemeBearer, cause)
+		return fail(newError(reason, SchemeBearer, cause))
 	}
 	if len(raw) > v.maxSize {
 		return bearer(ReasonTokenTooLarge, nil)
 	}
-	// Compact serialisation only: exactly three segments (no JWE, no JSON
-	// serialisation).
-	headerSeg, rest, ok1 := strings.Cut(raw, ".")
-	payloadSeg, sigSeg, ok2 := strings.Cut(rest, ".")
-	if !ok1 || !ok2 || strings.IndexByte(sigSeg, '.') >= 0 {
-		return bearer(ReasonMalformedToken, errors.New("not a compact JWS"))
+	t, e := parseJWS(raw)
+	if e != nil {
+		return fail(e)
 	}
-	headerJSON, err := b64.DecodeString(headerSeg)
-	if err != nil {
-		return bearer(ReasonMalformedToken, errors.New("header is not base64url"))
-	}
-	h, err := decodeHeader(headerJSON)
-	if err != nil {
-		return bearer(ReasonMalformedToken, err)
-	}
-	if h.alg == "" {
-		return bearer(ReasonMalformedToken, errors.New("header has no alg"))
-	}
-	if h.hasCrit {
-		return bearer(ReasonUnsupportedHeader, errors.New("crit header present"))
-	}
-	if v.strict && !isAccessTokenType(h.typ) {
+	if v.strict && !isAccessTokenType(t.header.typ) {
 		return bearer(ReasonWrongType, errors.New(`typ is not "at+jwt"`))
 	}
-	payload, err := b64.DecodeString(payloadSeg)
+	payload, err := b64.DecodeString(t.payloadSeg)
 	if err != nil {
 		return bearer(ReasonMalformedToken, errors.New("payload is not base64url"))
 	}
@@ -133,6 +137,66 @@ func (v *verifier) verifyToken(ctx context.Context, raw string) (*Principal, *tr
 	if !ok {
 		return bearer(ReasonWrongIssuer, nil)
 	}
+	key, e := iss.checkSignature(ctx, &t)
+	if e != nil {
+		return fail(e)
+	}
+	// The token is authentic from here on; now check that it is usable.
+	if e := v.checkClaims(claims, iss); e != nil {
+		return fail(e)
+	}
+	p, e := newTokenPrincipal(claims, iss.actAs, payload)
+	if e != nil {
+		return fail(e)
+	}
+	return p, iss, key, nil
+}
+
+// compactJWS is a token in the JWS compact serialisation (RFC 7515 §7.1),
+// split into its segments, with its header decoded.
+type compactJWS struct {
+	header       tokenHeader
+	signingInput string // BASE64URL(header) "." BASE64URL(payload), as signed
+	payloadSeg   string
+	sigSeg       string
+}
+
+// parseJWS splits raw into its three segments and decodes and checks its
+// header (RFC 7515 §5.2 steps 1-5). Compact serialisation only: exactly
+// three segments, so no JWE and no JSON serialisation.
+func parseJWS(raw string) (compactJWS, *Error) {
+	bearer := func(reason Reason, cause error) (compactJWS, *Error) {
+		return compactJWS{}, newError(reason, SchemeBearer, cause)
+	}
+	headerSeg, rest, ok1 := strings.Cut(raw, ".")
+	payloadSeg, sigSeg, ok2 := strings.Cut(rest, ".")
+	if !ok1 || !ok2 || strings.IndexByte(sigSeg, '.') >= 0 {
+		return bearer(ReasonMalformedToken, errors.New("not a compact JWS"))
+	}
+	headerJSON, err := b64.DecodeString(headerSeg)
+	if err != nil {
+		return bearer(ReasonMalformedToken, errors.New("header is not base64url"))
+	}
+	h, err := decodeHeader(headerJSON)
+	if err != nil {
+		return bearer(ReasonMalformedToken, err)
+	}
+	if h.alg == "" {
+		return bearer(ReasonMalformedToken, errors.New("header has no alg"))
+	}
+	if h.hasCrit {
+		return bearer(ReasonUnsupportedHeader, errors.New("crit header present"))
+	}
+	return compactJWS{header: h, signingInput: raw[:len(headerSeg)+1+len(payloadSeg)], payloadSeg: payloadSeg, sigSeg: sigSeg}, nil
+}
+
+// checkSignature applies the issuer's algorithm allow-list, finds the key
+// for the token's header and verifies the signature (RFC 7515 §5.2 step 8).
+func (iss *trustedIssuer) checkSignature(ctx context.Context, t *compactJWS) (*jwks.Key, *Error) {
+	bearer := func(reason Reason, cause error) (*jwks.Key, *Error) {
+		return nil, newError(reason, SchemeBearer, cause)
+	}
+	h := &t.header
 	if !slices.Contains(iss.algs, h.alg) {
 		return bearer(ReasonDisallowedAlg, nil)
 	}
@@ -147,22 +211,14 @@ func (v *verifier) verifyToken(ctx context.Context, raw string) (*Principal, *tr
 		}
 		return bearer(ReasonUnknownKID, err)
 	}
-	sig, err := b64.DecodeString(sigSeg)
+	sig, err := b64.DecodeString(t.sigSeg)
 	if err != nil {
 		return bearer(ReasonBadSignature, errors.New("signature is not base64url"))
 	}
-	if err := method.Verify(raw[:len(headerSeg)+1+len(payloadSeg)], sig, key.Public); err != nil {
+	if err := method.Verify(t.signingInput, sig, key.Public); err != nil {
 		return bearer(ReasonBadSignature, err)
 	}
-	// The token is authentic from here on; now check that it is usable.
-	if e := v.checkClaims(claims, iss); e != nil {
-		return nil, nil, nil, e
-	}
-	p, e := newTokenPrincipal(claims, iss.actAs, payload)
-	if e != nil {
-		return nil, nil, nil, e
-	}
-	return p, iss, key, nil
+	return key, nil
 }
 
 // isAccessTokenType checks typ against RFC 9068 §4: "at+jwt", compared

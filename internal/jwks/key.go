@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 
 	"github.com/MicahParks/jwkset"
 )
@@ -21,10 +22,6 @@ var (
 	// beyond the allowed bound).
 	ErrUnavailable = errors.New("no key set available")
 )
-
-// minRSABits is the smallest RSA modulus accepted (RFC 7518 §3.3 requires
-// 2048 bits for RS*/PS*).
-const minRSABits = 2048
 
 // Key is one usable public key (or, for an HMAC issuer, the shared secret).
 // A Key is immutable; the token cache ties a verified token to the *Key
@@ -42,7 +39,10 @@ type Key struct {
 // Fits reports whether the key may verify a token signed with alg: the
 // JWK's own alg must agree, and the key type must be the one alg needs.
 func (k *Key) Fits(alg string) bool {
-	if k.Alg != "" && k.Alg != alg {
+	if k.Alg != "" && k.Alg != alg && !(k.Alg == "Ed25519" && alg == "EdDSA") {
+		// RFC 9864 §2.2 names EdDSA over Ed25519 "Ed25519"; a key so
+		// labelled verifies tokens with the RFC 8037 name "EdDSA" (the
+		// type switch below still requires an Ed25519 key).
 		return false
 	}
 	switch pk := k.Public.(type) {
@@ -70,6 +70,10 @@ func (k *Key) Fits(alg string) bool {
 type Set struct {
 	byKID map[string]*Key
 	all   []*Key
+	// searchable: a token without kid may be tried against the set's keys,
+	// because it had at most maxKeysWithoutKID usable keys. Only such a set
+	// holds keys without kid (see Parse).
+	searchable bool
 }
 
 // maxKeysWithoutKID bounds how many keys a token without "kid" is tried
@@ -89,7 +93,7 @@ func (s *Set) Find(kid string, hasKID bool, alg string) (*Key, bool) {
 		}
 		return k, true
 	}
-	if len(s.all) > maxKeysWithoutKID {
+	if !s.searchable {
 		return nil, false
 	}
 	var found *Key
@@ -110,13 +114,18 @@ func (s *Set) has(kid string) bool {
 	return ok
 }
 
-// Holds reports whether k is still part of the set.
+// Holds reports whether k is still part of the set. It runs on every
+// token-cache hit, so it costs a map lookup, or a scan of at most
+// maxKeysWithoutKID keys for a key without kid, whatever the set's size.
 func (s *Set) Holds(k *Key) bool {
 	if s == nil || k == nil {
 		return false
 	}
 	if k.KID != "" {
 		return s.byKID[k.KID] == k
+	}
+	if !s.searchable {
+		return false // a large set holds no key without kid
 	}
 	for _, c := range s.all {
 		if c == k {
@@ -148,11 +157,15 @@ func (s *Set) KIDs() []string {
 	return out
 }
 
-// Parse turns a JWK Set document into a key set. Keys that cannot sign
-// ("use" other than "sig"), symmetric keys (a remote JWK Set must never
-// supply an HMAC secret) and key types warden does not support are skipped;
-// a malformed supported key, an RSA key under 2048 bits or a duplicated kid
-// rejects the whole document, so a corrupt refresh never replaces good keys.
+// Parse turns a JWK Set document into a key set. Keys that may not verify
+// signatures ("use" other than "sig", "key_ops" without "verify" or
+// inconsistent, see canVerify), keys published with their private members,
+// symmetric keys (a remote JWK Set must never supply an HMAC secret) and
+// key types warden does not support are skipped; a malformed supported key,
+// a weak one (RSA outside 2048-8192 bits or with a bad exponent or the ROCA
+// fingerprint, an Ed25519 point of small order or not canonically encoded:
+// see keycheck.go) or a duplicated kid rejects the whole document, so a
+// corrupt refresh never replaces good keys.
 func Parse(doc []byte) (*Set, error) {
 	var set struct {
 		Keys []json.RawMessage `json:"keys"`
@@ -176,8 +189,8 @@ func Parse(doc []byte) (*Set, error) {
 			}
 			seen[m.KID] = true
 		}
-		if m.USE != "" && m.USE != jwkset.UseSig {
-			continue
+		if !canVerify(&m) {
+			continue // "use" or "key_ops" forbid verifying signatures
 		}
 		switch m.KTY {
 		case jwkset.KtyRSA, jwkset.KtyEC, jwkset.KtyOKP:
@@ -187,21 +200,41 @@ func Parse(doc []byte) (*Set, error) {
 		if m.KTY == jwkset.KtyOKP && m.CRV != jwkset.CrvEd25519 {
 			continue // X25519 and friends cannot sign
 		}
-		// Only public parameters are read: a private key published by
-		// mistake is not kept in memory.
+		if hasPrivateMembers(&m) {
+			continue // a published private key proves nothing
+		}
+		// Checks jwkset does not make, on the members as sent.
+		var weak error
+		switch m.KTY {
+		case jwkset.KtyRSA:
+			weak = checkRSAKey(m.N, m.E)
+		case jwkset.KtyOKP:
+			weak = checkEd25519Key(m.X)
+		}
+		if weak != nil {
+			return nil, fmt.Errorf("key %d (kid %q): %w", i, m.KID, weak)
+		}
+		// Only public parameters are handed to jwkset, and not key_ops:
+		// jwkset's validation refuses key_ops values RFC 7517 §4.3 allows
+		// ("Other values MAY be used"); canVerify has judged them.
 		pub := jwkset.JWKMarshal{KTY: m.KTY, CRV: m.CRV, X: m.X, Y: m.Y, N: m.N, E: m.E, KID: m.KID, ALG: m.ALG, USE: m.USE}
 		jwk, err := jwkset.NewJWKFromMarshal(pub, jwkset.JWKMarshalOptions{}, jwkset.JWKValidateOptions{SkipMetadata: true})
 		if err != nil {
 			return nil, fmt.Errorf("key %d (kid %q) is invalid: %w", i, m.KID, err)
 		}
 		k := &Key{KID: m.KID, Alg: string(m.ALG), Public: jwk.Key()}
-		if rk, ok := k.Public.(*rsa.PublicKey); ok && rk.N.BitLen() < minRSABits {
-			return nil, fmt.Errorf("key %d (kid %q): RSA key of %d bits is under %d", i, m.KID, rk.N.BitLen(), minRSABits)
-		}
 		ks.all = append(ks.all, k)
 		if m.KID != "" {
 			ks.byKID[m.KID] = k
 		}
+	}
+	ks.searchable = len(ks.all) <= maxKeysWithoutKID
+	if !ks.searchable {
+		// No token can select a key without kid from a set this large
+		// (Find), so none is kept: what a refresh compares, and what a
+		// cache hit checks, then stays linear in the set (KeepUnchanged,
+		// Holds).
+		ks.all = slices.DeleteFunc(ks.all, func(k *Key) bool { return k.KID == "" })
 	}
 	return ks, nil
 }
@@ -212,17 +245,40 @@ func Parse(doc []byte) (*Set, error) {
 // verified them, so without this every refresh, including one an attacker
 // triggers with unknown kids, would empty the token cache; with it only a
 // key that really left the set revokes its tokens.
-func (s *Set) KeepUnchanged(prev *Set) {
+//
+// It is linear in the size of both sets: a key with a kid is compared only
+// with the held key of that kid, and keys without kid, which Parse keeps
+// only in sets of at most maxKeysWithoutKID keys, with each other.
+// (Comparing every fetched key with every held one made a refresh of
+// thousands of kid-less keys cost seconds of CPU, and anyone can trigger a
+// refresh every UnknownKIDInterval.)
+func (s *Set) KeepUnchanged(prev *Set) { s.keep(prev, sameKey) }
+
+// keep is KeepUnchanged with the comparison as a parameter, so a test can
+// count the comparisons.
+func (s *Set) keep(prev *Set, same func(a, b *Key) bool) {
 	if s == nil || prev == nil {
 		return
 	}
-	for i, k := range s.all {
+	var held []*Key // prev's keys without kid: at most maxKeysWithoutKID
+	if prev.searchable {
 		for _, old := range prev.all {
-			if sameKey(k, old) {
+			if old.KID == "" {
+				held = append(held, old)
+			}
+		}
+	}
+	for i, k := range s.all {
+		if k.KID != "" {
+			if old, ok := prev.byKID[k.KID]; ok && same(k, old) {
 				s.all[i] = old
-				if k.KID != "" {
-					s.byKID[k.KID] = old
-				}
+				s.byKID[k.KID] = old
+			}
+			continue
+		}
+		for _, old := range held {
+			if same(k, old) {
+				s.all[i] = old
 				break
 			}
 		}

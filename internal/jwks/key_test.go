@@ -7,66 +7,24 @@ import (
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/rsa"
-	"encoding/base64"
-	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
-	"math/big"
 	"net/http"
 	"net/http/httptest"
 	"strconv"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/wardenhq/warden/internal/jwktest"
 )
 
-// ksRSA is one 2048-bit key shared by the tests here: generating RSA keys
-// is slow.
-var ksRSA = sync.OnceValue(func() *rsa.PrivateKey {
-	k, err := rsa.GenerateKey(rand.Reader, 2048)
-	if err != nil {
-		panic(err)
-	}
-	return k
-})
-
-// ksJWK renders the public JWK of key with the given members.
-func ksJWK(t testing.TB, key any, members map[string]any) map[string]any {
-	t.Helper()
-	b64 := base64.RawURLEncoding.EncodeToString
-	m := map[string]any{}
-	switch k := key.(type) {
-	case *rsa.PublicKey:
-		m["kty"], m["n"], m["e"] = "RSA", b64(k.N.Bytes()), b64(big.NewInt(int64(k.E)).Bytes())
-	case *ecdsa.PublicKey:
-		raw, err := k.Bytes() // 0x04 || X || Y, each coordinate padded to the curve size
-		if err != nil {
-			t.Fatalf("encoding EC key: %v", err)
-		}
-		size := (len(raw) - 1) / 2
-		m["kty"], m["crv"] = "EC", k.Curve.Params().Name
-		m["x"], m["y"] = b64(raw[1:1+size]), b64(raw[1+size:])
-	case ed25519.PublicKey:
-		m["kty"], m["crv"], m["x"] = "OKP", "Ed25519", b64(k)
-	default:
-		t.Fatalf("unsupported key %T", key)
-	}
-	for k, v := range members {
-		m[k] = v
-	}
-	return m
-}
-
-func ksSet(t testing.TB, jwks ...map[string]any) []byte {
-	t.Helper()
-	b, err := json.Marshal(map[string]any{"keys": jwks})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
-}
+var (
+	ksRSA = jwktest.RSA
+	ksJWK = jwktest.JWK
+	ksSet = jwktest.Set
+)
 
 func TestKeySetSelection(t *testing.T) {
 	rsaPub := &ksRSA().PublicKey
@@ -92,9 +50,14 @@ func TestKeySetSelection(t *testing.T) {
 		{"curve disagrees with token alg", ksSet(t, ecJWK(map[string]any{"kid": "e1"})), "e1", true, "ES384", false, false},
 		{"oct key is never taken from a JWK Set (H7)", ksSet(t, map[string]any{"kty": "oct", "kid": "h1", "k": "c2VjcmV0"}), "h1", true, "HS256", false, false},
 		{"unknown kty is skipped (H6)", ksSet(t, map[string]any{"kty": "AKP", "kid": "p1"}, ecJWK(map[string]any{"kid": "e1"})), "e1", true, "ES256", true, false},
+		{`Ed25519 key with JWK alg "EdDSA"`, ksSet(t, ksJWK(t, edPub, map[string]any{"kid": "d1", "alg": "EdDSA"})), "d1", true, "EdDSA", true, false},
+		{`Ed25519 key with RFC 9864 JWK alg "Ed25519" verifies EdDSA`, ksSet(t, ksJWK(t, edPub, map[string]any{"kid": "d1", "alg": "Ed25519"})), "d1", true, "EdDSA", true, false},
+		{`Ed25519 key with JWK alg "Ed448" does not`, ksSet(t, ksJWK(t, edPub, map[string]any{"kid": "d1", "alg": "Ed448"})), "d1", true, "EdDSA", false, false},
+		{`EC key with JWK alg "Ed25519" does not`, ksSet(t, ecJWK(map[string]any{"kid": "e1", "alg": "Ed25519"})), "e1", true, "ES256", false, false},
 		{"no kid: the one fitting key of a small set", ksSet(t, ecJWK(nil), ksJWK(t, edPub, nil)), "", false, "EdDSA", true, false},
 		{"no kid: two fitting keys are ambiguous", ksSet(t, ecJWK(map[string]any{"kid": "a"}), ecJWK(map[string]any{"kid": "b"})), "", false, "ES256", false, false},
 		{"no kid: a large set is not searched", ksSet(t, ecJWK(map[string]any{"kid": "1"}), ksJWK(t, edPub, map[string]any{"kid": "2"}), ksJWK(t, rsaPub, map[string]any{"kid": "3"}), ksJWK(t, rsaPub, map[string]any{"kid": "4"}), ksJWK(t, rsaPub, map[string]any{"kid": "5"})), "", false, "ES256", false, false},
+		{"no kid: a large set is not searched after its kid-less keys are dropped", ksSet(t, ecJWK(map[string]any{"kid": "1"}), ksJWK(t, edPub, map[string]any{"kid": "2"}), ksJWK(t, rsaPub, map[string]any{"kid": "3"}), ecJWK(nil), ksJWK(t, edPub, nil)), "", false, "ES256", false, false},
 		{"RSA under 2048 bits (H16)", ksSet(t, ksJWK(t, &small.PublicKey, map[string]any{"kid": "r1"})), "", false, "", false, true},
 		{"duplicate kid (H8)", ksSet(t, ecJWK(map[string]any{"kid": "k"}), ksJWK(t, edPub, map[string]any{"kid": "k"})), "", false, "", false, true},
 		{"not JSON", []byte("<html>"), "", false, "", false, true},
@@ -110,6 +73,11 @@ func TestKeySetSelection(t *testing.T) {
 			}
 			if _, ok := set.Find(tc.kid, tc.hasKID, tc.alg); ok != tc.want {
 				t.Fatalf("find(%q, %v, %s): got %v, want %v", tc.kid, tc.hasKID, tc.alg, ok, tc.want)
+			}
+			for _, k := range set.all {
+				if !set.Holds(k) {
+					t.Fatalf("the set does not hold its own key %q", k.KID)
+				}
 			}
 		})
 	}

@@ -49,7 +49,7 @@ func NewStatic(set *Set, now time.Time) *Static { return &Static{set: set, loade
 // whatever kid they name.
 func NewHMAC(secret []byte, now time.Time) *Static {
 	k := &Key{Public: append([]byte(nil), secret...)}
-	return &Static{set: &Set{byKID: map[string]*Key{}, all: []*Key{k}}, hmac: true, loaded: now}
+	return &Static{set: &Set{byKID: map[string]*Key{}, all: []*Key{k}, searchable: true}, hmac: true, loaded: now}
 }
 
 // Key returns the key for a token header.
