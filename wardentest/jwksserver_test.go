@@ -17,7 +17,8 @@ import (
 )
 
 // TestJWKSServerFailures: each failure looks on the wire as its name says,
-// seen by a plain client that follows no redirect and gives up after 300 ms.
+// seen by a plain client that follows no redirect and gives up on a response
+// header after 2 s (Slow answers after 100 ms).
 func TestJWKSServerFailures(t *testing.T) {
 	t.Parallel()
 	key := wardentest.NewECKey("ec-1")
@@ -49,8 +50,12 @@ func TestJWKSServerFailures(t *testing.T) {
 			t.Parallel()
 			srv := wardentest.NewJWKSServer(t, key)
 			srv.Fail(tc.failure)
+			// The bound on the response header ends Hang; reading the 11 MiB
+			// of Oversized or Endless can take longer than that under -race
+			// on a busy machine, and gets a bound of its own.
 			client := &http.Client{
-				Timeout:       300 * time.Millisecond,
+				Transport:     &http.Transport{ResponseHeaderTimeout: 2 * time.Second},
+				Timeout:       30 * time.Second,
 				CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 			}
 			resp, err := client.Get(srv.URL)
