@@ -2,6 +2,8 @@ package warden
 
 import (
 	"context"
+	"crypto"
+	"crypto/rsa"
 	"encoding/base64"
 	"errors"
 	"slices"
@@ -15,9 +17,10 @@ import (
 // (RFC 7515 §2; trailing bits must be zero).
 var b64 = base64.RawURLEncoding.Strict()
 
-// signingMethods holds golang-jwt's method for every algorithm warden can
+// signingMethods holds the golang-jwt method for every algorithm warden can
 // accept, looked up once here instead of under golang-jwt's registry lock on
-// every request.
+// every request. The PS* entries are warden's own values (pssMethod), never
+// golang-jwt's shared ones.
 var signingMethods = func() map[string]jwt.SigningMethod {
 	m := map[string]jwt.SigningMethod{}
 	for _, alg := range append(DefaultAlgorithms(), hmacAlgorithms...) {
@@ -25,8 +28,26 @@ var signingMethods = func() map[string]jwt.SigningMethod {
 			m[alg] = sm
 		}
 	}
+	m["PS256"] = pssMethod("PS256", crypto.SHA256)
+	m["PS384"] = pssMethod("PS384", crypto.SHA384)
+	m["PS512"] = pssMethod("PS512", crypto.SHA512)
 	return m
 }()
+
+// pssMethod returns an RSASSA-PSS method that verifies with the salt length
+// equal to the hash size, as RFC 7518 §3.5 requires ("The size of the salt
+// value is the same size as the hash function output"). golang-jwt's own
+// PS256/384/512 verify with rsa.PSSSaltLengthAuto, which accepts any salt
+// length; they are package globals, so warden makes its own values rather
+// than changing them for every other user of golang-jwt in the process.
+func pssMethod(name string, hash crypto.Hash) *jwt.SigningMethodRSAPSS {
+	exact := &rsa.PSSOptions{SaltLength: rsa.PSSSaltLengthEqualsHash, Hash: hash}
+	return &jwt.SigningMethodRSAPSS{
+		SigningMethodRSA: &jwt.SigningMethodRSA{Name: name, Hash: hash},
+		Options:          exact,
+		VerifyOptions:    exact,
+	}
+}
 
 // trustedIssuer is one configured issuer with its key source.
 type trustedIssuer struct {
