@@ -179,6 +179,12 @@ func parseJWKS(doc []byte) (*keySet, error) {
 		if m.KTY == jwkset.KtyOKP && m.CRV != jwkset.CrvEd25519 {
 			continue // X25519 and friends cannot sign
 		}
+		// Checks jwkset does not make, on the members as sent.
+		if m.KTY == jwkset.KtyOKP {
+			if err := checkEd25519Key(m.X); err != nil {
+				return nil, fmt.Errorf("key %d (kid %q): %w", i, m.KID, err)
+			}
+		}
 		// Only public parameters are read: a private key published by
 		// mistake is not kept in memory.
 		pub := jwkset.JWKMarshal{KTY: m.KTY, CRV: m.CRV, X: m.X, Y: m.Y, N: m.N, E: m.E, KID: m.KID, ALG: m.ALG, USE: m.USE}
