@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/ed25519"
 	"crypto/rand"
+	"crypto/rsa"
 	"encoding/base64"
 	"encoding/hex"
 	"errors"
@@ -130,5 +131,113 @@ func TestEd25519SmallOrderForgery(t *testing.T) {
 	}
 	if !errors.Is(err, errEd25519SmallOrder) && !errors.Is(err, errConfig) {
 		t.Fatalf("New: got %v, want a configuration error", err)
+	}
+}
+
+// rsaJWK renders an RSA JWK from its modulus and raw exponent bytes.
+func rsaJWK(n *big.Int, e []byte, kid string) map[string]any {
+	b64 := base64.RawURLEncoding.EncodeToString
+	return map[string]any{"kty": "RSA", "kid": kid, "n": b64(n.Bytes()), "e": b64(e)}
+}
+
+// oddModulus returns a random odd number of exactly bits bits: parseJWKS
+// never factors a modulus, so a random one stands for a key of that size
+// without the cost of generating an 8192-bit key.
+func oddModulus(t testing.TB, bits int) *big.Int {
+	t.Helper()
+	n, err := rand.Int(rand.Reader, new(big.Int).Lsh(big.NewInt(1), uint(bits-1)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	n.SetBit(n, bits-1, 1)
+	return n.SetBit(n, 0, 1)
+}
+
+// rocaModulus is the ROCA-vulnerable modulus of the Wycheproof vectors
+// (json_web_key_test.json, group jws_rsa_roca_key).
+const rocaModulus = "AanFpofbj7KjD4Lf-N2hVMKR7yewSyXhhbirIMTGpfYEhZ_lnt5UoK98DnKIgArXGTu3MaW_HhFw16HGaTDUHqPrId7fe4r11CqRw09yBFuW79V8sYIwHdzCaWflUI6auImYbVfoN9_nD5n8N8SY9DwXw7mwZM9wREPXoDPgOoIWl6q_MPsp7n0zs3Z5ZaiQWOOzl1S9OhwAfSiiOwz6efnXEaxuTEtPd7BjSx7NaFka8Dx9U7YqXy2RFj1O9PjyaDGuRh7YXsX3iMUSP_wSyHQg_c_qHRtKUsNSGCT7OZg0hzm2KphtjnayKJvC64vAbROBR4Ubg6Bxg9IQVZ-QYyE"
+
+// TestParseJWKSRSABounds checks issue 10, defect 11 (no upper bound on the
+// modulus) and its siblings: an exponent that is even, 1, or too large for
+// Go (or that jwkset would silently truncate), an even modulus and a ROCA
+// modulus. Each rejects the whole set, as a key under 2048 bits does.
+func TestParseJWKSRSABounds(t *testing.T) {
+	t.Parallel()
+	f4 := []byte{1, 0, 1}
+	n2048 := ksRSA().N
+	roca, err := base64.RawURLEncoding.DecodeString(rocaModulus)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name string
+		n    *big.Int
+		e    []byte
+		want error
+	}{
+		{"2048 bits", n2048, f4, nil},
+		{"4096 bits", oddModulus(t, 4096), f4, nil},
+		{"8192 bits", oddModulus(t, 8192), f4, nil},
+		{"e = 3", n2048, []byte{3}, nil},
+		{"e with a leading zero octet", n2048, []byte{0, 1, 0, 1}, nil},
+		{"e = 2^31 - 1", n2048, []byte{0x7f, 0xff, 0xff, 0xff}, nil},
+		{"2047 bits", oddModulus(t, 2047), f4, errRSASize},
+		{"8193 bits", oddModulus(t, 8193), f4, errRSASize},
+		{"16384 bits", oddModulus(t, 16384), f4, errRSASize},
+		{"e = 1", n2048, []byte{1}, errRSAExponent},
+		{"e = 0", n2048, []byte{0}, errRSAExponent},
+		{"e = 2", n2048, []byte{2}, errRSAExponent},
+		{"e = 65536", n2048, []byte{1, 0, 0}, errRSAExponent},
+		{"e = 2^31 + 1", n2048, []byte{0x80, 0, 0, 1}, errRSAExponent},
+		{"e = 2^64 + 65537 (low 64 bits: 65537)", n2048, []byte{1, 0, 0, 0, 0, 0, 1, 0, 1}, errRSAExponent},
+		{"e = 2^128 + 3", n2048, append(append([]byte{1}, make([]byte, 15)...), 3), errRSAExponent},
+		{"even modulus", new(big.Int).SetBit(oddModulus(t, 2048), 0, 0), f4, errRSAModulus},
+		{"ROCA modulus (CVE-2017-15361)", new(big.Int).SetBytes(roca), f4, errRSAROCA},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			set, err := parseJWKS(ksSet(t, rsaJWK(tc.n, tc.e, "r")))
+			if tc.want == nil {
+				if err != nil {
+					t.Fatalf("parseJWKS: got %v, want the key accepted", err)
+				}
+				if _, ok := set.find("r", true, "RS256"); !ok {
+					t.Fatalf("the key is not usable")
+				}
+				return
+			}
+			if !errors.Is(err, tc.want) {
+				t.Fatalf("parseJWKS: got %v, want %v", err, tc.want)
+			}
+		})
+	}
+}
+
+// TestROCAFingerprint checks the fingerprint against the published masks
+// of the ROCA detector for its first primes, and that generated keys do not
+// match it.
+func TestROCAFingerprint(t *testing.T) {
+	t.Parallel()
+	// From the reference detector (crocs-muni/roca, detect.py): bit r is set
+	// when r is a power of 65537 modulo the prime.
+	for i, want := range []uint64{6, 30, 126, 1026, 5658, 107286, 199410, 8388606, 536870910, 2147483646, 67109890, 2199023255550} {
+		var got uint64
+		for r, in := range rocaGroups[i] {
+			if in {
+				got |= 1 << r
+			}
+		}
+		if got != want {
+			t.Errorf("residues modulo %d: got mask %d, want %d", rocaPrimes[i], got, want)
+		}
+	}
+	for range 3 {
+		k, err := rsa.GenerateKey(rand.Reader, 2048)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if rocaFingerprint(k.N) {
+			t.Fatalf("a key from crypto/rsa has the ROCA fingerprint")
+		}
 	}
 }

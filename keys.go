@@ -24,10 +24,6 @@ var (
 	errKeysUnavailable = errors.New("no key set available")
 )
 
-// minRSABits is the smallest RSA modulus accepted (RFC 7518 §3.3 requires
-// 2048 bits for RS*/PS*).
-const minRSABits = 2048
-
 // verificationKey is one usable public key, bound to its issuer's source.
 type verificationKey struct {
 	kid    string
@@ -180,10 +176,15 @@ func parseJWKS(doc []byte) (*keySet, error) {
 			continue // X25519 and friends cannot sign
 		}
 		// Checks jwkset does not make, on the members as sent.
-		if m.KTY == jwkset.KtyOKP {
-			if err := checkEd25519Key(m.X); err != nil {
-				return nil, fmt.Errorf("key %d (kid %q): %w", i, m.KID, err)
-			}
+		var weak error
+		switch {
+		case m.KTY == jwkset.KtyRSA:
+			weak = checkRSAKey(m.N, m.E)
+		case m.KTY == jwkset.KtyOKP:
+			weak = checkEd25519Key(m.X)
+		}
+		if weak != nil {
+			return nil, fmt.Errorf("key %d (kid %q): %w", i, m.KID, weak)
 		}
 		// Only public parameters are read: a private key published by
 		// mistake is not kept in memory.
@@ -193,9 +194,6 @@ func parseJWKS(doc []byte) (*keySet, error) {
 			return nil, fmt.Errorf("key %d (kid %q) is invalid: %w", i, m.KID, err)
 		}
 		k := &verificationKey{kid: m.KID, alg: string(m.ALG), public: jwk.Key()}
-		if rk, ok := k.public.(*rsa.PublicKey); ok && rk.N.BitLen() < minRSABits {
-			return nil, fmt.Errorf("key %d (kid %q): RSA key of %d bits is under %d", i, m.KID, rk.N.BitLen(), minRSABits)
-		}
 		ks.all = append(ks.all, k)
 		if m.KID != "" {
 			ks.byKID[m.KID] = k
