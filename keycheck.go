@@ -6,9 +6,11 @@ import (
 	"encoding/base64"
 	"errors"
 	"math/big"
+	"slices"
 	"strings"
 
 	"filippo.io/edwards25519"
+	"github.com/MicahParks/jwkset"
 )
 
 // What parseJWKS checks in each key beyond what jwkset parses. A key that
@@ -139,4 +141,43 @@ func rocaFingerprint(n *big.Int) bool {
 		}
 	}
 	return true
+}
+
+// canVerify reports whether the JWK's "use" and "key_ops" allow it to
+// verify signatures (RFC 7517 §4.2, §4.3). "use", when present, must be
+// "sig". "key_ops", when present (even empty), must contain "verify" once,
+// hold no value twice ("Duplicate key operation values MUST NOT be
+// present"), and, when "use" is present too, name only signature
+// operations ("the information they convey MUST be consistent"). Values
+// are case-sensitive; unregistered ones are allowed ("Other values MAY be
+// used"). A key that fails is skipped, not an error: the rest of its set is
+// still good.
+func canVerify(m *jwkset.JWKMarshal) bool {
+	if m.USE != "" && m.USE != jwkset.UseSig {
+		return false
+	}
+	if m.KEYOPS == nil {
+		return true
+	}
+	sorted := slices.Clone(m.KEYOPS)
+	slices.Sort(sorted)
+	if len(slices.Compact(sorted)) != len(m.KEYOPS) || !slices.Contains(sorted, jwkset.KeyOpsVerify) {
+		return false
+	}
+	if m.USE == jwkset.UseSig {
+		for _, op := range sorted {
+			if op != jwkset.KeyOpsVerify && op != jwkset.KeyOpsSign {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// hasPrivateMembers reports whether the JWK carries private key material
+// (RFC 7518 §6.2.2, §6.3.2; RFC 8037 §2). A key whose private half is
+// published in a JWK Set is known to whoever fetched the set, so a
+// signature made with it proves nothing: the key is skipped.
+func hasPrivateMembers(m *jwkset.JWKMarshal) bool {
+	return m.D != "" || m.P != "" || m.Q != "" || m.DP != "" || m.DQ != "" || m.QI != "" || len(m.OTH) > 0 || m.K != ""
 }

@@ -2,18 +2,30 @@ package warden
 
 import (
 	"context"
+	"crypto/ecdsa"
 	"crypto/ed25519"
+	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/rsa"
 	"encoding/base64"
 	"encoding/hex"
 	"errors"
 	"math/big"
+	"sync"
 	"testing"
 	"time"
 
 	"filippo.io/edwards25519"
 )
+
+// ksEC is one P-256 key shared by the tests of this file.
+var ksEC = sync.OnceValue(func() *ecdsa.PrivateKey {
+	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		panic(err)
+	}
+	return k
+})
 
 // ksEdJWK renders an Ed25519 JWK whose "x" is the given bytes.
 func ksEdJWK(x []byte, kid string) map[string]any {
@@ -238,6 +250,76 @@ func TestROCAFingerprint(t *testing.T) {
 		}
 		if rocaFingerprint(k.N) {
 			t.Fatalf("a key from crypto/rsa has the ROCA fingerprint")
+		}
+	}
+}
+
+// TestParseJWKSKeyOps checks issue 10, defect 7: a JWK whose "key_ops"
+// lacks "verify", repeats a value or contradicts "use" never verifies
+// (RFC 7517 §4.2, §4.3), and its sibling: a JWK that carries private key
+// members never verifies either. Such keys are skipped, like keys whose
+// "use" is not "sig"; the rest of the set stays usable.
+func TestParseJWKSKeyOps(t *testing.T) {
+	t.Parallel()
+	ec := ksEC()
+	ecD, err := ec.Bytes()
+	if err != nil {
+		t.Fatal(err)
+	}
+	rsaKey := ksRSA()
+	b64 := base64.RawURLEncoding.EncodeToString
+	for _, tc := range []struct {
+		name    string
+		key     any
+		members map[string]any
+		usable  bool
+	}{
+		{"no key_ops", &ec.PublicKey, nil, true},
+		{`["verify"]`, &ec.PublicKey, map[string]any{"key_ops": []string{"verify"}}, true},
+		{`["sign","verify"]`, &ec.PublicKey, map[string]any{"key_ops": []string{"sign", "verify"}}, true},
+		{`["verify"], use sig`, &ec.PublicKey, map[string]any{"key_ops": []string{"verify"}, "use": "sig"}, true},
+		{`["verify","x-vendor"]: unregistered values MAY be used`, &ec.PublicKey, map[string]any{"key_ops": []string{"verify", "x-vendor"}}, true},
+		{`["verify","encrypt"] without use`, &ec.PublicKey, map[string]any{"key_ops": []string{"verify", "encrypt"}}, true},
+		{`[]`, &ec.PublicKey, map[string]any{"key_ops": []string{}}, false},
+		{`["sign"]`, &ec.PublicKey, map[string]any{"key_ops": []string{"sign"}}, false},
+		{`["encrypt"]`, &rsaKey.PublicKey, map[string]any{"key_ops": []string{"encrypt"}}, false},
+		{`["Verify"]: values are case-sensitive`, &ec.PublicKey, map[string]any{"key_ops": []string{"Verify"}}, false},
+		{`["verify","verify"]: duplicates MUST NOT be present`, &ec.PublicKey, map[string]any{"key_ops": []string{"verify", "verify"}}, false},
+		{`["verify","encrypt"] with use sig: inconsistent`, &ec.PublicKey, map[string]any{"key_ops": []string{"verify", "encrypt"}, "use": "sig"}, false},
+		{`["verify"] with use enc: inconsistent`, &ec.PublicKey, map[string]any{"key_ops": []string{"verify"}, "use": "enc"}, false},
+		{`RSA with key_ops ["verify"]`, &rsaKey.PublicKey, map[string]any{"key_ops": []string{"verify"}}, true},
+		{"EC key with its private d", &ec.PublicKey, map[string]any{"d": b64(ecD)}, false},
+		{"RSA key with its private d, p, q", &rsaKey.PublicKey, map[string]any{"d": b64(rsaKey.D.Bytes()), "p": b64(rsaKey.Primes[0].Bytes()), "q": b64(rsaKey.Primes[1].Bytes())}, false},
+		{"RSA key with only p", &rsaKey.PublicKey, map[string]any{"p": b64(rsaKey.Primes[0].Bytes())}, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			members := map[string]any{"kid": "k"}
+			for n, v := range tc.members {
+				members[n] = v
+			}
+			// A second, plain key: skipping one key never loses the set.
+			other := ksJWK(t, &ec.PublicKey, map[string]any{"kid": "other"})
+			set, err := parseJWKS(ksSet(t, ksJWK(t, tc.key, members), other))
+			if err != nil {
+				t.Fatalf("parseJWKS: got %v, want the set accepted", err)
+			}
+			alg := "ES256"
+			if _, isRSA := tc.key.(*rsa.PublicKey); isRSA {
+				alg = "RS256"
+			}
+			if _, ok := set.find("k", true, alg); ok != tc.usable {
+				t.Fatalf("key usable: got %v, want %v", ok, tc.usable)
+			}
+			if _, ok := set.find("other", true, "ES256"); !ok {
+				t.Fatalf("the other key of the set was lost")
+			}
+		})
+	}
+	// key_ops that is not an array of strings makes the JWK malformed.
+	for _, ops := range []any{"verify", []any{1}, map[string]any{}} {
+		if _, err := parseJWKS(ksSet(t, ksJWK(t, &ec.PublicKey, map[string]any{"kid": "k", "key_ops": ops}))); err == nil {
+			t.Errorf("key_ops %v: the set was accepted", ops)
 		}
 	}
 }

@@ -136,11 +136,15 @@ type KeySourceStatus struct {
 	Usable bool `json:"usable"`
 }
 
-// parseJWKS turns a JWK Set document into a key set. Keys that cannot sign
-// ("use" other than "sig"), symmetric keys (a remote JWKS must never supply
-// an HMAC secret) and key types warden does not support are skipped; a
-// malformed supported key, an RSA key under 2048 bits or a duplicated kid
-// rejects the whole document, so a corrupt refresh never replaces good keys.
+// parseJWKS turns a JWK Set document into a key set. Keys that may not
+// verify signatures ("use" other than "sig", "key_ops" without "verify" or
+// inconsistent, see canVerify), keys published with their private members,
+// symmetric keys (a remote JWKS must never supply an HMAC secret) and key
+// types warden does not support are skipped; a malformed supported key, a
+// weak one (RSA outside 2048-8192 bits or with a bad exponent or the ROCA
+// fingerprint, an Ed25519 point of small order or not canonically encoded:
+// see keycheck.go) or a duplicated kid rejects the whole document, so a
+// corrupt refresh never replaces good keys.
 func parseJWKS(doc []byte) (*keySet, error) {
 	var set struct {
 		Keys []json.RawMessage `json:"keys"`
@@ -164,8 +168,8 @@ func parseJWKS(doc []byte) (*keySet, error) {
 			}
 			seen[m.KID] = true
 		}
-		if m.USE != "" && m.USE != jwkset.UseSig {
-			continue
+		if !canVerify(&m) {
+			continue // "use" or "key_ops" forbid verifying signatures
 		}
 		switch m.KTY {
 		case jwkset.KtyRSA, jwkset.KtyEC, jwkset.KtyOKP:
@@ -174,6 +178,9 @@ func parseJWKS(doc []byte) (*keySet, error) {
 		}
 		if m.KTY == jwkset.KtyOKP && m.CRV != jwkset.CrvEd25519 {
 			continue // X25519 and friends cannot sign
+		}
+		if hasPrivateMembers(&m) {
+			continue // a published private key proves nothing
 		}
 		// Checks jwkset does not make, on the members as sent.
 		var weak error
@@ -186,8 +193,8 @@ func parseJWKS(doc []byte) (*keySet, error) {
 		if weak != nil {
 			return nil, fmt.Errorf("key %d (kid %q): %w", i, m.KID, weak)
 		}
-		// Only public parameters are read: a private key published by
-		// mistake is not kept in memory.
+		// Only public parameters are read (a key with private ones was
+		// skipped above).
 		pub := jwkset.JWKMarshal{KTY: m.KTY, CRV: m.CRV, X: m.X, Y: m.Y, N: m.N, E: m.E, KID: m.KID, ALG: m.ALG, USE: m.USE}
 		jwk, err := jwkset.NewJWKFromMarshal(pub, jwkset.JWKMarshalOptions{}, jwkset.JWKValidateOptions{SkipMetadata: true})
 		if err != nil {
