@@ -317,17 +317,40 @@ func (c *tokenCache) len() int {
 // that verified them, so without this every refresh, including one an
 // attacker triggers with unknown kids, would empty the token cache; with it
 // only a key that really left the set revokes its tokens.
-func (s *keySet) keepUnchanged(prev *keySet) {
+//
+// It is linear in the size of both sets: a key with a kid is compared only
+// with the held key of that kid, and keys without kid, which parseJWKS
+// keeps only in sets of at most maxKeysWithoutKID keys, with each other.
+// (Comparing every fetched key with every held one made a refresh of
+// thousands of kid-less keys cost seconds of CPU, and anyone can trigger a
+// refresh every UnknownKIDInterval.)
+func (s *keySet) keepUnchanged(prev *keySet) { s.keep(prev, sameKey) }
+
+// keep is keepUnchanged with the comparison as a parameter, so a test can
+// count the comparisons.
+func (s *keySet) keep(prev *keySet, same func(a, b *verificationKey) bool) {
 	if s == nil || prev == nil {
 		return
 	}
-	for i, k := range s.all {
+	var held []*verificationKey // prev's keys without kid: at most maxKeysWithoutKID
+	if prev.searchable {
 		for _, old := range prev.all {
-			if sameKey(k, old) {
+			if old.kid == "" {
+				held = append(held, old)
+			}
+		}
+	}
+	for i, k := range s.all {
+		if k.kid != "" {
+			if old, ok := prev.byKID[k.kid]; ok && same(k, old) {
 				s.all[i] = old
-				if k.kid != "" {
-					s.byKID[k.kid] = old
-				}
+				s.byKID[k.kid] = old
+			}
+			continue
+		}
+		for _, old := range held {
+			if same(k, old) {
+				s.all[i] = old
 				break
 			}
 		}

@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"hash/maphash"
+	"slices"
 	"time"
 
 	"github.com/MicahParks/jwkset"
@@ -62,6 +63,10 @@ func (k *verificationKey) fits(alg string) bool {
 type keySet struct {
 	byKID map[string]*verificationKey
 	all   []*verificationKey
+	// searchable: a token without kid may be tried against the set's keys,
+	// because it had at most maxKeysWithoutKID usable keys. Only such a set
+	// holds keys without kid (see parseJWKS).
+	searchable bool
 }
 
 // maxKeysWithoutKID bounds how many keys a token without "kid" is tried
@@ -81,7 +86,7 @@ func (s *keySet) find(kid string, hasKID bool, alg string) (*verificationKey, bo
 		}
 		return k, true
 	}
-	if len(s.all) > maxKeysWithoutKID {
+	if !s.searchable {
 		return nil, false
 	}
 	var found *verificationKey
@@ -96,10 +101,18 @@ func (s *keySet) find(kid string, hasKID bool, alg string) (*verificationKey, bo
 	return found, found != nil
 }
 
-// holds reports whether k is still part of the set.
+// holds reports whether k is still part of the set. It runs on every
+// token-cache hit, so it costs a map lookup, or a scan of at most
+// maxKeysWithoutKID keys for a key without kid, whatever the set's size.
 func (s *keySet) holds(k *verificationKey) bool {
 	if s == nil {
 		return false
+	}
+	if k.kid != "" {
+		return s.byKID[k.kid] == k
+	}
+	if !s.searchable {
+		return false // a large set holds no key without kid
 	}
 	for _, c := range s.all {
 		if c == k {
@@ -206,6 +219,14 @@ func parseJWKS(doc []byte) (*keySet, error) {
 			ks.byKID[m.KID] = k
 		}
 	}
+	ks.searchable = len(ks.all) <= maxKeysWithoutKID
+	if !ks.searchable {
+		// No token can select a key without kid from a set this large
+		// (find), so none is kept: what a refresh compares, and what a
+		// cache hit checks, then stays linear in the set (keepUnchanged,
+		// holds).
+		ks.all = slices.DeleteFunc(ks.all, func(k *verificationKey) bool { return k.kid == "" })
+	}
 	return ks, nil
 }
 
@@ -229,7 +250,7 @@ func newStaticJWKS(issuer string, doc []byte, now time.Time) (*staticSource, err
 
 func newHMACSource(issuer string, secret []byte, now time.Time) *staticSource {
 	k := &verificationKey{public: append([]byte(nil), secret...)}
-	return &staticSource{issuer: issuer, set: &keySet{byKID: map[string]*verificationKey{}, all: []*verificationKey{k}}, loaded: now}
+	return &staticSource{issuer: issuer, set: &keySet{byKID: map[string]*verificationKey{}, all: []*verificationKey{k}, searchable: true}, loaded: now}
 }
 
 func (s *staticSource) key(_ context.Context, kid string, hasKID bool, alg string) (*verificationKey, error) {

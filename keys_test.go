@@ -95,6 +95,7 @@ func TestKeySetSelection(t *testing.T) {
 		{"no kid: the one fitting key of a small set", ksSet(t, ecJWK(nil), ksJWK(t, edPub, nil)), "", false, "EdDSA", true, false},
 		{"no kid: two fitting keys are ambiguous", ksSet(t, ecJWK(map[string]any{"kid": "a"}), ecJWK(map[string]any{"kid": "b"})), "", false, "ES256", false, false},
 		{"no kid: a large set is not searched", ksSet(t, ecJWK(map[string]any{"kid": "1"}), ksJWK(t, edPub, map[string]any{"kid": "2"}), ksJWK(t, rsaPub, map[string]any{"kid": "3"}), ksJWK(t, rsaPub, map[string]any{"kid": "4"}), ksJWK(t, rsaPub, map[string]any{"kid": "5"})), "", false, "ES256", false, false},
+		{"no kid: a large set is not searched after its kid-less keys are dropped", ksSet(t, ecJWK(map[string]any{"kid": "1"}), ksJWK(t, edPub, map[string]any{"kid": "2"}), ksJWK(t, rsaPub, map[string]any{"kid": "3"}), ecJWK(nil), ksJWK(t, edPub, nil)), "", false, "ES256", false, false},
 		{"RSA under 2048 bits (H16)", ksSet(t, ksJWK(t, &small.PublicKey, map[string]any{"kid": "r1"})), "", false, "", false, true},
 		{"duplicate kid (H8)", ksSet(t, ecJWK(map[string]any{"kid": "k"}), ksJWK(t, edPub, map[string]any{"kid": "k"})), "", false, "", false, true},
 		{"not JSON", []byte("<html>"), "", false, "", false, true},
@@ -110,6 +111,11 @@ func TestKeySetSelection(t *testing.T) {
 			}
 			if _, ok := set.find(tc.kid, tc.hasKID, tc.alg); ok != tc.want {
 				t.Fatalf("find(%q, %v, %s): got %v, want %v", tc.kid, tc.hasKID, tc.alg, ok, tc.want)
+			}
+			for _, k := range set.all {
+				if !set.holds(k) {
+					t.Fatalf("the set does not hold its own key %q", k.kid)
+				}
 			}
 		})
 	}
