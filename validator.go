@@ -60,37 +60,21 @@ type trustedIssuer struct {
 // it proves, and the key that verified it. It performs every check of
 // RFC 9068 §4 that does not depend on the route.
 func (c *core) verifyToken(ctx context.Context, raw string) (*Principal, *trustedIssuer, *verificationKey, *Error) {
+	fail := func(e *Error) (*Principal, *trustedIssuer, *verificationKey, *Error) { return nil, nil, nil, e }
 	bearer := func(reason Reason, cause error) (*Principal, *trustedIssuer, *verificationKey, *Error) {
-		return nil, nil, nil, newError(reason, SchemeBearer, cause)
+		return fail(newError(reason, SchemeBearer, cause))
 	}
 	if len(raw) > c.maxTokenSize {
 		return bearer(ReasonTokenTooLarge, nil)
 	}
-	// Compact serialisation only: exactly three segments (no JWE, no JSON
-	// serialisation).
-	headerSeg, rest, ok1 := strings.Cut(raw, ".")
-	payloadSeg, sigSeg, ok2 := strings.Cut(rest, ".")
-	if !ok1 || !ok2 || strings.IndexByte(sigSeg, '.') >= 0 {
-		return bearer(ReasonMalformedToken, errors.New("not a compact JWS"))
+	t, e := parseJWS(raw)
+	if e != nil {
+		return fail(e)
 	}
-	headerJSON, err := b64.DecodeString(headerSeg)
-	if err != nil {
-		return bearer(ReasonMalformedToken, errors.New("header is not base64url"))
-	}
-	h, err := decodeHeader(headerJSON)
-	if err != nil {
-		return bearer(ReasonMalformedToken, err)
-	}
-	if h.alg == "" {
-		return bearer(ReasonMalformedToken, errors.New("header has no alg"))
-	}
-	if h.hasCrit {
-		return bearer(ReasonUnsupportedHeader, errors.New("crit header present"))
-	}
-	if c.strict && !isAccessTokenType(h.typ) {
+	if c.strict && !isAccessTokenType(t.header.typ) {
 		return bearer(ReasonWrongType, errors.New(`typ is not "at+jwt"`))
 	}
-	payload, err := b64.DecodeString(payloadSeg)
+	payload, err := b64.DecodeString(t.payloadSeg)
 	if err != nil {
 		return bearer(ReasonMalformedToken, errors.New("payload is not base64url"))
 	}
@@ -111,6 +95,66 @@ func (c *core) verifyToken(ctx context.Context, raw string) (*Principal, *truste
 	if !ok {
 		return bearer(ReasonWrongIssuer, nil)
 	}
+	key, e := iss.checkSignature(ctx, &t)
+	if e != nil {
+		return fail(e)
+	}
+	// The token is authentic from here on; now check that it is usable.
+	if e := c.checkClaims(claims, iss); e != nil {
+		return fail(e)
+	}
+	p, e := c.newPrincipal(claims, iss, payload)
+	if e != nil {
+		return fail(e)
+	}
+	return p, iss, key, nil
+}
+
+// compactJWS is a token in the JWS compact serialisation (RFC 7515 §7.1),
+// split into its segments, with its header decoded.
+type compactJWS struct {
+	header       tokenHeader
+	signingInput string // BASE64URL(header) "." BASE64URL(payload), as signed
+	payloadSeg   string
+	sigSeg       string
+}
+
+// parseJWS splits raw into its three segments and decodes and checks its
+// header (RFC 7515 §5.2 steps 1-5). Compact serialisation only: exactly
+// three segments, so no JWE and no JSON serialisation.
+func parseJWS(raw string) (compactJWS, *Error) {
+	bearer := func(reason Reason, cause error) (compactJWS, *Error) {
+		return compactJWS{}, newError(reason, SchemeBearer, cause)
+	}
+	headerSeg, rest, ok1 := strings.Cut(raw, ".")
+	payloadSeg, sigSeg, ok2 := strings.Cut(rest, ".")
+	if !ok1 || !ok2 || strings.IndexByte(sigSeg, '.') >= 0 {
+		return bearer(ReasonMalformedToken, errors.New("not a compact JWS"))
+	}
+	headerJSON, err := b64.DecodeString(headerSeg)
+	if err != nil {
+		return bearer(ReasonMalformedToken, errors.New("header is not base64url"))
+	}
+	h, err := decodeHeader(headerJSON)
+	if err != nil {
+		return bearer(ReasonMalformedToken, err)
+	}
+	if h.alg == "" {
+		return bearer(ReasonMalformedToken, errors.New("header has no alg"))
+	}
+	if h.hasCrit {
+		return bearer(ReasonUnsupportedHeader, errors.New("crit header present"))
+	}
+	return compactJWS{header: h, signingInput: raw[:len(headerSeg)+1+len(payloadSeg)], payloadSeg: payloadSeg, sigSeg: sigSeg}, nil
+}
+
+// checkSignature applies the issuer's algorithm allow-list, finds the key
+// for the token's header and verifies the signature (RFC 7515 §5.2 step 8).
+func (iss *trustedIssuer) checkSignature(ctx context.Context, t *compactJWS) (*verificationKey, *Error) {
+	bearer := func(reason Reason, cause error) (*verificationKey, *Error) {
+		return nil, newError(reason, SchemeBearer, cause)
+	}
+	h := &t.header
 	if !slices.Contains(iss.algs, h.alg) {
 		return bearer(ReasonDisallowedAlg, nil)
 	}
@@ -125,22 +169,14 @@ func (c *core) verifyToken(ctx context.Context, raw string) (*Principal, *truste
 		}
 		return bearer(ReasonUnknownKID, err)
 	}
-	sig, err := b64.DecodeString(sigSeg)
+	sig, err := b64.DecodeString(t.sigSeg)
 	if err != nil {
 		return bearer(ReasonBadSignature, errors.New("signature is not base64url"))
 	}
-	if err := method.Verify(raw[:len(headerSeg)+1+len(payloadSeg)], sig, key.public); err != nil {
+	if err := method.Verify(t.signingInput, sig, key.public); err != nil {
 		return bearer(ReasonBadSignature, err)
 	}
-	// The token is authentic from here on; now check that it is usable.
-	if e := c.checkClaims(claims, iss); e != nil {
-		return nil, nil, nil, e
-	}
-	p, e := c.newPrincipal(claims, iss, payload)
-	if e != nil {
-		return nil, nil, nil, e
-	}
-	return p, iss, key, nil
+	return key, nil
 }
 
 // isAccessTokenType checks typ against RFC 9068 §4: "at+jwt", compared
