@@ -35,7 +35,10 @@ type verificationKey struct {
 // fits reports whether the key may verify a token signed with alg: the JWK's
 // own alg must agree, and the key type must be the one alg needs.
 func (k *verificationKey) fits(alg string) bool {
-	if k.alg != "" && k.alg != alg {
+	if k.alg != "" && k.alg != alg && !(k.alg == "Ed25519" && alg == "EdDSA") {
+		// RFC 9864 §2.2 names EdDSA over Ed25519 "Ed25519"; a key so
+		// labelled verifies tokens with the RFC 8037 name "EdDSA" (the
+		// type switch below still requires an Ed25519 key).
 		return false
 	}
 	switch pk := k.public.(type) {
