@@ -56,7 +56,8 @@ type Config struct {
 	// instead of deriving its location from Issuer.
 	DiscoveryURL string
 	// JWKS is a static JWK Set document: no network is used. For tests and
-	// air-gapped deployments.
+	// air-gapped deployments. It is parsed like a fetched set: keys that
+	// carry private members are skipped, so give the public keys only.
 	JWKS []byte
 	// HMACSecret makes Issuer an HMAC (HS256/384/512) issuer whose tokens are
 	// verified with this shared secret only. Keys from a JWK Set are never

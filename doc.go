@@ -72,8 +72,14 @@
 // previous keys. Kids still unknown after a refresh are remembered until the
 // interval passes, so a flood of random kids costs no further fetches.
 //
-// JWKs whose use is not "sig", symmetric ("oct") keys, RSA keys under 2048
-// bits and unsupported key types are never used; a set that repeats a kid
-// is rejected whole. A token without kid is tried against the single key of
-// the right type and curve, only while the set holds at most four keys.
+// JWKs whose use is not "sig" or whose key_ops do not allow "verify"
+// (RFC 7517 §4.2, §4.3), JWKs published with their private members,
+// symmetric ("oct") keys and unsupported key types are never used. A set
+// with a malformed or weak key (RSA under 2048 or over 8192 bits, with a bad
+// exponent or the ROCA fingerprint; an Ed25519 point of small order or not
+// canonically encoded, RFC 8032 §5.1.3 and §5.1.7) or that repeats a kid is
+// rejected whole. A token without kid is tried against the single key of
+// the right type and curve, only while the set holds at most four keys;
+// larger sets keep no key without kid. RSASSA-PSS signatures must use a
+// salt as long as the hash (RFC 7518 §3.5).
 package warden
