@@ -39,9 +39,10 @@ const (
 	// minRSABits is the smallest RSA modulus accepted (RFC 7518 §3.3
 	// requires 2048 bits for RS*/PS*).
 	minRSABits = 2048
-	// maxRSABits is the largest: verification costs grow with the square of
-	// the modulus size, and no issuer needs more (NIST SP 800-57 puts 15360
-	// bits at the 256-bit level, which no JWS hash reaches anyway).
+	// maxRSABits is the largest: the cost of a verification grows with the
+	// square of the modulus size, and no issuer needs more (8192 bits is
+	// past NIST SP 800-57's 192-bit level of 7680 bits; issuers deploy
+	// 2048 to 4096).
 	maxRSABits = 8192
 	// maxRSAExponent is the largest public exponent Go's crypto/rsa
 	// accepts (it refuses larger ones at verification).

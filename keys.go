@@ -200,10 +200,10 @@ func parseJWKS(doc []byte) (*keySet, error) {
 		}
 		// Checks jwkset does not make, on the members as sent.
 		var weak error
-		switch {
-		case m.KTY == jwkset.KtyRSA:
+		switch m.KTY {
+		case jwkset.KtyRSA:
 			weak = checkRSAKey(m.N, m.E)
-		case m.KTY == jwkset.KtyOKP:
+		case jwkset.KtyOKP:
 			weak = checkEd25519Key(m.X)
 		}
 		if weak != nil {
