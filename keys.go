@@ -210,7 +210,9 @@ func parseJWKS(doc []byte) (*keySet, error) {
 			return nil, fmt.Errorf("key %d (kid %q): %w", i, m.KID, weak)
 		}
 		// Only public parameters are read (a key with private ones was
-		// skipped above).
+		// skipped above). key_ops, checked by canVerify, is not passed on:
+		// jwkset's validation refuses unregistered values, which RFC 7517
+		// §4.3 allows.
 		pub := jwkset.JWKMarshal{KTY: m.KTY, CRV: m.CRV, X: m.X, Y: m.Y, N: m.N, E: m.E, KID: m.KID, ALG: m.ALG, USE: m.USE}
 		jwk, err := jwkset.NewJWKFromMarshal(pub, jwkset.JWKMarshalOptions{}, jwkset.JWKValidateOptions{SkipMetadata: true})
 		if err != nil {
