@@ -1,6 +1,8 @@
 module github.com/wardenhq/warden/adapters/echo
 
-go 1.26.8
+go 1.26.0
+
+toolchain go1.26.8
 
 require (
 	github.com/labstack/echo/v4 v4.16.0

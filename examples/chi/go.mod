@@ -1,6 +1,8 @@
 module github.com/wardenhq/warden/examples/chi
 
-go 1.26.8
+go 1.26.0
+
+toolchain go1.26.8
 
 require (
 	github.com/go-chi/chi/v5 v5.5.0
