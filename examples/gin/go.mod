@@ -6,8 +6,8 @@ toolchain go1.26.8
 
 require (
 	github.com/gin-gonic/gin v1.12.0
-	github.com/wardenhq/warden v0.0.0-00010101000000-000000000000
-	github.com/wardenhq/warden/adapters/gin v0.0.0-00010101000000-000000000000
+	github.com/wardenhq/warden v0.1.0
+	github.com/wardenhq/warden/adapters/gin v0.1.0
 )
 
 require (
@@ -45,6 +45,9 @@ require (
 	google.golang.org/protobuf v1.36.10 // indirect
 )
 
+// The repository's own modules resolve to their directories here, so a clone
+// builds as it stands. A replace applies only in the main module: users get
+// the versions required in this file. See README, "Modules and releases".
 replace (
 	github.com/wardenhq/warden => ../..
 	github.com/wardenhq/warden/adapters/gin => ../../adapters/gin
