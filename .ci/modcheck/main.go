@@ -159,7 +159,7 @@ func run(root string) error {
 	var failed []string
 	for _, m := range nested {
 		start := time.Now()
-		fmt.Printf("=== %s (%s)\n", m.rel, m.path)
+		fmt.Printf("# %s (%s)\n", m.rel, m.path)
 		if err := checkModule(m, byPath, filepath.Join(tmp, "work", filepath.FromSlash(m.rel)), env); err != nil {
 			fmt.Printf("FAIL %s: %v (%s)\n", m.rel, err, since(start))
 			failed = append(failed, m.rel)
