@@ -1,6 +1,8 @@
 module github.com/wardenhq/warden
 
-go 1.26.8
+go 1.26.0
+
+toolchain go1.26.8
 
 require (
 	github.com/MicahParks/jwkset v0.11.4

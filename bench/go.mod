@@ -1,14 +1,19 @@
 module github.com/wardenhq/warden/bench
 
-go 1.26.8
+go 1.26.0
 
+toolchain go1.26.8
+
+// The repository's own modules resolve to their directories here, so a clone
+// builds as it stands. A replace applies only in the main module: users get
+// the versions required in this file. See README, "Modules and releases".
 replace github.com/wardenhq/warden => ..
 
 require (
 	github.com/auth0/go-jwt-middleware/v2 v2.3.1
 	github.com/golang-jwt/jwt/v5 v5.3.1
 	github.com/lestrrat-go/jwx/v3 v3.3.0
-	github.com/wardenhq/warden v0.0.0-00010101000000-000000000000
+	github.com/wardenhq/warden v0.1.0
 )
 
 require (

@@ -1,9 +1,11 @@
 module github.com/wardenhq/warden/otel
 
-go 1.26.8
+go 1.26.0
+
+toolchain go1.26.8
 
 require (
-	github.com/wardenhq/warden v0.0.0
+	github.com/wardenhq/warden v0.1.0
 	go.opentelemetry.io/otel v1.47.0
 	go.opentelemetry.io/otel/metric v1.47.0
 	go.opentelemetry.io/otel/sdk v1.47.0
@@ -26,4 +28,7 @@ require (
 	golang.org/x/time v0.15.0 // indirect
 )
 
+// The repository's own modules resolve to their directories here, so a clone
+// builds as it stands. A replace applies only in the main module: users get
+// the versions required in this file. See README, "Modules and releases".
 replace github.com/wardenhq/warden => ..

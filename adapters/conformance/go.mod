@@ -1,14 +1,16 @@
 module github.com/wardenhq/warden/adapters/conformance
 
-go 1.26.8
+go 1.26.0
+
+toolchain go1.26.8
 
 require (
 	github.com/gin-gonic/gin v1.12.0
 	github.com/go-chi/chi/v5 v5.5.0
 	github.com/labstack/echo/v4 v4.16.0
-	github.com/wardenhq/warden v0.0.0-00010101000000-000000000000
-	github.com/wardenhq/warden/adapters/echo v0.0.0-00010101000000-000000000000
-	github.com/wardenhq/warden/adapters/gin v0.0.0-00010101000000-000000000000
+	github.com/wardenhq/warden v0.1.0
+	github.com/wardenhq/warden/adapters/echo v0.1.0
+	github.com/wardenhq/warden/adapters/gin v0.1.0
 	golang.org/x/crypto v0.58.0
 )
 
@@ -51,6 +53,9 @@ require (
 	google.golang.org/protobuf v1.36.10 // indirect
 )
 
+// The repository's own modules resolve to their directories here, so a clone
+// builds as it stands. A replace applies only in the main module: users get
+// the versions required in this file. See README, "Modules and releases".
 replace (
 	github.com/wardenhq/warden => ../..
 	github.com/wardenhq/warden/adapters/echo => ../echo

@@ -1,10 +1,12 @@
 module github.com/wardenhq/warden/adapters/echo
 
-go 1.26.8
+go 1.26.0
+
+toolchain go1.26.8
 
 require (
 	github.com/labstack/echo/v4 v4.16.0
-	github.com/wardenhq/warden v0.0.0-00010101000000-000000000000
+	github.com/wardenhq/warden v0.1.0
 )
 
 require (
@@ -23,4 +25,7 @@ require (
 	golang.org/x/time v0.15.0 // indirect
 )
 
+// The repository's own modules resolve to their directories here, so a clone
+// builds as it stands. A replace applies only in the main module: users get
+// the versions required in this file. See README, "Modules and releases".
 replace github.com/wardenhq/warden => ../..

@@ -1,10 +1,12 @@
 module github.com/wardenhq/warden/examples/chi
 
-go 1.26.8
+go 1.26.0
+
+toolchain go1.26.8
 
 require (
 	github.com/go-chi/chi/v5 v5.5.0
-	github.com/wardenhq/warden v0.0.0-00010101000000-000000000000
+	github.com/wardenhq/warden v0.1.0
 )
 
 require (
@@ -16,4 +18,7 @@ require (
 	golang.org/x/time v0.15.0 // indirect
 )
 
+// The repository's own modules resolve to their directories here, so a clone
+// builds as it stands. A replace applies only in the main module: users get
+// the versions required in this file. See README, "Modules and releases".
 replace github.com/wardenhq/warden => ../..

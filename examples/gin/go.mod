@@ -1,11 +1,13 @@
 module github.com/wardenhq/warden/examples/gin
 
-go 1.26.8
+go 1.26.0
+
+toolchain go1.26.8
 
 require (
 	github.com/gin-gonic/gin v1.12.0
-	github.com/wardenhq/warden v0.0.0-00010101000000-000000000000
-	github.com/wardenhq/warden/adapters/gin v0.0.0-00010101000000-000000000000
+	github.com/wardenhq/warden v0.1.0
+	github.com/wardenhq/warden/adapters/gin v0.1.0
 )
 
 require (
@@ -44,6 +46,9 @@ require (
 	google.golang.org/protobuf v1.36.10 // indirect
 )
 
+// The repository's own modules resolve to their directories here, so a clone
+// builds as it stands. A replace applies only in the main module: users get
+// the versions required in this file. See README, "Modules and releases".
 replace (
 	github.com/wardenhq/warden => ../..
 	github.com/wardenhq/warden/adapters/gin => ../../adapters/gin
