@@ -22,6 +22,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/assert"
+
 	"github.com/wardenhq/warden"
 	"github.com/wardenhq/warden/wardentest"
 )
@@ -322,6 +324,7 @@ func asWardenError(err error, target **warden.Error) bool { return errors.As(err
 // seeds authenticate and its hostile ones do not, so a fuzzer that finds no
 // 200 is not just fuzzing a middleware that refuses everything.
 func TestFuzzFixture(t *testing.T) {
+	t.Parallel()
 	fx := fuzzFix()
 	for i, tok := range fx.tokens {
 		r := httptest.NewRequest(http.MethodGet, "/x", nil)
@@ -338,8 +341,6 @@ func TestFuzzFixture(t *testing.T) {
 		case i == 7 || i == 11:
 			want = http.StatusForbidden
 		}
-		if w.Code != want {
-			t.Errorf("seed %d: status %d, want %d (%s)", i, w.Code, want, w.Body)
-		}
+		assert.Equal(t, want, w.Code, "seed %d (%s)", i, w.Body)
 	}
 }

@@ -1,7 +1,14 @@
 package warden
 
 import (
+	"context"
+	"crypto/ed25519"
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/json"
 	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"reflect"
 	"runtime"
 	"strings"
@@ -11,16 +18,191 @@ import (
 	"time"
 	"unsafe"
 
+	"github.com/golang-jwt/jwt/v5"
+
 	"github.com/wardenhq/warden/internal/jwks"
 )
 
-// ctFixture returns a core that builds principals, a key source and key to
-// cache them under, and the clock's now.
+// The token cache's own structure: its bounds, its CLOCK eviction, the
+// memory it counts and retains. How a request sees the cache is tested
+// from outside, in cache_test.go. Tokens are signed here with a fresh
+// Ed25519 key, the cheapest real signature, and the clock stands still.
+
+const (
+	ctIssuer   = "https://issuer.cache.test"
+	ctAudience = "https://api.cache.test"
+)
+
+// ctKeys is a test issuer: one Ed25519 key "ed-1" and a fixed now.
+type ctKeys struct {
+	priv ed25519.PrivateKey
+	jwks []byte
+	now  time.Time
+}
+
+func newCTKeys(tb testing.TB) *ctKeys {
+	tb.Helper()
+	pub, priv, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	jwks, _ := json.Marshal(map[string]any{"keys": []map[string]any{{
+		"kty": "OKP", "crv": "Ed25519", "kid": "ed-1", "alg": "EdDSA", "use": "sig",
+		"x": base64.RawURLEncoding.EncodeToString(pub),
+	}}})
+	return &ctKeys{priv: priv, jwks: jwks, now: time.Unix(1_800_000_000, 0)}
+}
+
+func (k *ctKeys) clock() time.Time { return k.now }
+
+// mint signs a token valid for five minutes from now.
+func (k *ctKeys) mint(tb testing.TB, scope, jti string) string {
+	tb.Helper()
+	tok := jwt.NewWithClaims(jwt.SigningMethodEdDSA, jwt.MapClaims{
+		"iss": ctIssuer, "aud": ctAudience, "sub": "user-1", "client_id": "client-1",
+		"iat": k.now.Unix(), "exp": k.now.Add(5 * time.Minute).Unix(), "jti": jti, "scope": scope,
+	})
+	tok.Header["kid"] = "ed-1"
+	s, err := tok.SignedString(k.priv)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return s
+}
+
+// middleware trusts the key with a token cache of the given size.
+func (k *ctKeys) middleware(tb testing.TB, size int) *Middleware {
+	tb.Helper()
+	m, err := New(Config{Issuers: []IssuerConfig{{URL: ctIssuer, Audience: ctAudience, JWKS: k.jwks}}, TokenCacheSize: size, Now: k.clock})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { _ = m.Close() })
+	return m
+}
+
+// ctStaticSource is a static source of the test keys, and its key.
+func ctStaticSource(tb testing.TB, keys *ctKeys) (*jwks.Static, *jwks.Key) {
+	tb.Helper()
+	set, err := jwks.Parse(keys.jwks)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	src := jwks.NewStatic(set, keys.clock())
+	k, err := src.Key(context.Background(), "ed-1", true, "EdDSA")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return src, k
+}
+
+// ctSource is a key source whose set can be replaced, as a remote source's
+// is on rotation.
+type ctSource struct {
+	jwks.Source
+	mu  sync.Mutex
+	set *jwks.Set
+}
+
+func (s *ctSource) Key(_ context.Context, kid string, hasKID bool, alg string) (*jwks.Key, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if k, ok := s.set.Find(kid, hasKID, alg); ok {
+		return k, nil
+	}
+	return nil, jwks.ErrUnknownKID
+}
+
+func (s *ctSource) Holds(k *jwks.Key) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.set.Holds(k)
+}
+
+// ctFixture returns a verifier that builds principals, a key source and key
+// to cache them under, and the clock's now.
 func ctFixture(t *testing.T) (*verifier, *jwks.Static, *jwks.Key, time.Time) {
 	t.Helper()
 	keys := newCTKeys(t)
 	src, key := ctStaticSource(t, keys)
 	return keys.middleware(t, 0).tokens, src, key, keys.clock()
+}
+
+// TestTokenCacheBounds checks the entry and byte bounds of the cache itself
+// at sizes where minting real tokens would be slow.
+func TestTokenCacheBounds(t *testing.T) {
+	t.Parallel()
+	keys := newCTKeys(t)
+	src, key := ctStaticSource(t, keys)
+	now := keys.clock()
+	p := &Principal{expiresAt: now.Add(time.Hour)}
+	for _, size := range []int{1, 2, 7, 1000, defaultTokenCacheSize} {
+		c := newTokenCache(size)
+		for i := range 10 * size {
+			c.put(fmt.Sprint("token-", i), p, src, key, time.Minute, now)
+		}
+		if n := c.len(); n > size || n == 0 {
+			t.Errorf("size %d: %d entries after %d puts, want 1..%d", size, n, 10*size, size)
+		}
+	}
+	// Byte bound: large tokens evict by size before the count is reached.
+	c := newTokenCache(1000)
+	c.maxBytes = 256 << 10
+	big := strings.Repeat("x", 4096)
+	for i := range 1000 {
+		c.put(fmt.Sprintf("%d-%s", i, big), p, src, key, time.Minute, now)
+		if c.bytes > c.maxBytes {
+			t.Fatalf("after %d puts: %d bytes counted, bound %d", i+1, c.bytes, c.maxBytes)
+		}
+	}
+	if n := c.len(); n == 0 || n >= 1000/4 {
+		t.Errorf("%d entries of 4 KiB under a 256 KiB bound, want 1..%d", n, 1000/4-1)
+	}
+	// An entry already past exp+leeway is never stored.
+	c = newTokenCache(10)
+	c.put("stale", &Principal{expiresAt: now.Add(-2 * time.Minute)}, src, key, time.Minute, now)
+	if c.len() != 0 {
+		t.Errorf("stale token cached")
+	}
+}
+
+// TestTokenCacheKeyLeavesSet: when the key that verified a cached token
+// leaves its issuer's key source, the token is refused at once.
+func TestTokenCacheKeyLeavesSet(t *testing.T) {
+	t.Parallel()
+	keys := newCTKeys(t)
+	m := keys.middleware(t, 0)
+	ti := m.tokens.issuers[ctIssuer]
+	set, err := jwks.Parse(keys.jwks)
+	if err != nil {
+		t.Fatal(err)
+	}
+	src := &ctSource{Source: ti.keys, set: set}
+	ti.keys = src
+	h := m.Authenticate(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusNoContent) }))
+	tok := keys.mint(t, "", "jti-rot")
+	serve := func() int {
+		r := httptest.NewRequest(http.MethodGet, "/", nil)
+		r.Header.Set("Authorization", "Bearer "+tok)
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, r)
+		return w.Code
+	}
+	if got := serve(); got != http.StatusNoContent {
+		t.Fatalf("before rotation: got %d, want 204", got)
+	}
+	if _, ok := m.tokens.tokens.get(tok, keys.clock()); !ok {
+		t.Fatal("token not cached after a successful request")
+	}
+	src.mu.Lock()
+	src.set = &jwks.Set{}
+	src.mu.Unlock()
+	if got := serve(); got != http.StatusUnauthorized {
+		t.Errorf("after the key left the set: got %d, want 401", got)
+	}
+	if n := m.tokens.tokens.len(); n != 0 {
+		t.Errorf("revoked entry still cached: %d entries", n)
+	}
 }
 
 // ctHeap returns the live heap after a full collection.
@@ -258,7 +440,7 @@ func TestEntryCostMatchesHeap(t *testing.T) {
 // not a share of the bound.
 func TestTokenCacheMemoryBound(t *testing.T) {
 	// Not parallel: the heap is measured.
-	if ctRaceEnabled() {
+	if raceEnabled() {
 		t.Skip("-race makes the flood ten times slower and changes no allocation; TestTokenCacheInvariants covers races")
 	}
 	const slack = 1 << 20
