@@ -23,6 +23,7 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 
 	"github.com/wardenhq/warden"
 	"github.com/wardenhq/warden/wardentest"
@@ -221,13 +222,9 @@ func checkFuzzResponse(t *testing.T, w *httptest.ResponseRecorder) {
 		t.Fatalf("status %d", w.Code)
 	}
 	for _, c := range w.Header().Values("WWW-Authenticate") {
-		if !fuzzChallengeRE.MatchString(c) {
-			t.Fatalf("unexpected challenge %q", c)
-		}
+		require.Regexp(t, fuzzChallengeRE, c, "challenge")
 	}
-	if !fuzzBodyRE.Match(w.Body.Bytes()) {
-		t.Fatalf("unexpected body %q", w.Body)
-	}
+	require.Regexp(t, fuzzBodyRE, w.Body.String(), "body")
 }
 
 // FuzzVerify feeds arbitrary bytes, mutated from validly signed tokens,
