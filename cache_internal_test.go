@@ -403,12 +403,16 @@ func TestTokenCacheMemoryBound(t *testing.T) {
 	fixed := c.bytes
 	first := g.token(t, 0)
 	c.put(first.raw, first.p, src, key, 0, now)
-	// Twice as many tokens as the bound holds, by the cost of the first.
+	// Twice as many tokens as the bound holds, by the cost of the first,
+	// from GOMAXPROCS goroutines; the heap is read once they are done.
 	n := min(2*tokenCacheMaxBytes/max(c.bytes-fixed, 1), 4*defaultTokenCacheSize)
-	for i := 1; i < n; i++ {
-		tk := g.token(t, i)
-		c.put(tk.raw, tk.p, src, key, 0, now)
-	}
+	require.NoError(t, ctEach(n-1, func(i int) error {
+		tk, err := g.build(i + 1)
+		if err == nil {
+			c.put(tk.raw, tk.p, src, key, 0, now)
+		}
+		return err
+	}))
 	retained := ctHeap() - before
 	entries := c.len()
 	runtime.KeepAlive(c)

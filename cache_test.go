@@ -74,7 +74,7 @@ func TestTokenCacheHitStillAuthorizes(t *testing.T) {
 			// (or, at expiry, refused by it): prove the entry is there.
 			require.Equal(t, 1, warden.CachedTokens(m), "%s: cache entries", st.name)
 		}
-		assert.Equal(t, st.want, bearer(tok).do(st.h).Code, st.name)
+		assert.Equal(t, st.want, bearerRequest(tok).do(st.h).Code, st.name)
 	}
 	assert.Zero(t, warden.CachedTokens(m), "expired entry still cached")
 }
@@ -90,7 +90,7 @@ func TestTokenCacheBoundedUnderFlood(t *testing.T) {
 			m := f.middleware(t, size)
 			h := m.Authenticate(noContent)
 			for i := range 10 * size {
-				require.Equal(t, http.StatusNoContent, bearer(f.mint("", fmt.Sprint("flood-", i))).do(h).Code, "token %d", i)
+				require.Equal(t, http.StatusNoContent, bearerRequest(f.mint("", fmt.Sprint("flood-", i))).do(h).Code, "token %d", i)
 				require.LessOrEqual(t, warden.CachedTokens(m), size, "entries after %d tokens", i+1)
 			}
 			assert.NotZero(t, warden.CachedTokens(m), "cache entries after %d tokens", 10*size)
@@ -113,7 +113,7 @@ func TestTokenCacheConcurrent(t *testing.T) {
 	for g := range 4 {
 		wg.Go(func() {
 			for i := range 50 {
-				if !assert.Equal(t, http.StatusNoContent, bearer(toks[(g+i)%len(toks)]).do(h).Code) {
+				if !assert.Equal(t, http.StatusNoContent, bearerRequest(toks[(g+i)%len(toks)]).do(h).Code) {
 					return
 				}
 			}
@@ -179,13 +179,13 @@ func TestTokenCacheSurvivesRefresh(t *testing.T) {
 	unknown := f.iss.Mint(wardentest.Token{Key: ed, Header: map[string]any{"kid": "not-published"}})
 	cached := func() bool { return warden.TokenCached(m, tok, f.clock.Now()) }
 
-	require.Equal(t, http.StatusNoContent, bearer(tok).do(h).Code, "first use")
-	require.Equal(t, http.StatusUnauthorized, bearer(unknown).do(h).Code, "unknown kid") // forces a refresh
+	require.Equal(t, http.StatusNoContent, bearerRequest(tok).do(h).Code, "first use")
+	require.Equal(t, http.StatusUnauthorized, bearerRequest(unknown).do(h).Code, "unknown kid") // forces a refresh
 	assert.True(t, cached(), "a refresh with the same keys emptied the cache")
 	j.SetKeys(wardentest.NewEd25519Key("ed-2"))
 	f.clock.Advance(time.Second)
-	require.Equal(t, http.StatusUnauthorized, bearer(unknown).do(h).Code, "unknown kid") // refresh: ed-1 is gone
-	assert.Equal(t, http.StatusUnauthorized, bearer(tok).do(h).Code, "after its key left the set")
+	require.Equal(t, http.StatusUnauthorized, bearerRequest(unknown).do(h).Code, "unknown kid") // refresh: ed-1 is gone
+	assert.Equal(t, http.StatusUnauthorized, bearerRequest(tok).do(h).Code, "after its key left the set")
 }
 
 // TestBasicCache: a successful check is remembered for BasicCacheTTL under

@@ -386,8 +386,8 @@ type request struct {
 	body   string // form body
 }
 
-// bearer is a GET request with the token in an Authorization field.
-func bearer(token string) request { return request{auth: []string{"Bearer " + token}} }
+// bearerRequest is a GET request with the token in an Authorization field.
+func bearerRequest(token string) request { return request{auth: []string{"Bearer " + token}} }
 
 func (rq request) do(h http.Handler) *httptest.ResponseRecorder {
 	method := cmp.Or(rq.method, http.MethodGet)

@@ -108,7 +108,7 @@ func TestKeysUnavailable(t *testing.T) {
 		}},
 		KeySetPolicy: warden.KeySetPolicy{LazyStart: true},
 	})
-	w := bearer(iss.Scoped("Entry_Read")).do(mw.Require("Entry_Read")(echoPrincipal))
+	w := bearerRequest(iss.Scoped("Entry_Read")).do(mw.Require("Entry_Read")(echoPrincipal))
 	assert.Equal(t, http.StatusServiceUnavailable, w.Code)
 	assert.Empty(t, w.Header().Values("WWW-Authenticate"))
 	assert.NotEmpty(t, w.Header().Get("Retry-After"))

@@ -68,7 +68,9 @@ func newRKFixture(t *testing.T, mutate func(*warden.Config)) *rkFixture {
 }
 
 // serve sends token to the protected handler and returns the response.
-func (f *rkFixture) serve(token string) *httptest.ResponseRecorder { return bearer(token).do(f.h) }
+func (f *rkFixture) serve(token string) *httptest.ResponseRecorder {
+	return bearerRequest(token).do(f.h)
+}
 
 // valid mints a fresh token (new jti, so never served from the token cache)
 // signed with the issuer's n-th key.
@@ -84,10 +86,11 @@ func (f *rkFixture) publish(keys ...*wardentest.Key) {
 	f.keys.SetKeys(keys...)
 }
 
-// rotate publishes an RSA key with the given kid in front of the current
-// ones, so that it signs from now on.
+// rotate publishes a new key with the given kid in front of the current
+// ones, so that it signs from now on. It is an EC key: cheap to make and to
+// sign with, and the kind of key plays no part in a rotation.
 func (f *rkFixture) rotate(kid string) {
-	f.publish(append([]*wardentest.Key{spareRSAKey(kid)}, f.iss.Keys()...)...)
+	f.publish(append([]*wardentest.Key{wardentest.NewECKey(kid)}, f.iss.Keys()...)...)
 }
 
 // status returns the single issuer's key status.
@@ -134,7 +137,7 @@ func TestRemoteKeysConcurrentRotation(t *testing.T) {
 	t.Parallel()
 	f := newRKFixture(t, func(c *warden.Config) { c.KeySetPolicy.UnknownKIDWait = 5 * time.Second })
 	f.keys.Fail(wardentest.Slow) // widens the window in which requests pile up
-	f.rotate("rsa-2")
+	f.rotate("ec-2")
 	const n = 200
 	tokens := make([]string, n)
 	for i := range tokens {
@@ -185,19 +188,19 @@ func TestRemoteKeysRotation(t *testing.T) {
 	old := f.valid(0)
 	require.Equal(t, http.StatusOK, f.serve(old).Code, "before rotation")
 	before := f.keys.Fetches()
-	f.rotate("rsa-2")
+	f.rotate("ec-2")
 	require.Equal(t, http.StatusOK, f.serve(f.valid(0)).Code, "first request with the new kid")
 	require.Equal(t, int64(1), f.keys.Fetches()-before, "fetches for the rotation")
 	// Revocation (attack table H14): the old key leaves the set and the
 	// next scheduled refresh (max-age=60 → at most 60 s) drops it, even for
 	// a token already in the verified-token cache.
-	f.publish(f.iss.Key("rsa-2"))
+	f.publish(f.iss.Key("ec-2"))
 	done := f.refreshes.count()
 	f.clock.Advance(61 * time.Second)
 	f.serve(f.valid(0)) // notices the refresh is due and starts it
 	require.NoError(t, f.refreshes.await(t, done+1).Err, "the scheduled refresh")
 	require.True(t, f.status().LastRefresh.Equal(f.clock.Now()), "refreshed at %s", f.status().LastRefresh)
-	require.Equal(t, []string{"rsa-2"}, f.status().KeyIDs)
+	require.Equal(t, []string{"ec-2"}, f.status().KeyIDs)
 	require.Equal(t, http.StatusUnauthorized, f.serve(old).Code, "token of a removed key")
 }
 
@@ -428,7 +431,7 @@ func TestRemoteKeysCacheControl(t *testing.T) {
 			f := newRKFixture(t, func(c *warden.Config) { c.KeySetPolicy.MaxRefreshInterval = tc.maxInterval })
 			f.keys.SetCacheControl(tc.cacheCtl)
 			// Refresh once more so the schedule follows tc.cacheCtl.
-			f.rotate("rsa-2")
+			f.rotate("ec-2")
 			f.serve(f.valid(0))
 			before, done := f.keys.Fetches(), f.refreshes.count()
 			f.clock.Advance(tc.quiet)
