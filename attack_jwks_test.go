@@ -28,6 +28,14 @@ func atkJWKSDoc(jwks ...map[string]any) []byte {
 	return b
 }
 
+// missingNDoc is the JWK Set of row H4: k1, e1 and an RSA key without "n".
+func (fx *atkFixture) missingNDoc() []byte {
+	broken := fx.k1.JWK()
+	delete(broken, "n")
+	broken["kid"] = "broken"
+	return atkJWKSDoc(fx.k1.JWK(), fx.e1.JWK(), broken)
+}
+
 // remoteConfig is the table's configuration with keys from jwksURL.
 func (fx *atkFixture) remoteConfig(jwksURL string, mutate func(*warden.Config)) warden.Config {
 	return fx.config(func(c *warden.Config) {
@@ -102,12 +110,7 @@ func TestAttackJWKSStartup(t *testing.T) {
 		id    string
 		serve func(*atkFixture, *wardentest.JWKSServer)
 	}{
-		{"H4", func(fx *atkFixture, j *wardentest.JWKSServer) {
-			missingN := fx.k1.JWK()
-			delete(missingN, "n")
-			missingN["kid"] = "broken"
-			j.SetDocument(atkJWKSDoc(fx.k1.JWK(), fx.e1.JWK(), missingN))
-		}},
+		{"H4", func(fx *atkFixture, j *wardentest.JWKSServer) { j.SetDocument(fx.missingNDoc()) }},
 		// H5 (issue 3): a set with no usable key is a failed fetch.
 		{"H5", func(_ *atkFixture, j *wardentest.JWKSServer) { j.Fail(wardentest.EmptySet) }},
 		// H8 [POLICY]: a duplicated kid rejects the whole set.
@@ -173,12 +176,7 @@ func TestAttackJWKSRefresh(t *testing.T) {
 		{id: "H3-500", serve: func(_ *atkFixture, j *wardentest.JWKSServer) { j.Fail(wardentest.Status500) }},
 		{id: "H3-html", serve: func(_ *atkFixture, j *wardentest.JWKSServer) { j.Fail(wardentest.HTMLPage) }},
 		{id: "H3-badjson", serve: func(_ *atkFixture, j *wardentest.JWKSServer) { j.Fail(wardentest.BadJSON) }},
-		{id: "H4", serve: func(fx *atkFixture, j *wardentest.JWKSServer) {
-			broken := fx.k1.JWK()
-			delete(broken, "n")
-			broken["kid"] = "broken"
-			j.SetDocument(atkJWKSDoc(fx.k1.JWK(), fx.e1.JWK(), broken))
-		}},
+		{id: "H4", serve: func(fx *atkFixture, j *wardentest.JWKSServer) { j.SetDocument(fx.missingNDoc()) }},
 		// H5: the table expects the keys wiped (401); issue 3 decides an
 		// empty set is a failed refresh and the last good keys stay.
 		{id: "H5", serve: func(_ *atkFixture, j *wardentest.JWKSServer) { j.Fail(wardentest.EmptySet) }},

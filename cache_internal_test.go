@@ -215,9 +215,7 @@ func TestTokenCacheHoldsSize(t *testing.T) {
 			assert.Zero(t, misses, "tokens of %d missed", size)
 			for i := range size {
 				c.put(fmt.Sprint("more-", i), p, src, key, 0, now)
-				if c.len() != size {
-					require.Equal(t, size, c.len(), "entries after %d more puts", i+1)
-				}
+				require.Equal(t, size, c.len(), "entries after %d more puts", i+1)
 			}
 		})
 	}

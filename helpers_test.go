@@ -234,10 +234,7 @@ func newClientStore(clients ...clientstore.Client) *clientstore.Store {
 
 // testClients is the Basic client store of the fixture.
 var testClients = sync.OnceValue(func() *clientstore.Store {
-	return newClientStore(
-		clientstore.Client{ID: "dir-client", SecretHash: "dir-secret", Scopes: []string{"Organisation_Read"}},
-		clientstore.Client{ID: "plain-client", SecretHash: "plain-secret"},
-	)
+	return newClientStore(clientstore.Client{ID: "dir-client", SecretHash: "dir-secret", Scopes: []string{"Organisation_Read"}})
 })
 
 // stubClients is a ClientVerifier without hashing: c1/s3cr3t is a valid

@@ -208,8 +208,9 @@ func TestRemoteKeysOutage(t *testing.T) {
 	t.Parallel()
 	f := newRKFixture(t, func(c *warden.Config) {
 		c.KeySetPolicy.MinRefreshInterval = time.Second // backoff ceiling: retries every second at most
-		// A real-time bound: how long the Hang below holds a refresh.
-		c.KeySetPolicy.FetchTimeout = 100 * time.Millisecond
+		// A real-time bound: how long the Hang below holds a refresh. New's
+		// first fetch must fit in it too, under -race on a busy machine.
+		c.KeySetPolicy.FetchTimeout = 200 * time.Millisecond
 	})
 	start := f.clock.Now()
 	failures := []wardentest.Failure{wardentest.Status500, wardentest.HTMLPage, wardentest.BadJSON, wardentest.Truncated,
