@@ -3,20 +3,16 @@ package warden_test
 import (
 	"context"
 	"crypto/rand"
-	"encoding/base64"
 	"encoding/json"
-	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"slices"
-	"strings"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
-	"golang.org/x/crypto/bcrypt"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 
 	"github.com/wardenhq/warden"
 	"github.com/wardenhq/warden/clientstore"
@@ -25,84 +21,11 @@ import (
 
 // The attack table (../shared/attack-table.md, rows A1..H18) as table
 // tests. Each row asserts the status, every WWW-Authenticate line and the
-// exact body. The fixture is the table's: realm "api", RSA-2048 k1 (RS256)
+// exact body, and for a refusal its Cache-Control and Content-Type. The fixture is the table's: realm "api", RSA-2048 k1 (RS256)
 // and EC P-256 e1 (ES256), baseline token T0, route requiring entry:read,
 // leeway 30 s, Basic client c1/s3cr3t on a route that accepts both schemes.
 // Where our answer differs from the table's, the row's note says which issue
 // decides it; SECURITY.md lists every [POLICY] decision.
-
-// Fixed response texts, spelled out as the wire shows them, so a change to
-// any of them fails here.
-const (
-	atkDescMalformed = "The access token is malformed"
-	atkDescTooLarge  = "The access token is too large"
-	atkDescAlg       = "The access token signing algorithm is not accepted"
-	atkDescHeader    = "The access token uses an unsupported header"
-	atkDescKID       = "The access token signing key is unknown"
-	atkDescSig       = "The access token signature is invalid"
-	atkDescType      = "The access token type is not accepted"
-	atkDescIssuer    = "The access token issuer is not trusted"
-	atkDescAudience  = "The access token is not intended for this resource"
-	atkDescExpired   = "The access token expired"
-	atkDescNotYet    = "The access token is not valid yet"
-	atkDescFuture    = "The access token was issued in the future"
-	atkDescLifetime  = "The access token lifetime exceeds the accepted maximum"
-	atkDescMissing   = "The access token lacks a required claim"
-	atkDescInvalid   = "The access token has an invalid claim"
-	atkDescImperson  = "The client is not permitted to act for this subject"
-
-	atkBareBearer = `Bearer realm="api"`
-	atkBasic      = `Basic realm="api", charset="UTF-8"`
-	atkReq        = `Bearer realm="api", error="invalid_request", error_description="The request is malformed"`
-
-	atkBodyNone    = `{"error":"unauthorized","error_description":"Authentication is required"}` + "\n"
-	atkBodyReq     = `{"error":"invalid_request","error_description":"The request is malformed"}` + "\n"
-	atkBodyBasic   = `{"error":"invalid_client","error_description":"Client authentication failed"}` + "\n"
-	atkBodyScope   = `{"error":"insufficient_scope","error_description":"The request requires higher privileges than provided by the access token"}` + "\n"
-	atkBodyImperso = `{"error":"insufficient_scope","error_description":"` + atkDescImperson + `"}` + "\n"
-	atkBodyKeys    = `{"error":"temporarily_unavailable","error_description":"The access token cannot be verified right now"}` + "\n"
-)
-
-// atkNone is the table's NONE: one bare challenge per accepted scheme.
-var atkNone = []string{atkBareBearer, atkBasic}
-
-func atkTok(desc string) []string {
-	return []string{`Bearer realm="api", error="invalid_token", error_description="` + desc + `"`}
-}
-
-func atkBodyTok(desc string) string {
-	return `{"error":"invalid_token","error_description":"` + desc + `"}` + "\n"
-}
-
-func atkScope(scopes string) []string {
-	return []string{`Bearer realm="api", error="insufficient_scope", scope="` + scopes + `"`}
-}
-
-// atkOK is the body the protected handler writes for an admitted request.
-func atkOK(sub, clientID, scheme, actor string) string {
-	b, _ := json.Marshal(atkEcho{Subject: sub, ClientID: clientID, Scheme: scheme, Actor: actor})
-	return string(b) + "\n"
-}
-
-type atkEcho struct {
-	Subject  string `json:"sub"`
-	ClientID string `json:"client_id"`
-	Scheme   string `json:"scheme"`
-	Actor    string `json:"actor"` // the actor chain, outermost first, joined by ">"
-}
-
-var atkEchoHandler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-	p, ok := warden.PrincipalFrom(r.Context())
-	if !ok {
-		http.Error(w, "no principal", http.StatusInternalServerError)
-		return
-	}
-	var chain []string
-	for a := p.Actor(); a != nil; a = a.Actor {
-		chain = append(chain, a.Subject)
-	}
-	_ = json.NewEncoder(w).Encode(atkEcho{Subject: p.Subject(), ClientID: p.ClientID(), Scheme: p.Scheme().String(), Actor: strings.Join(chain, ">")})
-})
 
 // atkRow is one row of the attack table.
 type atkRow struct {
@@ -114,66 +37,69 @@ type atkRow struct {
 	query      string             // raw query
 	form       string             // form-urlencoded body
 	require    []string           // route requirement; default entry:read
-	variant    string             // fixture variant: "", "strict" or "noleeway"
+	variant    string             // fixture variant: "", "strict", "noleeway" or "noactas"
 	mw         *warden.Middleware // when set, used instead of the variant
 	status     int
 	challenges []string // every WWW-Authenticate line, in order
 	body       string   // the exact body
 }
 
+// The table's issuer and audience. The issuer identifier is plain http, as
+// a loopback issuer's would be, for rows D12a..c to vary.
+const (
+	atkIssuer   = "http://issuer.attack.test"
+	atkAudience = "https://api.attack.test"
+)
+
+// atkKeys are the table's k1 (RSA-2048, RS256) and e1 (EC P-256, ES256),
+// generated once for the test binary: no test needs the keys of two
+// fixtures to differ.
+var atkKeys = sync.OnceValues(func() (*wardentest.Key, *wardentest.Key) {
+	return wardentest.NewRSAKey("k1"), wardentest.NewECKey("e1")
+})
+
 // atkFixture holds the table's keys, clock and middlewares, and captures
 // every log line and decision for leak_test.go.
 type atkFixture struct {
-	iss    *wardentest.Issuer
 	k1, e1 *wardentest.Key
-	clock  atomic.Int64 // Unix seconds of the injected clock
+	clock  *testClock
 	mws    map[string]*warden.Middleware
 	t0     string
 
+	logger    *slog.Logger
 	logs      *syncBuffer
 	mu        sync.Mutex
 	decisions []warden.Decision
 }
 
 // atkClients is the Basic client store: c1/s3cr3t and the clients of rows
-// G6..G8, plus c2 which holds no permission. bcrypt.MinCost keeps it fast.
+// G6..G8, plus c2 which holds no permission.
 var atkClients = sync.OnceValue(func() *clientstore.Store {
-	hash := func(s string) string {
-		h, err := bcrypt.GenerateFromPassword([]byte(s), bcrypt.MinCost)
-		if err != nil {
-			panic(err)
-		}
-		return string(h)
-	}
 	read := []string{"entry:read"}
-	store, err := clientstore.New([]clientstore.Client{
-		{ID: "c1", SecretHash: hash("s3cr3t"), Scopes: read},
-		{ID: "c:1", SecretHash: hash("pw"), Scopes: read},
-		{ID: "c7", SecretHash: hash("a+b"), Scopes: read},
-		{ID: "c8", SecretHash: hash("p@ss word"), Scopes: read},
-		{ID: "c2", SecretHash: hash("other"), Scopes: nil},
-	})
-	if err != nil {
-		panic(err)
-	}
-	return store
+	return newClientStore(
+		clientstore.Client{ID: "c1", SecretHash: "s3cr3t", Scopes: read},
+		clientstore.Client{ID: "c:1", SecretHash: "pw", Scopes: read},
+		clientstore.Client{ID: "c7", SecretHash: "a+b", Scopes: read},
+		clientstore.Client{ID: "c8", SecretHash: "p@ss word", Scopes: read},
+		clientstore.Client{ID: "c2", SecretHash: "other", Scopes: nil},
+	)
 })
 
-// atkBaseConfig is the table's configuration with the issuer's keys served
+// config is the table's configuration with the issuer's keys served
 // statically; mutate adjusts it per variant.
 func (fx *atkFixture) config(mutate func(*warden.Config)) warden.Config {
 	cfg := warden.Config{
 		Issuers: []warden.IssuerConfig{{
-			URL:      fx.iss.URL,
-			Audience: fx.iss.Audience,
+			URL:      atkIssuer,
+			Audience: atkAudience,
 			JWKS:     wardentest.JWKS(fx.k1, fx.e1),
 			ActAs:    true, // rows F3, F8, F9, F11 use the vendor act_as claim
 		}},
 		Realm:   "api",
 		Leeway:  30 * time.Second,
 		Clients: atkClients(),
-		Now:     fx.now,
-		Logger:  slog.New(slog.NewJSONHandler(fx.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
+		Now:     fx.clock.Now,
+		Logger:  fx.logger,
 		OnDecision: func(_ context.Context, d warden.Decision) {
 			fx.mu.Lock()
 			fx.decisions = append(fx.decisions, d)
@@ -193,46 +119,33 @@ func (fx *atkFixture) config(mutate func(*warden.Config)) warden.Config {
 	return cfg
 }
 
+// newAtkFixture builds the table's middlewares, each variant trusting k1
+// and e1, on a clock of their own.
 func newAtkFixture(t *testing.T) *atkFixture {
 	t.Helper()
-	fx := &atkFixture{
-		iss:  wardentest.NewIssuer(t),
-		k1:   wardentest.NewRSAKey("k1"),
-		e1:   wardentest.NewECKey("e1"),
-		mws:  map[string]*warden.Middleware{},
-		logs: &syncBuffer{},
-	}
-	fx.clock.Store(1_800_000_000)
-	fx.iss.SetKeys(fx.k1, fx.e1)
-	fx.iss.SetClock(fx.now)
+	fx := &atkFixture{clock: newTestClock(), mws: map[string]*warden.Middleware{}}
+	fx.logger, fx.logs = captureLogs()
+	fx.k1, fx.e1 = atkKeys()
 	for name, mutate := range map[string]func(*warden.Config){
 		"":         nil,
 		"strict":   func(c *warden.Config) { c.StrictRFC9068 = true },
 		"noleeway": func(c *warden.Config) { c.Leeway, c.NoLeeway = 0, true },
 		"noactas":  func(c *warden.Config) { c.Issuers[0].ActAs = false },
 	} {
-		mw, err := warden.New(fx.config(mutate))
-		if err != nil {
-			t.Fatalf("New (%q): %v", name, err)
-		}
-		t.Cleanup(func() { _ = mw.Close() })
-		fx.mws[name] = mw
+		fx.mws[name] = newMiddleware(t, fx.config(mutate))
 	}
 	fx.t0 = fx.token(nil, nil)
 	return fx
 }
 
 // now is the injected clock of the fixture's middlewares and issuer.
-func (fx *atkFixture) now() time.Time { return time.Unix(fx.clock.Load(), 0) }
-
-// advance moves the injected clock forward.
-func (fx *atkFixture) advance(d time.Duration) { fx.clock.Add(int64(d / time.Second)) }
+func (fx *atkFixture) now() time.Time { return fx.clock.Now() }
 
 // claims returns T0's claims: iss, aud, sub user1, client_id c1, iat now,
 // exp now+300, a random jti and scope entry:read.
 func (fx *atkFixture) claims() map[string]any {
 	return map[string]any{
-		"iss": fx.iss.URL, "aud": fx.iss.Audience, "sub": "user1", "client_id": "c1",
+		"iss": atkIssuer, "aud": atkAudience, "sub": "user1", "client_id": "c1",
 		"iat": fx.now().Unix(), "exp": fx.now().Unix() + 300, "jti": atkRandID(), "scope": "entry:read",
 	}
 }
@@ -282,12 +195,6 @@ func (fx *atkFixture) claimsJSON(changes map[string]any) string {
 // atkRandID returns a random jti.
 func atkRandID() string { return rand.Text() }
 
-func atkB64(s string) string { return base64.RawURLEncoding.EncodeToString([]byte(s)) }
-
-func atkBasicAuth(userPass string) string {
-	return "Basic " + base64.StdEncoding.EncodeToString([]byte(userPass))
-}
-
 // handler returns the route a row is sent to.
 func (fx *atkFixture) handler(row atkRow) http.Handler {
 	mw := fx.mws[row.variant]
@@ -298,56 +205,29 @@ func (fx *atkFixture) handler(row atkRow) http.Handler {
 	if req == nil {
 		req = []string{"entry:read"}
 	}
-	return mw.Accept(warden.SchemeBearer, warden.SchemeBasic).Require(req...)(atkEchoHandler)
+	return mw.Accept(warden.SchemeBearer, warden.SchemeBasic).Require(req...)(echoPrincipal)
 }
 
 // serve sends a row's request to its route directly (no network).
 func (fx *atkFixture) serve(row atkRow) *httptest.ResponseRecorder {
-	method := row.method
-	if method == "" {
-		method = http.MethodGet
-	}
-	var body io.Reader
-	if row.form != "" {
-		body = strings.NewReader(row.form)
-	}
-	target := "http://api.test/x"
+	path := "/x"
 	if row.query != "" {
-		target += "?" + row.query
+		path += "?" + row.query
 	}
-	r := httptest.NewRequest(method, target, body)
-	if row.form != "" {
-		r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	}
-	for _, a := range row.auth {
-		r.Header.Add("Authorization", a)
-	}
-	for k, v := range row.header {
-		r.Header.Set(k, v)
-	}
-	w := httptest.NewRecorder()
-	fx.handler(row).ServeHTTP(w, r)
-	return w
+	return request{method: row.method, path: path, auth: row.auth, header: row.header, body: row.form}.do(fx.handler(row))
 }
 
 // atkCheck asserts a response against a row.
 func atkCheck(t *testing.T, row atkRow, w *httptest.ResponseRecorder) {
 	t.Helper()
-	if w.Code != row.status {
-		t.Errorf("status %d, want %d", w.Code, row.status)
-	}
-	if got := w.Header().Values("WWW-Authenticate"); !slices.Equal(got, row.challenges) {
-		t.Errorf("WWW-Authenticate\n got %q\nwant %q", got, row.challenges)
-	}
-	if got := w.Body.String(); got != row.body {
-		t.Errorf("body\n got %q\nwant %q", got, row.body)
-	}
+	assert.Equal(t, row.status, w.Code, "status")
+	assert.Equal(t, row.challenges, w.Header().Values("WWW-Authenticate"), "WWW-Authenticate")
+	assert.Equal(t, row.body, w.Body.String(), "body")
 	if row.status >= 400 {
-		if got := w.Header().Get("Cache-Control"); got != "no-store" {
-			t.Errorf("Cache-Control %q, want no-store", got)
-		}
-		if row.status == http.StatusServiceUnavailable && w.Header().Get("Retry-After") == "" {
-			t.Errorf("503 without Retry-After")
+		assert.Equal(t, "no-store", w.Header().Get("Cache-Control"), "Cache-Control")
+		assert.Equal(t, "application/json", w.Header().Get("Content-Type"), "Content-Type")
+		if row.status == http.StatusServiceUnavailable {
+			assert.NotEmpty(t, w.Header().Get("Retry-After"), "503 without Retry-After")
 		}
 	}
 }
@@ -357,9 +237,7 @@ func atkRun(t *testing.T, fx *atkFixture, rows []atkRow) {
 	t.Helper()
 	seen := map[string]bool{}
 	for _, row := range rows {
-		if seen[row.id] {
-			t.Fatalf("row id %s used twice", row.id)
-		}
+		require.False(t, seen[row.id], "row id %s used twice", row.id)
 		seen[row.id] = true
 		t.Run(row.id, func(t *testing.T) {
 			atkCheck(t, row, fx.serve(row))

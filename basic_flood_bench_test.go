@@ -4,7 +4,6 @@ package warden_test
 
 import (
 	"context"
-	"encoding/base64"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -41,9 +40,9 @@ func BenchmarkBasicFailureFlood(b *testing.B) {
 		name string
 		auth func(n int64) string
 	}{
-		{"same", func(int64) string { return benchFloodAuth("flood-client", "wrong-secret") }},
-		{"guess", func(n int64) string { return benchFloodAuth("flood-client", "guess-"+strconv.FormatInt(n, 10)) }},
-		{"random-ids", func(n int64) string { return benchFloodAuth("nobody-"+strconv.FormatInt(n, 10), "guess") }},
+		{"same", func(int64) string { return basicAuth("flood-client:wrong-secret") }},
+		{"guess", func(n int64) string { return basicAuth("flood-client:guess-" + strconv.FormatInt(n, 10)) }},
+		{"random-ids", func(n int64) string { return basicAuth("nobody-" + strconv.FormatInt(n, 10) + ":guess") }},
 	} {
 		b.Run("flood="+flood.name, func(b *testing.B) {
 			counted := &benchCountingVerifier{v: store}
@@ -107,10 +106,6 @@ func benchFloodStore(b *testing.B) *clientstore.Store {
 		b.Fatal(err)
 	}
 	return s
-}
-
-func benchFloodAuth(id, secret string) string {
-	return "Basic " + base64.StdEncoding.EncodeToString([]byte(id+":"+secret))
 }
 
 // benchCountingVerifier counts the checks that reach the store, each of

@@ -1,4 +1,4 @@
-package warden
+package warden_test
 
 import (
 	"context"
@@ -6,14 +6,17 @@ import (
 	"fmt"
 	"maps"
 	"net/http"
-	"net/http/httptest"
 	"runtime"
-	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/wardenhq/warden"
 )
 
 // blVerifier knows one client, "known" with secret "good". The first hold
@@ -50,7 +53,7 @@ func (v *blVerifier) VerifyClient(_ context.Context, id, secret string) ([]strin
 	if id == "known" && secret == "good" && !v.revoked.Load() {
 		return []string{"read"}, nil
 	}
-	return nil, ErrInvalidClient
+	return nil, warden.ErrInvalidClient
 }
 
 func (v *blVerifier) counts() (calls, maxInFlight int) {
@@ -59,16 +62,13 @@ func (v *blVerifier) counts() (calls, maxInFlight int) {
 	return v.calls, v.maxInFlight
 }
 
-// blSetup builds a Basic-only route over v with the test clock.
-func blSetup(t *testing.T, v ClientVerifier, ttl time.Duration) (*Middleware, *ctKeys, http.Handler) {
+// blSetup builds a Basic-only middleware (no token issuer) over v, on a
+// test clock, and its route requiring "read".
+func blSetup(t *testing.T, v warden.ClientVerifier, ttl time.Duration) (*warden.Middleware, *testClock, http.Handler) {
 	t.Helper()
-	keys := newCTKeys(t)
-	m, err := New(Config{Issuers: []IssuerConfig{{URL: ctIssuer, Audience: ctAudience, JWKS: keys.jwks}}, Clients: v, BasicCacheTTL: ttl, Now: keys.clock})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { m.Close() })
-	return m, keys, m.Accept(SchemeBasic).Require("read")(ctOK)
+	clock := newTestClock()
+	m := newMiddleware(t, warden.Config{Clients: v, BasicCacheTTL: ttl, Now: clock.Now})
+	return m, clock, m.Accept(warden.SchemeBasic).Require("read")(noContent)
 }
 
 // blResponse is what a refusal looks like on the wire.
@@ -79,10 +79,7 @@ type blResponse struct {
 }
 
 func blServe(ctx context.Context, h http.Handler, creds string) blResponse {
-	r := httptest.NewRequestWithContext(ctx, http.MethodGet, "/", nil)
-	r.Header.Set("Authorization", "Basic "+base64.StdEncoding.EncodeToString([]byte(creds)))
-	w := httptest.NewRecorder()
-	h.ServeHTTP(w, r)
+	w := request{ctx: ctx, auth: []string{basicAuth(creds)}}.do(h)
 	return blResponse{w.Code, w.Header(), w.Body.String()}
 }
 
@@ -96,8 +93,7 @@ func blRefusal(status int, extra http.Header, body string) blResponse {
 }
 
 var (
-	blInvalid = blRefusal(http.StatusUnauthorized, http.Header{"Www-Authenticate": {`Basic realm="api", charset="UTF-8"`}},
-		`{"error":"invalid_client","error_description":"Client authentication failed"}`+"\n")
+	blInvalid = blRefusal(http.StatusUnauthorized, http.Header{"Www-Authenticate": {bareBasic}}, bodyBasic)
 	// Retry-After of a 503 is UnknownKIDInterval (default 5 s).
 	blOverloaded = blRefusal(http.StatusServiceUnavailable, http.Header{"Retry-After": {"5"}},
 		`{"error":"temporarily_unavailable","error_description":"Too many client authentications are in progress"}`+"\n")
@@ -108,12 +104,9 @@ var (
 
 func blCheck(t *testing.T, step string, got, want blResponse) {
 	t.Helper()
-	if got.status != want.status || got.body != want.body {
-		t.Errorf("%s: got %d %q, want %d %q", step, got.status, got.body, want.status, want.body)
-	}
-	if !maps.EqualFunc(got.header, want.header, slices.Equal) {
-		t.Errorf("%s: got headers %v, want %v", step, got.header, want.header)
-	}
+	assert.Equal(t, want.status, got.status, "%s: status", step)
+	assert.Equal(t, want.body, got.body, "%s: body", step)
+	assert.Equal(t, want.header, got.header, "%s: headers", step)
 }
 
 // holdSlots fills every hashing slot with a failing check that waits for
@@ -141,6 +134,7 @@ func holdSlots(t *testing.T, h http.Handler, v *blVerifier) (release func()) {
 // with basic_overloaded, 503 and Retry-After, without a check; cached
 // credentials need no slot (issue 10, defect 3).
 func TestBasicHashingBound(t *testing.T) {
+	t.Parallel()
 	bound := runtime.GOMAXPROCS(0)
 	cancelled, cancel := context.WithCancel(context.Background())
 	cancel()
@@ -161,20 +155,18 @@ func TestBasicHashingBound(t *testing.T) {
 			t.Parallel()
 			v := newBLVerifier(bound)
 			m, _, h := blSetup(t, &blCachedVerifier{v}, 0)
-			m.clients.slotWait = tc.wait
+			warden.SetBasicSlotWait(m, tc.wait)
 			// Cached before the flood; the cache answers without v.
 			blCheck(t, "prime the cache", blServe(context.Background(), h, "known:cached"), blAdmitted)
 			release := holdSlots(t, h, v)
 			for i := range bound + 1 {
 				blCheck(t, fmt.Sprintf("request %d beyond the bound", i), blServe(tc.ctx, h, tc.creds(i)), tc.want)
 			}
-			if calls, _ := v.counts(); calls != bound {
-				t.Errorf("got %d checks, want %d: a refused request was checked", calls, bound)
-			}
+			calls, _ := v.counts()
+			assert.Equal(t, bound, calls, "checks: a refused request was checked")
 			release()
-			if _, most := v.counts(); most > bound {
-				t.Errorf("%d checks ran at once, want at most %d", most, bound)
-			}
+			_, most := v.counts()
+			assert.LessOrEqual(t, most, bound, "checks at once")
 		})
 	}
 
@@ -182,24 +174,24 @@ func TestBasicHashingBound(t *testing.T) {
 		t.Parallel()
 		v := newBLVerifier(bound)
 		m, _, h := blSetup(t, v, 0)
-		m.clients.slotWait = time.Hour
+		warden.SetBasicSlotWait(m, time.Hour)
 		release := holdSlots(t, h, v)
 		done := make(chan blResponse)
 		go func() { done <- blServe(context.Background(), h, "waiter:x") }()
-		for m.clients.slots.waiting.Load() == 0 {
+		for warden.BasicSlotWaiters(m) == 0 {
 			select {
 			case r := <-done:
 				release()
-				t.Fatalf("answered %d while every slot was taken", r.status)
+				require.FailNow(t, "answered while every slot was taken", "status %d", r.status)
 			default:
 				runtime.Gosched()
 			}
 		}
 		release()
 		blCheck(t, "waiter", <-done, blInvalid)
-		if calls, most := v.counts(); calls != bound+1 || most > bound {
-			t.Errorf("got %d checks, at most %d at once; want %d, at most %d", calls, most, bound+1, bound)
-		}
+		calls, most := v.counts()
+		assert.Equal(t, bound+1, calls, "checks")
+		assert.LessOrEqual(t, most, bound, "checks at once")
 	})
 }
 
@@ -218,6 +210,7 @@ func (c *blCachedVerifier) VerifyClient(ctx context.Context, id, secret string) 
 // for BasicCacheTTL, keyed by the MAC of the token68 as presented, alike for
 // known and unknown ids.
 func TestBasicFailureMemory(t *testing.T) {
+	t.Parallel()
 	type step struct {
 		name      string
 		creds     string
@@ -228,7 +221,7 @@ func TestBasicFailureMemory(t *testing.T) {
 		{"first failure", "ID:bad", 0, 1},
 		{"same credentials again", "ID:bad", 0, 1},
 		{"same credentials, other encoding", "ID:ba%64", 0, 2},
-		{"still remembered before the TTL", "ID:bad", defaultBasicCacheTTL - time.Second, 2},
+		{"still remembered before the TTL", "ID:bad", warden.DefaultBasicCacheTTL - time.Second, 2},
 		{"checked again at the TTL", "ID:bad", time.Second, 3},
 	}
 	for _, tc := range []struct {
@@ -243,23 +236,20 @@ func TestBasicFailureMemory(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			v := newBLVerifier(0)
-			m, keys, h := blSetup(t, v, tc.ttl)
+			m, clock, h := blSetup(t, v, tc.ttl)
 			for _, st := range tc.steps {
-				keys.advance(st.advance)
+				clock.Advance(st.advance)
 				creds := strings.ReplaceAll(st.creds, "ID", tc.id)
 				blCheck(t, st.name, blServe(context.Background(), h, creds), blInvalid)
-				if calls, _ := v.counts(); calls != st.wantCalls {
-					t.Errorf("%s: got %d checks, want %d", st.name, calls, st.wantCalls)
-				}
+				calls, _ := v.counts()
+				assert.Equal(t, st.wantCalls, calls, "%s: checks", st.name)
 			}
-			b := m.clients
-			b.failures.mu.RLock()
-			defer b.failures.mu.RUnlock()
-			for k := range b.failures.m {
-				if k != b.macOf(base64.StdEncoding.EncodeToString([]byte(tc.id+":bad"))) &&
-					k != b.macOf(base64.StdEncoding.EncodeToString([]byte(tc.id+":ba%64"))) {
-					t.Errorf("failure memory holds a key that is not the MAC of a presented token68")
-				}
+			presented := [][32]byte{
+				warden.BasicMAC(m, base64.StdEncoding.EncodeToString([]byte(tc.id+":bad"))),
+				warden.BasicMAC(m, base64.StdEncoding.EncodeToString([]byte(tc.id+":ba%64"))),
+			}
+			for _, k := range warden.BasicFailureKeys(m) {
+				assert.Contains(t, presented, k, "failure memory holds a key that is not the MAC of a presented token68")
 			}
 		})
 	}
@@ -270,6 +260,7 @@ func TestBasicFailureMemory(t *testing.T) {
 // refused with basic_throttled (429, Retry-After) without a check until the
 // window ends. A known and an unknown id get the same answers throughout.
 func TestBasicThrottle(t *testing.T) {
+	t.Parallel()
 	type step struct {
 		name      string
 		creds     string
@@ -278,42 +269,38 @@ func TestBasicThrottle(t *testing.T) {
 		wantCalls int
 	}
 	var steps []step
-	for i := range basicThrottleFailures {
+	for i := range warden.BasicThrottleFailures {
 		steps = append(steps, step{fmt.Sprintf("failure %d", i+1), fmt.Sprintf("ID:guess-%d", i), 0, blInvalid, i + 1})
 	}
-	n := basicThrottleFailures
+	n := warden.BasicThrottleFailures
 	steps = append(steps,
 		step{"one failure too many", "ID:guess-x", 0, blThrottled, n},
 		step{"the right secret, uncached", "ID:good", 0, blThrottled, n},
 		step{"the id in another encoding", "%IDHEX:guess-y", 0, blThrottled, n},
 		step{"another id is still checked", "someone-else:guess", 0, blInvalid, n + 1},
-		step{"a remembered failure is still 401", "ID:guess-0", basicThrottleWindow - defaultBasicCacheTTL - time.Second, blInvalid, n + 1},
-		step{"just before the window ends", "ID:guess-z", defaultBasicCacheTTL, blThrottled, n + 1},
+		step{"a remembered failure is still 401", "ID:guess-0", warden.BasicThrottleWindow - warden.DefaultBasicCacheTTL - time.Second, blInvalid, n + 1},
+		step{"just before the window ends", "ID:guess-z", warden.DefaultBasicCacheTTL, blThrottled, n + 1},
 		step{"after the window", "ID:guess-after", time.Second, blInvalid, n + 2},
 	)
 	answers := map[string][]blResponse{}
 	for _, id := range []string{"known", "nobody"} {
 		t.Run(id, func(t *testing.T) {
 			v := newBLVerifier(0)
-			_, keys, h := blSetup(t, v, 0)
+			_, clock, h := blSetup(t, v, 0)
 			for _, st := range steps {
-				keys.advance(st.advance)
+				clock.Advance(st.advance)
 				creds := strings.ReplaceAll(st.creds, "%IDHEX", fmt.Sprintf("%%%02X", id[0])+id[1:])
 				creds = strings.ReplaceAll(creds, "ID", id)
 				got := blServe(context.Background(), h, creds)
 				answers[id] = append(answers[id], got)
 				blCheck(t, st.name, got, st.want)
-				if calls, _ := v.counts(); calls != st.wantCalls {
-					t.Errorf("%s: got %d checks, want %d", st.name, calls, st.wantCalls)
-				}
+				calls, _ := v.counts()
+				assert.Equal(t, st.wantCalls, calls, "%s: checks", st.name)
 			}
 		})
 	}
 	for i, st := range steps {
-		k, u := answers["known"][i], answers["nobody"][i]
-		if k.status != u.status || k.body != u.body || !maps.EqualFunc(k.header, u.header, slices.Equal) {
-			t.Errorf("%s: a known id got %d %q, an unknown one %d %q", st.name, k.status, k.body, u.status, u.body)
-		}
+		assert.Equal(t, answers["known"][i], answers["nobody"][i], "%s: a known and an unknown id get the same answer", st.name)
 	}
 }
 
@@ -322,9 +309,10 @@ func TestBasicThrottle(t *testing.T) {
 // before, cached or expired (the throttle only spares hashes for others);
 // once such credentials fail, the exemption ends.
 func TestBasicThrottleKeepsVerifiedClients(t *testing.T) {
+	t.Parallel()
 	const ttl = 10 * time.Second // shorter than basicThrottleWindow, so expiries fall inside one window
 	v := newBLVerifier(0)
-	_, keys, h := blSetup(t, v, ttl)
+	_, clock, h := blSetup(t, v, ttl)
 	type step struct {
 		name      string
 		creds     string
@@ -334,14 +322,14 @@ func TestBasicThrottleKeepsVerifiedClients(t *testing.T) {
 		wantCalls int
 	}
 	steps := []step{{"the client authenticates", "known:good", 0, false, blAdmitted, 1}}
-	for i := range basicThrottleFailures {
+	for i := range warden.BasicThrottleFailures {
 		var advance time.Duration
 		if i == 0 {
 			advance = ttl / 2
 		}
 		steps = append(steps, step{fmt.Sprintf("attacker failure %d", i+1), fmt.Sprintf("known:guess-%d", i), advance, false, blInvalid, i + 2})
 	}
-	n := basicThrottleFailures + 1
+	n := warden.BasicThrottleFailures + 1
 	steps = append(steps,
 		step{"the attacker is throttled", "known:guess-x", 0, false, blThrottled, n},
 		step{"the client is served from the cache", "known:good", 0, false, blAdmitted, n},
@@ -353,14 +341,13 @@ func TestBasicThrottleKeepsVerifiedClients(t *testing.T) {
 		step{"revoked secret after the memory: throttled like any other", "known:good", ttl, false, blThrottled, n + 2},
 	)
 	for _, st := range steps {
-		keys.advance(st.advance)
+		clock.Advance(st.advance)
 		if st.revoke {
 			v.revoked.Store(true)
 		}
 		blCheck(t, st.name, blServe(context.Background(), h, st.creds), st.want)
-		if calls, _ := v.counts(); calls != st.wantCalls {
-			t.Errorf("%s: got %d checks, want %d", st.name, calls, st.wantCalls)
-		}
+		calls, _ := v.counts()
+		assert.Equal(t, st.wantCalls, calls, "%s: checks", st.name)
 	}
 }
 
@@ -368,29 +355,21 @@ func TestBasicThrottleKeepsVerifiedClients(t *testing.T) {
 // keeps the failure memory and the throttle within their bounds, and does
 // not evict a throttled id.
 func TestBasicLimitsMemoryBound(t *testing.T) {
+	t.Parallel()
 	v := newBLVerifier(0)
 	m, _, h := blSetup(t, v, 0)
-	for i := range basicThrottleFailures + 1 {
+	for i := range warden.BasicThrottleFailures + 1 {
 		blServe(context.Background(), h, fmt.Sprintf("target:guess-%d", i))
 	}
 	blCheck(t, "target before the flood", blServe(context.Background(), h, "target:guess-x"), blThrottled)
-	for i := range 2 * maxBasicFailureEntries {
-		if r := blServe(context.Background(), h, fmt.Sprintf("random-%d:%d", i, i)); r.status != http.StatusUnauthorized {
-			t.Fatalf("flood request %d: got %d, want 401", i, r.status)
-		}
+	for i := range 2 * warden.MaxBasicFailureEntries {
+		r := blServe(context.Background(), h, fmt.Sprintf("random-%d:%d", i, i))
+		require.Equal(t, http.StatusUnauthorized, r.status, "flood request %d", i)
 	}
-	b := m.clients
-	b.failures.mu.RLock()
-	failures := len(b.failures.m)
-	b.failures.mu.RUnlock()
-	b.throttle.mu.Lock()
-	ids := len(b.throttle.m)
-	b.throttle.mu.Unlock()
-	if failures > maxBasicFailureEntries || ids > maxBasicFailureEntries {
-		t.Errorf("after the flood: %d remembered failures and %d throttled ids, want at most %d each", failures, ids, maxBasicFailureEntries)
-	}
-	if failures < maxBasicFailureEntries/2 || ids < maxBasicFailureEntries/2 {
-		t.Errorf("after the flood: %d remembered failures and %d ids, want the maps in use (at least %d)", failures, ids, maxBasicFailureEntries/2)
-	}
+	failures, ids := len(warden.BasicFailureKeys(m)), warden.BasicThrottledIDs(m)
+	assert.LessOrEqual(t, failures, warden.MaxBasicFailureEntries, "remembered failures after the flood")
+	assert.LessOrEqual(t, ids, warden.MaxBasicFailureEntries, "throttled ids after the flood")
+	assert.GreaterOrEqual(t, failures, warden.MaxBasicFailureEntries/2, "remembered failures after the flood: the map in use")
+	assert.GreaterOrEqual(t, ids, warden.MaxBasicFailureEntries/2, "throttled ids after the flood: the map in use")
 	blCheck(t, "target after the flood", blServe(context.Background(), h, "target:guess-y"), blThrottled)
 }

@@ -306,7 +306,7 @@ func benchBasicCases(b *testing.B) []benchCase {
 	for _, c := range []struct {
 		path string
 		ttl  time.Duration
-	}{{"cached", 0}, {"uncached", -1}} {
+	}{{"cached", 0}, {"uncached", time.Nanosecond}} { // a nanosecond: every check is forgotten by the next request
 		m, err := warden.New(warden.Config{
 			Issuers: []warden.IssuerConfig{{
 				URL:        benchIssuer,

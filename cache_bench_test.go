@@ -4,13 +4,18 @@ import (
 	"bytes"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math/rand/v2"
+	"runtime"
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/stretchr/testify/require"
 
 	"github.com/wardenhq/warden/internal/jwks"
 )
@@ -91,23 +96,49 @@ func newCTTokenGen(tb testing.TB, c *verifier, now time.Time, shape ctShape) *ct
 		header: base64.RawURLEncoding.EncodeToString([]byte(`{"alg":"EdDSA","kid":"ed-1","typ":"at+jwt"}`))}
 }
 
-// token returns the i-th token.
-func (g *ctTokenGen) token(tb testing.TB, i int) ctToken {
+// build returns the i-th token.
+func (g *ctTokenGen) build(i int) (ctToken, error) {
 	payload := bytes.Replace(g.payload, []byte(ctJTIMark), fmt.Appendf(nil, "jti-%016x", i), 1)
 	seg := base64.RawURLEncoding.EncodeToString(payload)
 	decoded, err := b64.DecodeString(seg)
 	if err != nil {
-		tb.Fatal(err)
+		return ctToken{}, err
 	}
 	cl, err := decodeClaims(decoded, g.c.scopeClaims)
 	if err != nil {
-		tb.Fatal(err)
+		return ctToken{}, err
 	}
 	p, e := newTokenPrincipal(cl, false, decoded)
 	if e != nil {
-		tb.Fatal(e)
+		return ctToken{}, e
 	}
-	return ctToken{raw: g.header + "." + seg + "." + g.sig, p: p, payload: decoded}
+	return ctToken{raw: g.header + "." + seg + "." + g.sig, p: p, payload: decoded}, nil
+}
+
+// token returns the i-th token.
+func (g *ctTokenGen) token(tb testing.TB, i int) ctToken {
+	tb.Helper()
+	tk, err := g.build(i)
+	require.NoError(tb, err)
+	return tk
+}
+
+// ctEach calls f for 0..n-1 from GOMAXPROCS goroutines and returns the
+// first error: building tokens as the verifier does is what the cache tests
+// spend their time on.
+func ctEach(n int, f func(i int) error) error {
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	errs := make([]error, runtime.GOMAXPROCS(0))
+	for w := range errs {
+		wg.Go(func() {
+			for i := int(next.Add(1)) - 1; i < n && errs[w] == nil; i = int(next.Add(1)) - 1 {
+				errs[w] = f(i)
+			}
+		})
+	}
+	wg.Wait()
+	return errors.Join(errs...)
 }
 
 // ctTokens returns n distinct tokens of the given shape.
@@ -115,9 +146,10 @@ func ctTokens(tb testing.TB, c *verifier, now time.Time, n int, shape ctShape) [
 	tb.Helper()
 	g := newCTTokenGen(tb, c, now, shape)
 	out := make([]ctToken, n)
-	for i := range out {
-		out[i] = g.token(tb, i)
-	}
+	require.NoError(tb, ctEach(n, func(i int) (err error) {
+		out[i], err = g.build(i)
+		return err
+	}))
 	return out
 }
 

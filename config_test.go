@@ -24,6 +24,7 @@ var (
 
 // TestNewRejectsBadConfig: configuration mistakes surface from New.
 func TestNewRejectsBadConfig(t *testing.T) {
+	t.Parallel()
 	iss := wardentest.NewIssuer(t)
 	jwks := wardentest.JWKS(iss.Keys()...)
 	cases := []struct {
@@ -69,9 +70,9 @@ func TestNewRejectsBadConfig(t *testing.T) {
 // TestRouteProgrammingErrors: invalid scopes and Basic without a client
 // store are caught when routes are built, at start-up.
 func TestRouteProgrammingErrors(t *testing.T) {
+	t.Parallel()
 	iss := wardentest.NewIssuer(t)
-	mw, err := warden.New(warden.Config{Issuers: []warden.IssuerConfig{{URL: iss.URL, Audience: iss.Audience, JWKS: wardentest.JWKS(iss.Keys()...)}}})
-	require.NoError(t, err)
+	mw := newMiddleware(t, iss.StaticConfig())
 	for _, scope := range []string{`a"b`, `a\b`, "a b", "", "é"} {
 		assert.Panics(t, func() { mw.Require(scope) }, "scope %q", scope)
 	}
@@ -83,6 +84,7 @@ func TestRouteProgrammingErrors(t *testing.T) {
 // TestTokenTransports: RFC 6750 §2.2 form and §2.3 query transports, off by
 // default, on when configured.
 func TestTokenTransports(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t, func(c *warden.Config, _ *wardentest.Issuer) { c.AllowQueryToken, c.AllowFormToken = true, true })
 	h := f.mw.Require("Entry_Read")(echoPrincipal)
 	token := f.iss.Scoped("Entry_Read")
@@ -110,6 +112,7 @@ func TestTokenTransports(t *testing.T) {
 // TestChallengeOptions: realm escaping, omitted scope, resource metadata,
 // exposed reason.
 func TestChallengeOptions(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t, func(c *warden.Config, _ *wardentest.Issuer) {
 		c.Realm = `my "quoted" \ realm`
 		c.OmitScopeInChallenge = true
@@ -125,6 +128,7 @@ func TestChallengeOptions(t *testing.T) {
 // TestPermissionResolverFailure: an outage of the permission resolver is a
 // 503, never a 200.
 func TestPermissionResolverFailure(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t, func(c *warden.Config, _ *wardentest.Issuer) {
 		c.Impersonation.Permissions = func(context.Context, *warden.Principal) ([]string, error) { return nil, errors.New("directory down") }
 	})
@@ -152,9 +156,7 @@ func TestBuiltMiddlewareIsImmutable(t *testing.T) {
 	secret := []byte(strings.Repeat("k", 32))
 	cfg := warden.Config{Algorithms: algs, ScopeClaims: scopeClaims,
 		Issuers: []warden.IssuerConfig{{URL: iss.URL, Audience: iss.Audience, JWKS: jwks}, {URL: "https://hmac.example", Audience: "a", HMACSecret: secret}}}
-	mw, err := warden.New(cfg)
-	require.NoError(t, err)
-	defer mw.Close()
+	mw := newMiddleware(t, cfg)
 	rs := iss.Mint(wardentest.Token{Claims: wardentest.Claims{"scope": "Entry_Read"}})
 	es := iss.Mint(wardentest.Token{Claims: wardentest.Claims{"scope": "Entry_Read"}, Key: iss.Key("ec-1")})
 	hs := wardentest.SignHMAC("HS256", secret, []byte(`{"alg":"HS256"}`),
@@ -182,15 +184,9 @@ func TestBuiltMiddlewareIsImmutable(t *testing.T) {
 func TestNestedScopeClaims(t *testing.T) {
 	t.Parallel()
 	iss := wardentest.NewIssuer(t)
-	mw, err := warden.New(warden.Config{
-		Issuers: []warden.IssuerConfig{{
-			URL:      iss.URL,
-			Audience: iss.Audience,
-			JWKS:     wardentest.JWKS(iss.Keys()...),
-		}},
-		ScopeClaims: []string{"realm_access.roles", "https://example.com/claims.scope"}})
-	require.NoError(t, err)
-	defer mw.Close()
+	cfg := iss.StaticConfig()
+	cfg.ScopeClaims = []string{"realm_access.roles", "https://example.com/claims.scope"}
+	mw := newMiddleware(t, cfg)
 	cases := []struct {
 		name   string
 		claims wardentest.Claims
@@ -233,10 +229,9 @@ func TestExposeReasonAddsOnlyTheCode(t *testing.T) {
 	t.Parallel()
 	iss := wardentest.NewIssuer(t)
 	build := func(expose bool) http.Handler {
-		mw, err := warden.New(warden.Config{Issuers: []warden.IssuerConfig{{URL: iss.URL, Audience: iss.Audience, JWKS: wardentest.JWKS(iss.Keys()...)}}, ExposeReason: expose, Now: iss.Now})
-		require.NoError(t, err)
-		t.Cleanup(func() { _ = mw.Close() })
-		return mw.Require("Entry_Read")(echoPrincipal)
+		cfg := iss.StaticConfig()
+		cfg.ExposeReason = expose
+		return newMiddleware(t, cfg).Require("Entry_Read")(echoPrincipal)
 	}
 	hidden, exposed := build(false), build(true)
 	cases := []struct {

@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -20,23 +19,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
 	"github.com/wardenhq/warden"
 	"github.com/wardenhq/warden/wardentest"
 )
-
-// decClients is a ClientVerifier for the decision tests: c1/s3cr3t is a
-// valid client holding entry:read, "down" simulates an outage of the store.
-type decClients struct{}
-
-func (decClients) VerifyClient(_ context.Context, id, secret string) ([]string, error) {
-	switch {
-	case id == "c1" && secret == "s3cr3t":
-		return []string{"entry:read"}, nil
-	case id == "down":
-		return nil, errors.New("client store unreachable: secret-cause-text")
-	}
-	return nil, warden.ErrInvalidClient
-}
 
 // decRecorder collects the decisions a Middleware reports.
 type decRecorder struct {
@@ -70,27 +58,10 @@ func (r *decRecorder) take() []warden.Decision {
 	return out
 }
 
-func decBasic(id, secret string) string {
-	return "Basic " + base64.StdEncoding.EncodeToString([]byte(id+":"+secret))
-}
-
 // decUnsigned builds an "alg":"none" token with the given claims.
 func decUnsigned(claims map[string]any) string {
-	h := base64.RawURLEncoding.EncodeToString([]byte(`{"alg":"none","typ":"at+jwt"}`))
 	p, _ := json.Marshal(claims)
-	return h + "." + base64.RawURLEncoding.EncodeToString(p) + "."
-}
-
-// refusedURL returns a loopback URL on which connections are refused.
-func refusedURL(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	u := "http://" + l.Addr().String()
-	l.Close()
-	return u
+	return b64(`{"alg":"none","typ":"at+jwt"}`) + "." + b64(string(p)) + "."
 }
 
 type decCase struct {
@@ -98,55 +69,32 @@ type decCase struct {
 	reason  warden.Reason
 	scheme  warden.Scheme
 	cfg     func(*warden.Config)
-	prepare func(*testing.T, http.Handler) // requests sent first, their decisions dropped
-	header  []string                       // Authorization field lines
-}
-
-// decGate is decClients, except that checks for client "slow" wait until
-// the gate is released.
-type decGate struct {
-	entered, release chan struct{}
-}
-
-func (g *decGate) VerifyClient(ctx context.Context, id, secret string) ([]string, error) {
-	if id == "slow" {
-		g.entered <- struct{}{}
-		<-g.release
-	}
-	return decClients{}.VerifyClient(ctx, id, secret)
-}
-
-// decServe sends one request with the given Authorization and returns the
-// status.
-func decServe(h http.Handler, auth string) int {
-	r := httptest.NewRequest(http.MethodGet, "/entries", nil)
-	r.Header.Set("Authorization", auth)
-	w := httptest.NewRecorder()
-	h.ServeHTTP(w, r)
-	return w.Code
+	prepare func(*testing.T, *warden.Middleware, warden.Config, http.Handler) // requests sent first, their decisions dropped
+	header  []string                                                          // Authorization field lines
 }
 
 // decThrottle fails with new wrong secrets for c1 until the id is throttled.
-func decThrottle(t *testing.T, h http.Handler) {
+func decThrottle(t *testing.T, _ *warden.Middleware, _ warden.Config, h http.Handler) {
 	for i := range 100 {
-		if decServe(h, decBasic("c1", fmt.Sprintf("guess-%d", i))) == http.StatusTooManyRequests {
+		w := request{auth: []string{basicAuth(fmt.Sprintf("c1:guess-%d", i))}}.do(h)
+		if w.Code == http.StatusTooManyRequests {
 			return
 		}
 	}
-	t.Fatal("100 failures for one client id were never throttled")
+	require.FailNow(t, "100 failures for one client id were never throttled")
 }
 
-// decHoldSlots occupies every hashing slot (GOMAXPROCS) with checks that
-// wait for g, until the test ends.
-func decHoldSlots(g **decGate) func(*testing.T, http.Handler) {
-	return func(t *testing.T, h http.Handler) {
-		gate := *g
-		var wg sync.WaitGroup
-		t.Cleanup(func() { close(gate.release); wg.Wait() })
-		for range runtime.GOMAXPROCS(0) {
-			wg.Go(func() { decServe(h, decBasic("slow", "pw")) })
-			<-gate.entered
-		}
+// decHoldSlots occupies every hashing slot with checks that the
+// configuration's blVerifier holds until the test ends, and shortens the
+// wait for a free slot (a real-time bound) to a millisecond.
+func decHoldSlots(t *testing.T, mw *warden.Middleware, cfg warden.Config, h http.Handler) {
+	v := cfg.Clients.(*blVerifier)
+	warden.SetBasicSlotWait(mw, time.Millisecond)
+	var wg sync.WaitGroup
+	t.Cleanup(func() { close(v.release); wg.Wait() })
+	for range v.hold {
+		wg.Go(func() { request{auth: []string{basicAuth("slow:pw")}}.do(h) })
+		<-v.entered
 	}
 }
 
@@ -154,6 +102,7 @@ func decHoldSlots(g **decGate) func(*testing.T, http.Handler) {
 // it, and checks that the decision hook sees exactly that reason once, with
 // the status written, and that the optional body field follows ExposeReason.
 func TestDecisionReasons(t *testing.T) {
+	t.Parallel()
 	iss := wardentest.NewIssuer(t)
 	now := time.Now()
 	claims := func(kv ...any) wardentest.Claims {
@@ -168,11 +117,10 @@ func TestDecisionReasons(t *testing.T) {
 	}
 	actToken := mint("act", map[string]any{"sub": "c2"})
 	down := refusedURL(t)
-	var gate *decGate
 
 	cases := []decCase{
 		{name: "valid bearer", reason: warden.ReasonOK, scheme: warden.SchemeBearer, header: mint()},
-		{name: "valid basic", reason: warden.ReasonOK, scheme: warden.SchemeBasic, header: []string{decBasic("c1", "s3cr3t")}},
+		{name: "valid basic", reason: warden.ReasonOK, scheme: warden.SchemeBasic, header: []string{basicAuth("c1:s3cr3t")}},
 		{name: "no credentials", reason: warden.ReasonMissingCredentials},
 		{name: "unknown scheme", reason: warden.ReasonUnsupportedScheme, header: []string{"Token abc"}},
 		{name: "two Authorization lines", reason: warden.ReasonMalformedRequest, header: []string{mint()[0], mint()[0]}},
@@ -200,13 +148,13 @@ func TestDecisionReasons(t *testing.T) {
 		{name: "scope missing", reason: warden.ReasonInsufficientScope, scheme: warden.SchemeBearer, header: mint("scope", "entry:write")},
 		{name: "basic client lacks scope", reason: warden.ReasonInsufficientScope, scheme: warden.SchemeBasic,
 			cfg:    func(c *warden.Config) { c.Clients = decLimited{} },
-			header: []string{decBasic("c1", "s3cr3t")}},
+			header: []string{basicAuth("c1:s3cr3t")}},
 		{name: "impersonation refused", reason: warden.ReasonImpersonationDenied, scheme: warden.SchemeBearer,
 			cfg: func(c *warden.Config) {
 				c.Impersonation.Allow = func(context.Context, string, string) bool { return false }
 			},
 			header: actToken},
-		{name: "wrong client secret", reason: warden.ReasonBasicInvalid, scheme: warden.SchemeBasic, header: []string{decBasic("c1", "wrong")}},
+		{name: "wrong client secret", reason: warden.ReasonBasicInvalid, scheme: warden.SchemeBasic, header: []string{basicAuth("c1:wrong")}},
 		{name: "JWKS unreachable at start", reason: warden.ReasonKeysUnavailable, scheme: warden.SchemeBearer,
 			cfg: func(c *warden.Config) {
 				c.Issuers[0].URL, c.Issuers[0].JWKS, c.Issuers[0].JWKSURL = down, nil, down+"/jwks.json"
@@ -220,15 +168,12 @@ func TestDecisionReasons(t *testing.T) {
 				}
 			},
 			header: actToken},
-		{name: "client store fails", reason: warden.ReasonClientsUnavailable, scheme: warden.SchemeBasic, header: []string{decBasic("down", "x")}},
+		{name: "client store fails", reason: warden.ReasonClientsUnavailable, scheme: warden.SchemeBasic, header: []string{basicAuth("down:x")}},
 		{name: "client id throttled", reason: warden.ReasonBasicThrottled, scheme: warden.SchemeBasic,
-			prepare: decThrottle, header: []string{decBasic("c1", "one-more-guess")}},
+			prepare: decThrottle, header: []string{basicAuth("c1:one-more-guess")}},
 		{name: "every hashing slot busy", reason: warden.ReasonBasicOverloaded, scheme: warden.SchemeBasic,
-			cfg: func(c *warden.Config) {
-				gate = &decGate{entered: make(chan struct{}), release: make(chan struct{})}
-				c.Clients = gate
-			},
-			prepare: decHoldSlots(&gate), header: []string{decBasic("c1", "s3cr3t")}},
+			cfg:     func(c *warden.Config) { c.Clients = newBLVerifier(runtime.GOMAXPROCS(0)) },
+			prepare: decHoldSlots, header: []string{basicAuth("c1:s3cr3t")}},
 	}
 
 	covered := map[warden.Reason]bool{}
@@ -240,6 +185,7 @@ func TestDecisionReasons(t *testing.T) {
 				name += "/reason exposed"
 			}
 			t.Run(name, func(t *testing.T) {
+				t.Parallel()
 				var rec decRecorder
 				cfg := warden.Config{
 					Issuers: []warden.IssuerConfig{{
@@ -247,21 +193,16 @@ func TestDecisionReasons(t *testing.T) {
 						Audience: iss.Audience,
 						JWKS:     wardentest.JWKS(iss.Keys()...),
 					}},
-					Clients: decClients{}, OnDecision: rec.hook, ExposeReason: expose,
+					Clients: stubClients{}, OnDecision: rec.hook, ExposeReason: expose,
 					Logger: slog.New(slog.DiscardHandler),
 				}
 				if tc.cfg != nil {
 					tc.cfg(&cfg)
 				}
-				mw, err := warden.New(cfg)
-				if err != nil {
-					t.Fatalf("New: %v", err)
-				}
-				t.Cleanup(func() { mw.Close() })
-				h := mw.Accept(warden.SchemeBearer, warden.SchemeBasic).Require("entry:read")(
-					http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusNoContent) }))
+				mw := newMiddleware(t, cfg)
+				h := mw.Accept(warden.SchemeBearer, warden.SchemeBasic).Require("entry:read")(noContent)
 				if tc.prepare != nil {
-					tc.prepare(t, h)
+					tc.prepare(t, mw, cfg, h)
 					rec.take()
 				}
 				r := httptest.NewRequest(http.MethodGet, "/entries", nil)
@@ -273,25 +214,13 @@ func TestDecisionReasons(t *testing.T) {
 
 				ctx := rec.lastContext()
 				ds := rec.take()
-				if len(ds) != 1 {
-					t.Fatalf("got %d decisions, want 1", len(ds))
-				}
+				require.Len(t, ds, 1, "decisions")
 				d := ds[0]
-				if d.Reason != tc.reason {
-					t.Fatalf("got reason %q (cause %v), want %q", d.Reason, d.Err, tc.reason)
-				}
-				if d.Scheme != tc.scheme {
-					t.Errorf("got scheme %q, want %q", d.Scheme, tc.scheme)
-				}
-				if d.Requirement != "entry:read" {
-					t.Errorf("got requirement %q, want %q", d.Requirement, "entry:read")
-				}
-				if ctx == nil || ctx != r.Context() {
-					t.Errorf("decision does not carry the request's context")
-				}
-				if d.Duration < 0 {
-					t.Errorf("got negative duration %v", d.Duration)
-				}
+				require.Equal(t, tc.reason, d.Reason, "reason (cause %v)", d.Err)
+				assert.Equal(t, tc.scheme, d.Scheme, "scheme")
+				assert.Equal(t, "entry:read", d.Requirement, "requirement")
+				assert.True(t, ctx != nil && ctx == r.Context(), "the decision carries the request's context")
+				assert.GreaterOrEqual(t, d.Duration, time.Duration(0), "duration")
 				if tc.reason == warden.ReasonOK {
 					checkAdmitted(t, w, d, tc.scheme)
 					return
@@ -301,9 +230,7 @@ func TestDecisionReasons(t *testing.T) {
 		}
 	}
 	for _, r := range warden.Reasons() {
-		if !covered[r] {
-			t.Errorf("reason %q has no case", r)
-		}
+		assert.True(t, covered[r], "reason %q has no case", r)
 	}
 }
 
@@ -319,50 +246,43 @@ func (decLimited) VerifyClient(_ context.Context, id, secret string) ([]string, 
 
 func checkAdmitted(t *testing.T, w *httptest.ResponseRecorder, d warden.Decision, scheme warden.Scheme) {
 	t.Helper()
-	if w.Code != http.StatusNoContent {
-		t.Fatalf("got status %d, want 204", w.Code)
-	}
-	if d.Status != 0 || d.Err != nil || d.Reason != warden.ReasonOK {
-		t.Errorf("admitted decision has status %d, err %v", d.Status, d.Err)
-	}
+	require.Equal(t, http.StatusNoContent, w.Code, "status")
+	assert.Zero(t, d.Status, "status of an admitted decision")
+	assert.Nil(t, d.Err, "error of an admitted decision")
+	assert.Equal(t, warden.ReasonOK, d.Reason)
 	wantClient, wantSubject := "client-1", "user-1"
 	if scheme == warden.SchemeBasic {
 		wantClient, wantSubject = "c1", "c1"
 	}
-	if d.ClientID != wantClient || d.Subject != wantSubject {
-		t.Errorf("got client %q subject %q, want %q %q", d.ClientID, d.Subject, wantClient, wantSubject)
-	}
-	if scheme == warden.SchemeBearer && d.Issuer == "" {
-		t.Errorf("admitted bearer decision has no issuer")
+	assert.Equal(t, wantClient, d.ClientID, "client")
+	assert.Equal(t, wantSubject, d.Subject, "subject")
+	if scheme == warden.SchemeBearer {
+		assert.NotEmpty(t, d.Issuer, "issuer of an admitted bearer decision")
 	}
 }
 
 func checkRefused(t *testing.T, w *httptest.ResponseRecorder, d warden.Decision, reason warden.Reason, expose bool) {
 	t.Helper()
-	if d.Reason == warden.ReasonOK || d.Err == nil || d.Err.Reason != reason {
-		t.Fatalf("refusal decision has err %v", d.Err)
-	}
-	if d.Status != w.Code || d.Status != reason.Status() {
-		t.Errorf("decision status %d, written %d, Reason.Status %d: want all equal", d.Status, w.Code, reason.Status())
-	}
+	require.NotEqual(t, warden.ReasonOK, d.Reason)
+	require.NotNil(t, d.Err, "a refusal's error")
+	require.Equal(t, reason, d.Err.Reason, "the error's reason")
+	assert.Equal(t, w.Code, d.Status, "decision status and status written")
+	assert.Equal(t, reason.Status(), d.Status, "decision status and Reason.Status")
 	var body map[string]string
-	if err := json.Unmarshal(w.Body.Bytes(), &body); err != nil {
-		t.Fatalf("body %q is not a JSON object of strings: %v", w.Body, err)
-	}
+	require.NoError(t, json.Unmarshal(w.Body.Bytes(), &body), "body %q is a JSON object of strings", w.Body)
 	got, present := body["reason"]
-	switch {
-	case expose && got != string(reason):
-		t.Errorf("got body reason %q, want %q", got, reason)
-	case !expose && present:
-		t.Errorf("body has reason %q although ExposeReason is off", got)
+	if expose {
+		assert.Equal(t, string(reason), got, "body reason")
+	} else {
+		assert.False(t, present, "body has reason %q although ExposeReason is off", got)
 	}
-	if body["error"] == "" || body["error_description"] != d.Err.Description() {
-		t.Errorf("body %v does not carry the refusal's code and description", body)
-	}
+	assert.NotEmpty(t, body["error"], "body %v: error", body)
+	assert.Equal(t, d.Err.Description(), body["error_description"], "body %v: error_description", body)
 }
 
 // TestReasonStatus checks the status of every code against REASONS.md.
 func TestReasonStatus(t *testing.T) {
+	t.Parallel()
 	want := map[int][]warden.Reason{
 		0:   {warden.ReasonOK},
 		400: {warden.ReasonMalformedRequest},
@@ -377,70 +297,56 @@ func TestReasonStatus(t *testing.T) {
 				status = s
 			}
 		}
-		if got := r.Status(); got != status {
-			t.Errorf("%s: got status %d, want %d", r, got, status)
-		}
+		assert.Equal(t, status, r.Status(), r)
 	}
-	if got := warden.Reason("no_such_reason").Status(); got != 401 {
-		t.Errorf("unknown reason: got status %d, want 401 (fail closed)", got)
-	}
+	assert.Equal(t, 401, warden.Reason("no_such_reason").Status(), "unknown reason: fail closed")
 	rs := warden.Reasons()
 	rs[0] = "mutated"
-	if warden.Reasons()[0] != warden.ReasonOK {
-		t.Errorf("Reasons returns its internal slice")
-	}
+	assert.Equal(t, warden.ReasonOK, warden.Reasons()[0], "Reasons returns its internal slice")
 }
 
 // TestLogDecisions checks the slog hook: one record per request with the
 // documented attributes, 503s at WARN, and never the token or a refusal's
 // cause.
 func TestLogDecisions(t *testing.T) {
+	t.Parallel()
 	iss := wardentest.NewIssuer(t)
 	var buf bytes.Buffer
 	logger := slog.New(slog.NewJSONHandler(&buf, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	mw, err := warden.New(warden.Config{
+	mw := newMiddleware(t, warden.Config{
 		Issuers: []warden.IssuerConfig{{
 			URL:      iss.URL,
 			Audience: iss.Audience,
 			JWKS:     wardentest.JWKS(iss.Keys()...),
 		}},
-		Clients: decClients{}, Logger: slog.New(slog.DiscardHandler),
+		Clients: stubClients{}, Logger: slog.New(slog.DiscardHandler),
 		OnDecision: warden.LogDecisions(logger),
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
 	h := mw.Accept(warden.SchemeBearer, warden.SchemeBasic).RequireAny("entry:read", "entry:admin")(
 		http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {}))
 	good := iss.Scoped("entry:read")
 	forged := iss.Mint(wardentest.Token{Key: wardentest.NewECKey("ec-1")})
-	headers := []string{"Bearer " + good, "Bearer " + forged, decBasic("down", "pw-in-header"), ""}
+	headers := []string{"Bearer " + good, "Bearer " + forged, basicAuth("down:pw-in-header"), ""}
 	for _, v := range headers {
-		r := httptest.NewRequest(http.MethodGet, "/", nil)
+		rq := request{}
 		if v != "" {
-			r.Header.Set("Authorization", v)
+			rq.auth = []string{v}
 		}
-		h.ServeHTTP(httptest.NewRecorder(), r)
+		rq.do(h)
 	}
 
 	out := buf.String()
 	for _, secret := range []string{good, forged, "pw-in-header", "secret-cause-text", base64.StdEncoding.EncodeToString([]byte("down:pw-in-header"))} {
-		if strings.Contains(out, secret) {
-			t.Errorf("log contains %q:\n%s", secret, out)
-		}
+		assert.NotContains(t, out, secret, "the log")
 	}
 	var recs []map[string]any
 	dec := json.NewDecoder(&buf)
 	for dec.More() {
 		var m map[string]any
-		if err := dec.Decode(&m); err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, dec.Decode(&m))
 		recs = append(recs, m)
 	}
-	if len(recs) != len(headers) {
-		t.Fatalf("got %d records, want %d:\n%s", len(recs), len(headers), out)
-	}
+	require.Len(t, recs, len(headers), "records:\n%s", out)
 	want := []struct {
 		level, reason, scheme string
 		status                float64
@@ -452,35 +358,32 @@ func TestLogDecisions(t *testing.T) {
 	}
 	for i, w := range want {
 		m := recs[i]
-		if m["msg"] != "warden decision" || m["level"] != w.level || m["reason"] != w.reason || m["scheme"] != w.scheme || m["status"] != w.status {
-			t.Errorf("record %d: got %v, want level %s reason %s scheme %q status %v", i, m, w.level, w.reason, w.scheme, w.status)
-		}
-		if m["requirement"] != "entry:read|entry:admin" {
-			t.Errorf("record %d: got requirement %v", i, m["requirement"])
-		}
+		assert.Equal(t, "warden decision", m["msg"], "record %d", i)
+		assert.Equal(t, w.level, m["level"], "record %d", i)
+		assert.Equal(t, w.reason, m["reason"], "record %d", i)
+		assert.Equal(t, w.scheme, m["scheme"], "record %d", i)
+		assert.Equal(t, w.status, m["status"], "record %d", i)
+		assert.Equal(t, "entry:read|entry:admin", m["requirement"], "record %d", i)
 		for _, k := range []string{"issuer", "client_id", "subject", "duration"} {
-			if _, ok := m[k]; !ok {
-				t.Errorf("record %d lacks %q", i, k)
-			}
+			assert.Contains(t, m, k, "record %d", i)
 		}
 	}
-	if recs[0]["issuer"] != iss.URL || recs[0]["client_id"] != "client-1" || recs[0]["subject"] != "user-1" {
-		t.Errorf("admitted record does not identify the principal: %v", recs[0])
-	}
-	if recs[1]["subject"] != "" || recs[1]["client_id"] != "" {
-		t.Errorf("refused record names a principal read from an unverified token: %v", recs[1])
-	}
+	assert.Equal(t, iss.URL, recs[0]["issuer"], "the admitted record identifies the principal")
+	assert.Equal(t, "client-1", recs[0]["client_id"], "the admitted record identifies the principal")
+	assert.Equal(t, "user-1", recs[0]["subject"], "the admitted record identifies the principal")
+	assert.Equal(t, "", recs[1]["subject"], "a refused record names no principal read from an unverified token")
+	assert.Equal(t, "", recs[1]["client_id"], "a refused record names no principal read from an unverified token")
 
 	// A Decision logged as a value shows the same attributes, not Err.
 	buf.Reset()
 	logger.Info("x", "d", warden.Decision{Reason: warden.ReasonBadSignature, Err: &warden.Error{Reason: warden.ReasonBadSignature, Err: errors.New("secret-cause-text")}})
-	if strings.Contains(buf.String(), "secret-cause-text") || !strings.Contains(buf.String(), `"reason":"bad_signature"`) {
-		t.Errorf("Decision.LogValue: got %s", buf.String())
-	}
+	assert.NotContains(t, buf.String(), "secret-cause-text", "Decision.LogValue")
+	assert.Contains(t, buf.String(), `"reason":"bad_signature"`, "Decision.LogValue")
 }
 
 // TestChainDecisions checks that every hook sees every decision, in order.
 func TestChainDecisions(t *testing.T) {
+	t.Parallel()
 	var got []string
 	h := warden.ChainDecisions(
 		func(_ context.Context, d warden.Decision) { got = append(got, "a:"+string(d.Reason)) },
@@ -488,9 +391,7 @@ func TestChainDecisions(t *testing.T) {
 		func(_ context.Context, d warden.Decision) { got = append(got, "b:"+string(d.Reason)) },
 	)
 	h(context.Background(), warden.Decision{Reason: warden.ReasonExpired})
-	if want := []string{"a:expired", "b:expired"}; !slices.Equal(got, want) {
-		t.Errorf("got %v, want %v", got, want)
-	}
+	assert.Equal(t, []string{"a:expired", "b:expired"}, got)
 }
 
 // ExampleLogDecisions logs one line per request. The time and duration are

@@ -11,6 +11,8 @@ import (
 	"strings"
 	"testing"
 	"unicode/utf8"
+
+	"github.com/stretchr/testify/require"
 )
 
 // Fuzz targets for the unexported parsers of untrusted bytes. Each checks
@@ -37,27 +39,15 @@ func FuzzParseAuthorization(f *testing.F) {
 		maxSize := int(max)
 		creds, e := parseAuthorization(v, maxSize)
 		if e != nil {
-			if creds != (requestCredentials{}) {
-				t.Fatalf("refusal %v also returned credentials", e.Reason)
-			}
-			if st := e.Status(); st != 400 && st != 401 {
-				t.Fatalf("status %d for %q", st, v)
-			}
-			if _, known := reasonTable[e.Reason]; !known {
-				t.Fatalf("unknown reason %q", e.Reason)
-			}
+			require.Zero(t, creds, "refusal %v also returned credentials", e.Reason)
+			require.Contains(t, []int{400, 401}, e.Status(), "status for %q", v)
+			require.Contains(t, reasonTable, e.Reason, "reason")
 			_ = e.Error()
 			return
 		}
-		if creds.scheme != SchemeBearer && creds.scheme != SchemeBasic {
-			t.Fatalf("scheme %v", creds.scheme)
-		}
-		if len(creds.value) > maxSize {
-			t.Fatalf("credentials of %d bytes accepted with a %d-byte cap", len(creds.value), maxSize)
-		}
-		if !b64TokenRE.MatchString(creds.value) {
-			t.Fatalf("accepted %q, which is not a b64token", creds.value)
-		}
+		require.Contains(t, []Scheme{SchemeBearer, SchemeBasic}, creds.scheme, "scheme")
+		require.LessOrEqual(t, len(creds.value), maxSize, "bytes of credentials accepted under the cap")
+		require.Regexp(t, b64TokenRE, creds.value, "accepted credentials are a b64token")
 		// The input must be exactly: OWS scheme 1*SP value OWS.
 		trimmed := strings.Trim(v, " \t")
 		name := creds.scheme.String()
@@ -77,9 +67,7 @@ func FuzzIsB64Token(f *testing.F) {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
-		if got, want := isB64Token(s), b64TokenRE.MatchString(s); got != want {
-			t.Fatalf("isB64Token(%q) = %v, want %v", s, got, want)
-		}
+		require.Equal(t, b64TokenRE.MatchString(s), isB64Token(s), "isB64Token(%q)", s)
 	})
 }
 
@@ -115,8 +103,10 @@ func FuzzParseBasic(f *testing.F) {
 		valid := id != "" && secret != "" && utf8.ValidString(id) && utf8.ValidString(secret) && !hasControl([]byte(id))
 		sent := enc([]byte(url.QueryEscape(id) + ":" + url.QueryEscape(secret)))
 		rid, rsec, rok := parseBasic(sent)
-		if rok != valid || (valid && (rid != id || rsec != secret)) {
-			t.Fatalf("round trip of (%q, %q): got (%q, %q, %v), want ok=%v", id, secret, rid, rsec, rok, valid)
+		require.Equal(t, valid, rok, "round trip of (%q, %q) accepted", id, secret)
+		if valid {
+			require.Equal(t, id, rid, "round trip of (%q, %q): id", id, secret)
+			require.Equal(t, secret, rsec, "round trip of (%q, %q): secret", id, secret)
 		}
 	})
 }
@@ -183,9 +173,7 @@ func FuzzDecodeClaims(f *testing.F) {
 			if present && !isString {
 				t.Fatalf("claim %s = %s (not a string) accepted", name, v)
 			}
-			if got != want {
-				t.Fatalf("claim %s: got %q, encoding/json reads %q", name, got, want)
-			}
+			require.Equal(t, want, got, "claim %s, as encoding/json reads it", name)
 		}
 		// Scopes: the first present claim in scopeClaims, a string of
 		// scope-tokens separated by SP, or an array of scope-tokens.
@@ -274,9 +262,8 @@ func checkActor(t *testing.T, v json.RawMessage, a *Actor, depth int) {
 	if !ok || sub == "" || sub != a.Subject {
 		t.Fatalf("act.sub: got %q, encoding/json reads %q (%v)", a.Subject, sub, ok)
 	}
-	if cid, _ := refString(m["client_id"]); cid != a.ClientID {
-		t.Fatalf("act.client_id: got %q, want %q", a.ClientID, cid)
-	}
+	cid, _ := refString(m["client_id"])
+	require.Equal(t, cid, a.ClientID, "act.client_id")
 	if inner, ok := m["act"]; ok != (a.Actor != nil) {
 		t.Fatalf("nested act present=%v, decoded %+v", ok, a.Actor)
 	} else if ok {
@@ -314,14 +301,11 @@ func FuzzDecodeHeader(f *testing.F) {
 			if present && !isString {
 				t.Fatalf("header %s = %s (not a string) accepted", name, v)
 			}
-			if got != want {
-				t.Fatalf("header %s: got %q, encoding/json reads %q", name, got, want)
-			}
+			require.Equal(t, want, got, "header %s, as encoding/json reads it", name)
 		}
 		_, kid := ref["kid"]
 		_, crit := ref["crit"]
-		if kid != h.hasKID || crit != h.hasCrit {
-			t.Fatalf("hasKID %v/%v, hasCrit %v/%v", h.hasKID, kid, h.hasCrit, crit)
-		}
+		require.Equal(t, kid, h.hasKID, "hasKID")
+		require.Equal(t, crit, h.hasCrit, "hasCrit")
 	})
 }

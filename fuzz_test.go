@@ -22,6 +22,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
 	"github.com/wardenhq/warden"
 	"github.com/wardenhq/warden/wardentest"
 )
@@ -219,13 +222,9 @@ func checkFuzzResponse(t *testing.T, w *httptest.ResponseRecorder) {
 		t.Fatalf("status %d", w.Code)
 	}
 	for _, c := range w.Header().Values("WWW-Authenticate") {
-		if !fuzzChallengeRE.MatchString(c) {
-			t.Fatalf("unexpected challenge %q", c)
-		}
+		require.Regexp(t, fuzzChallengeRE, c, "challenge")
 	}
-	if !fuzzBodyRE.Match(w.Body.Bytes()) {
-		t.Fatalf("unexpected body %q", w.Body)
-	}
+	require.Regexp(t, fuzzBodyRE, w.Body.String(), "body")
 }
 
 // FuzzVerify feeds arbitrary bytes, mutated from validly signed tokens,
@@ -322,6 +321,7 @@ func asWardenError(err error, target **warden.Error) bool { return errors.As(err
 // seeds authenticate and its hostile ones do not, so a fuzzer that finds no
 // 200 is not just fuzzing a middleware that refuses everything.
 func TestFuzzFixture(t *testing.T) {
+	t.Parallel()
 	fx := fuzzFix()
 	for i, tok := range fx.tokens {
 		r := httptest.NewRequest(http.MethodGet, "/x", nil)
@@ -338,8 +338,6 @@ func TestFuzzFixture(t *testing.T) {
 		case i == 7 || i == 11:
 			want = http.StatusForbidden
 		}
-		if w.Code != want {
-			t.Errorf("seed %d: status %d, want %d (%s)", i, w.Code, want, w.Body)
-		}
+		assert.Equal(t, want, w.Code, "seed %d (%s)", i, w.Body)
 	}
 }

@@ -6,37 +6,15 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 
 	"github.com/wardenhq/warden"
 	"github.com/wardenhq/warden/wardentest"
 )
-
-// breakableJWKS serves iss's JWK Set on 127.0.0.1 until broken, then 500.
-type breakableJWKS struct {
-	srv     *httptest.Server
-	broken  atomic.Bool
-	fetches atomic.Int64
-}
-
-func newBreakableJWKS(t *testing.T, iss *wardentest.Issuer) *breakableJWKS {
-	t.Helper()
-	b := &breakableJWKS{}
-	b.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
-		b.fetches.Add(1)
-		if b.broken.Load() {
-			http.Error(w, "down for maintenance", http.StatusInternalServerError)
-			return
-		}
-		w.Header().Set("Content-Type", "application/json")
-		w.Header().Set("Cache-Control", "max-age=300")
-		_, _ = w.Write(wardentest.JWKS(iss.Keys()...))
-	}))
-	t.Cleanup(b.srv.Close)
-	return b
-}
 
 type readyReply struct {
 	code int
@@ -60,152 +38,125 @@ func probe(t *testing.T, mw *warden.Middleware) readyReply {
 	mw.ReadyHandler().ServeHTTP(w, httptest.NewRequest(http.MethodGet, "/readyz", nil))
 	var r readyReply
 	r.code, r.raw = w.Code, w.Body.String()
-	if err := json.Unmarshal(w.Body.Bytes(), &r.body); err != nil {
-		t.Fatalf("readiness body %q: %v", r.raw, err)
-	}
-	if ct := w.Header().Get("Content-Type"); ct != "application/json" {
-		t.Errorf("got Content-Type %q", ct)
-	}
-	if cc := w.Header().Get("Cache-Control"); cc != "no-store" {
-		t.Errorf("got Cache-Control %q, want no-store", cc)
-	}
-	if (r.code == http.StatusOK) != ready(mw) {
-		t.Errorf("handler says %d but KeyStatus says usable=%v", r.code, ready(mw))
-	}
+	require.NoError(t, json.Unmarshal(w.Body.Bytes(), &r.body), "readiness body %q", r.raw)
+	assert.Equal(t, "application/json", w.Header().Get("Content-Type"))
+	assert.Equal(t, "no-store", w.Header().Get("Cache-Control"))
+	assert.Equal(t, ready(mw), r.code == http.StatusOK, "handler says %d but KeyStatus says usable=%v", r.code, ready(mw))
 	return r
 }
 
 // TestReadyStatic: static JWKS and HMAC issuers hold their keys from New on.
 func TestReadyStatic(t *testing.T) {
+	t.Parallel()
 	iss := wardentest.NewIssuer(t)
-	mw, err := warden.New(warden.Config{
+	mw := newMiddleware(t, warden.Config{
 		Issuers: []warden.IssuerConfig{{
 			URL:      iss.URL,
 			Audience: iss.Audience,
 			JWKS:     wardentest.JWKS(iss.Keys()...),
 		}, {URL: "https://hmac.example", SkipAudienceCheck: true, HMACSecret: make([]byte, 32)}},
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
 	r := probe(t, mw)
-	if r.code != http.StatusOK || r.body.Status != "ready" || len(r.body.Issuers) != 2 {
-		t.Fatalf("got %d %s, want 200 ready with two issuers", r.code, r.raw)
-	}
-	if got := r.body.Issuers[0].KeyIDs; len(got) != 3 {
-		t.Errorf("got key ids %v, want the issuer's three", got)
-	}
+	require.Equal(t, http.StatusOK, r.code, r.raw)
+	require.Equal(t, "ready", r.body.Status, r.raw)
+	require.Len(t, r.body.Issuers, 2, r.raw)
+	assert.Len(t, r.body.Issuers[0].KeyIDs, 3, "the issuer's three key ids")
 }
 
 // TestReadyStates walks one remote issuer through the readiness states:
 // never fetched, fresh, stale within MaxStaleness, stale beyond it, and
 // fresh again, on an injected clock.
 func TestReadyStates(t *testing.T) {
+	t.Parallel()
 	iss := wardentest.NewIssuer(t)
-	clock := &testClock{t: time.Now()}
+	clock := newTestClock()
 	iss.SetClock(clock.Now)
-	jwks := newBreakableJWKS(t, iss)
-	jwks.broken.Store(true)
+	jwks := wardentest.NewJWKSServer(t, iss.Keys()...)
+	jwks.SetCacheControl("max-age=300")
+	jwks.Fail(wardentest.Status500)
 
-	mw, err := warden.New(warden.Config{
+	cfg := warden.Config{
 		Issuers: []warden.IssuerConfig{{
 			URL:      iss.URL,
 			Audience: iss.Audience,
-			JWKSURL:  jwks.srv.URL + "/jwks.json",
+			JWKSURL:  jwks.URL,
 		}},
 		KeySetPolicy: warden.KeySetPolicy{LazyStart: true, MaxStaleness: time.Hour, UnknownKIDWait: 100 * time.Millisecond},
 		Now:          clock.Now, Logger: slog.New(slog.DiscardHandler),
-	})
-	if err != nil {
-		t.Fatal(err)
 	}
-	t.Cleanup(func() { mw.Close() })
-	api := mw.Require("entry:read")(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusNoContent) }))
-	call := func() int {
-		r := httptest.NewRequest(http.MethodGet, "/", nil)
-		r.Header.Set("Authorization", "Bearer "+iss.Scoped("entry:read"))
-		w := httptest.NewRecorder()
-		api.ServeHTTP(w, r)
-		return w.Code
+	refreshes := recordRefreshes(&cfg)
+	mw := newMiddleware(t, cfg)
+	api := mw.Require("entry:read")(noContent)
+	call := func() int { return bearerRequest(iss.Scoped("entry:read")).do(api).Code }
+	// refresh moves the clock by d, sends a request and waits for the
+	// refresh it starts (or the one running).
+	refresh := func(d time.Duration) warden.KeyRefresh {
+		done := refreshes.count()
+		clock.Advance(d)
+		call()
+		return refreshes.await(t, done+1)
 	}
 
 	// Never fetched: the issuer refuses to serve its keys.
+	require.Error(t, refreshes.await(t, 1).Err, "the first fetch")
 	r := probe(t, mw)
-	if r.code != http.StatusServiceUnavailable || r.body.Status != "not_ready" || r.body.Issuers[0].Usable || r.body.Issuers[0].LastRefresh != "" {
-		t.Fatalf("never fetched: got %d %s, want 503 not_ready", r.code, r.raw)
-	}
+	require.Equal(t, http.StatusServiceUnavailable, r.code, "never fetched: %s", r.raw)
+	require.Equal(t, "not_ready", r.body.Status, "never fetched: %s", r.raw)
+	require.False(t, r.body.Issuers[0].Usable, "never fetched: %s", r.raw)
+	require.Empty(t, r.body.Issuers[0].LastRefresh, "never fetched: %s", r.raw)
 
 	// Fresh: the issuer recovers; the next request's refresh fetches keys.
-	jwks.broken.Store(false)
-	waitFor(t, "first key set", func() bool { clock.Advance(time.Minute); call(); return ready(mw) })
+	jwks.Fail(wardentest.Healthy)
+	require.NoError(t, refresh(time.Minute).Err, "the first key set")
 	r = probe(t, mw)
-	if r.code != http.StatusOK || !r.body.Issuers[0].Usable || len(r.body.Issuers[0].KeyIDs) != 3 || r.body.Issuers[0].LastRefresh == "" || r.body.Issuers[0].RefreshFailing {
-		t.Fatalf("fresh: got %d %s, want 200 with three key ids", r.code, r.raw)
-	}
+	require.Equal(t, http.StatusOK, r.code, "fresh: %s", r.raw)
+	require.True(t, r.body.Issuers[0].Usable, "fresh: %s", r.raw)
+	require.Len(t, r.body.Issuers[0].KeyIDs, 3, "fresh: %s", r.raw)
+	require.NotEmpty(t, r.body.Issuers[0].LastRefresh, "fresh: %s", r.raw)
+	require.False(t, r.body.Issuers[0].RefreshFailing, "fresh: %s", r.raw)
 
 	// Stale within the bound: the issuer fails again and 40 minutes pass;
 	// a refresh has failed but the held keys still serve.
-	jwks.broken.Store(true)
-	clock.Advance(40 * time.Minute)
-	waitFor(t, "a failed refresh", func() bool { call(); return mw.KeyStatus()[0].LastError != "" })
+	jwks.Fail(wardentest.Status500)
+	require.Error(t, refresh(40*time.Minute).Err, "a failed refresh")
 	r = probe(t, mw)
-	if r.code != http.StatusOK || !r.body.Issuers[0].RefreshFailing || r.body.Issuers[0].StalenessSeconds < 40*60 {
-		t.Fatalf("stale within bound: got %d %s, want 200, refresh_failing, staleness ≥ 2400 s", r.code, r.raw)
-	}
-	if got := call(); got != http.StatusNoContent {
-		t.Errorf("stale within bound: request got %d, want 204", got)
-	}
+	require.Equal(t, http.StatusOK, r.code, "stale within bound: %s", r.raw)
+	require.True(t, r.body.Issuers[0].RefreshFailing, "stale within bound: %s", r.raw)
+	require.GreaterOrEqual(t, r.body.Issuers[0].StalenessSeconds, int64(40*60), "stale within bound: %s", r.raw)
+	assert.Equal(t, http.StatusNoContent, call(), "stale within bound: request")
 
 	// Stale beyond the bound: more than MaxStaleness since the last success.
 	clock.Advance(30 * time.Minute)
 	r = probe(t, mw)
-	if r.code != http.StatusServiceUnavailable || r.body.Status != "not_ready" || r.body.Issuers[0].Usable {
-		t.Fatalf("stale beyond bound: got %d %s, want 503", r.code, r.raw)
-	}
-	if got := call(); got != http.StatusServiceUnavailable {
-		t.Errorf("stale beyond bound: request got %d, want 503", got)
-	}
+	require.Equal(t, http.StatusServiceUnavailable, r.code, "stale beyond bound: %s", r.raw)
+	require.Equal(t, "not_ready", r.body.Status, "stale beyond bound: %s", r.raw)
+	require.False(t, r.body.Issuers[0].Usable, "stale beyond bound: %s", r.raw)
+	assert.Equal(t, http.StatusServiceUnavailable, call(), "stale beyond bound: request")
 
 	// Recovery: the issuer is back; readiness follows.
-	jwks.broken.Store(false)
-	waitFor(t, "recovery", func() bool { clock.Advance(time.Minute); call(); return ready(mw) })
-	if r = probe(t, mw); r.code != http.StatusOK {
-		t.Fatalf("recovered: got %d %s, want 200", r.code, r.raw)
+	jwks.Fail(wardentest.Healthy)
+	for i := 0; refresh(time.Minute).Err != nil; i++ {
+		require.Less(t, i, 100, "no recovery after %d refreshes", i)
 	}
-}
-
-// waitFor retries cond until it holds: key refreshes run in the background,
-// so the test waits for the event, not for a fixed time.
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	r = probe(t, mw)
+	require.Equal(t, http.StatusOK, r.code, "recovered: %s", r.raw)
 }
 
 // TestReadyHandlerMethods: probes use GET or HEAD; anything else is 405.
 func TestReadyHandlerMethods(t *testing.T) {
+	t.Parallel()
 	iss := wardentest.NewIssuer(t)
-	mw, err := warden.New(warden.Config{Issuers: []warden.IssuerConfig{{URL: iss.URL, Audience: iss.Audience, JWKS: wardentest.JWKS(iss.Keys()...)}}})
-	if err != nil {
-		t.Fatal(err)
-	}
+	mw := newMiddleware(t, iss.StaticConfig())
 	for _, tc := range []struct {
 		method   string
 		code     int
 		withBody bool
 	}{{http.MethodGet, 200, true}, {http.MethodHead, 200, false}, {http.MethodPost, 405, true}} {
-		w := httptest.NewRecorder()
-		mw.ReadyHandler().ServeHTTP(w, httptest.NewRequest(tc.method, "/readyz", nil))
-		if w.Code != tc.code || (w.Body.Len() > 0) != tc.withBody {
-			t.Errorf("%s: got %d with %d body bytes, want %d (body %v)", tc.method, w.Code, w.Body.Len(), tc.code, tc.withBody)
-		}
-		if tc.code == 405 && w.Header().Get("Allow") != "GET, HEAD" {
-			t.Errorf("%s: got Allow %q", tc.method, w.Header().Get("Allow"))
+		w := request{method: tc.method, path: "/readyz"}.do(mw.ReadyHandler())
+		assert.Equal(t, tc.code, w.Code, tc.method)
+		assert.Equal(t, tc.withBody, w.Body.Len() > 0, "%s: a body of %d bytes", tc.method, w.Body.Len())
+		if tc.code == 405 {
+			assert.Equal(t, "GET, HEAD", w.Header().Get("Allow"), tc.method)
 		}
 	}
 }

@@ -10,6 +10,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
 	"github.com/wardenhq/warden/wardentest"
 )
 
@@ -25,7 +28,7 @@ const atkLeakMinLen = 5
 
 // atkSecrets returns what a request carries that must never be echoed.
 func (fx *atkFixture) atkSecrets(row atkRow) []string {
-	allowed := map[string]bool{fx.iss.URL: true, fx.iss.Audience: true, "api": true}
+	allowed := map[string]bool{atkIssuer: true, atkAudience: true, "api": true}
 	for _, s := range append([]string{"entry:read"}, row.require...) {
 		allowed[s] = true
 	}
@@ -107,8 +110,9 @@ func atkLeaves(v any, add func(string)) {
 // TestNoLeaks runs sections A to G and checks every output for the secrets
 // of the request that produced it.
 func TestNoLeaks(t *testing.T) {
+	t.Parallel()
 	fx := newAtkFixture(t)
-	counter := newAtkCounter(t)
+	counter := newHitCounter(t)
 	var rows []atkRow
 	for _, section := range [][]atkRow{
 		atkHeaderRows(fx), atkTokenRows(fx), atkAlgRows(fx, counter), atkClaimRows(fx),
@@ -135,54 +139,45 @@ func TestNoLeaks(t *testing.T) {
 		fx.mu.Lock()
 		decisions := fx.decisions[decStart:]
 		fx.mu.Unlock()
-		if len(decisions) != 1 {
-			t.Errorf("%s: %d decisions, want 1", row.id, len(decisions))
-		}
+		assert.Len(t, decisions, 1, "%s: decisions", row.id)
 		for _, d := range decisions {
 			fmt.Fprintf(&out, "%s %d %v %s %v\n", d.Reason, d.Status, d.Scheme, d.Requirement, d.Err)
 			// Identity fields are set only for an authenticated principal:
 			// a refused token's unverified claims never reach them.
 			if w.Code == http.StatusUnauthorized || w.Code == http.StatusBadRequest {
-				if d.Subject != "" || d.ClientID != "" || d.Issuer != "" {
-					t.Errorf("%s: refused with identity %q/%q/%q", row.id, d.Subject, d.ClientID, d.Issuer)
-				}
+				assert.Empty(t, d.Subject+d.ClientID+d.Issuer, "%s: refused with identity %q/%q/%q", row.id, d.Subject, d.ClientID, d.Issuer)
 			}
 		}
 		text := out.String()
 		for _, s := range fx.atkSecrets(row) {
 			checked++
-			if strings.Contains(text, s) {
-				t.Errorf("%s: output contains %q from the request:\n%s", row.id, s, text)
-			}
+			assert.NotContains(t, text, s, "%s: the output contains a value from the request", row.id)
 		}
 	}
 	t.Logf("%d rows, %d request values checked", len(rows), checked)
-	if checked < len(rows) {
-		t.Fatalf("only %d values checked over %d rows", checked, len(rows))
-	}
+	require.GreaterOrEqual(t, checked, len(rows), "values checked over %d rows", len(rows))
 }
 
 // TestNoLeaksKeySourceLogs checks the one place that logs on its own: the
 // remote key source. Its failures are logged (so the capture is not empty),
 // yet no token or kid from the requests that triggered them appears.
 func TestNoLeaksKeySourceLogs(t *testing.T) {
+	t.Parallel()
 	fx := newAtkFixture(t)
-	j := newAtkJWKS(t, fx.k1, fx.e1)
-	mw := fx.newRemote(t, j.url(), nil)
-	j.serve(atkServe500)
-	atk := wardentest.NewRSAKey("leaky-kid-0000")
+	j := wardentest.NewJWKSServer(t, fx.k1, fx.e1)
+	mw, _ := fx.newRemote(t, j.URL, nil)
+	j.Fail(wardentest.Status500)
+	atk := spareRSAKey("leaky-kid-0000")
 	var secrets []string
-	for i := 0; i < 3; i++ {
-		fx.advance(2 * time.Hour)
-		tok := fx.signJSON(atk, map[string]any{"alg": "RS256", "typ": "at+jwt", "kid": "leaky-kid-0000"}, fx.claims())
-		fx.expect(t, mw, "unknown-kid", tok, 401, atkDescKID)
+	for range 3 {
+		fx.clock.Advance(2 * time.Hour)
+		tok := fx.kidToken(atk)
+		fx.expect(t, mw, "unknown-kid", tok, 401, descKID)
 		secrets = append(secrets, fx.atkSecrets(atkRow{auth: []string{"Bearer " + tok}})...)
 	}
-	atkEventually(t, "a logged refresh failure", func() bool { return strings.Contains(fx.logs.String(), "refresh failed") })
+	fx.logs.await(t, "refresh failed")
 	logs := fx.logs.String()
 	for _, s := range secrets {
-		if strings.Contains(logs, s) {
-			t.Errorf("the logs contain %q from a request:\n%s", s, logs)
-		}
+		assert.NotContains(t, logs, s, "the logs contain a value from a request")
 	}
 }

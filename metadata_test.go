@@ -10,12 +10,16 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
 	"github.com/wardenhq/warden"
 	"github.com/wardenhq/warden/wardentest"
 )
 
 // TestMetadataURL checks the RFC 9728 §3.1 location of the document.
 func TestMetadataURL(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct{ resource, want string }{
 		{"https://api.example", "https://api.example/.well-known/oauth-protected-resource"},
 		{"https://api.example/", "https://api.example/.well-known/oauth-protected-resource"},
@@ -25,14 +29,13 @@ func TestMetadataURL(t *testing.T) {
 		{"http://127.0.0.1:8080/api", "http://127.0.0.1:8080/.well-known/oauth-protected-resource/api"},
 	} {
 		got, err := warden.MetadataURL(tc.resource)
-		if err != nil || got != tc.want {
-			t.Errorf("MetadataURL(%q) = %q, %v; want %q", tc.resource, got, err, tc.want)
+		if assert.NoError(t, err, tc.resource) {
+			assert.Equal(t, tc.want, got, tc.resource)
 		}
 	}
 	for _, bad := range []string{"", "api.example", "/v1", "http://api.example", "https://api.example/#top", "https://api.example/#", "https://u:p@api.example", "ftp://api.example"} {
-		if got, err := warden.MetadataURL(bad); err == nil {
-			t.Errorf("MetadataURL(%q) = %q, want an error", bad, got)
-		}
+		got, err := warden.MetadataURL(bad)
+		assert.Error(t, err, "MetadataURL(%q) = %q", bad, got)
 	}
 }
 
@@ -45,29 +48,21 @@ func metadataMiddleware(t *testing.T, mutate func(*warden.Config)) (*warden.Midd
 			Audience: iss.Audience,
 			JWKS:     wardentest.JWKS(iss.Keys()...),
 		}},
-		Clients: decClients{},
+		Clients: stubClients{},
 	}
 	if mutate != nil {
 		mutate(&cfg)
 	}
-	mw, err := warden.New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return mw, iss
+	return newMiddleware(t, cfg), iss
 }
 
 func getMetadata(t *testing.T, h http.Handler) map[string]any {
 	t.Helper()
-	w := httptest.NewRecorder()
-	h.ServeHTTP(w, httptest.NewRequest(http.MethodGet, "/.well-known/oauth-protected-resource", nil))
-	if w.Code != http.StatusOK || w.Header().Get("Content-Type") != "application/json" {
-		t.Fatalf("got %d %q, want 200 application/json", w.Code, w.Header().Get("Content-Type"))
-	}
+	w := request{path: "/.well-known/oauth-protected-resource"}.do(h)
+	require.Equal(t, http.StatusOK, w.Code)
+	require.Equal(t, "application/json", w.Header().Get("Content-Type"))
 	var doc map[string]any
-	if err := json.Unmarshal(w.Body.Bytes(), &doc); err != nil {
-		t.Fatalf("document %q: %v", w.Body, err)
-	}
+	require.NoError(t, json.Unmarshal(w.Body.Bytes(), &doc), "document %q", w.Body)
 	return doc
 }
 
@@ -81,6 +76,7 @@ func strs(v any) []string {
 
 // TestMetadataDocument checks every member of the document (RFC 9728 §2).
 func TestMetadataDocument(t *testing.T) {
+	t.Parallel()
 	const other = "https://login.other.example"
 	mw, iss := metadataMiddleware(t, func(c *warden.Config) {
 		c.Issuers = append(c.Issuers, warden.IssuerConfig{URL: other, SkipAudienceCheck: true, JWKS: wardentest.JWKS(wardentest.NewECKey("o-1"))})
@@ -97,9 +93,7 @@ func TestMetadataDocument(t *testing.T) {
 		ResourcePolicyURI:     "https://example.test/policy",
 		ResourceTOSURI:        "https://example.test/tos",
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	doc := getMetadata(t, h)
 	want := map[string]any{
 		"resource":                 "https://api.example.test",
@@ -111,63 +105,47 @@ func TestMetadataDocument(t *testing.T) {
 		"resource_policy_uri":      "https://example.test/policy",
 		"resource_tos_uri":         "https://example.test/tos",
 	}
-	if got, w := slices.Sorted(maps.Keys(doc)), slices.Sorted(maps.Keys(want)); !slices.Equal(got, w) {
-		t.Fatalf("got members %v, want exactly %v", got, w)
-	}
+	require.Equal(t, slices.Sorted(maps.Keys(want)), slices.Sorted(maps.Keys(doc)), "members")
 	for k, v := range want {
 		if s, ok := v.([]string); ok {
-			if got := strs(doc[k]); !slices.Equal(got, s) {
-				t.Errorf("%s: got %v, want %v", k, got, s)
-			}
-		} else if doc[k] != v {
-			t.Errorf("%s: got %v, want %v", k, doc[k], v)
+			assert.Equal(t, s, strs(doc[k]), k)
+		} else {
+			assert.Equal(t, v, doc[k], k)
 		}
 	}
 
 	// A route built after the handler is advertised too.
 	mw.Require("audit:read")
-	if got := strs(getMetadata(t, h)["scopes_supported"]); !slices.Contains(got, "audit:read") {
-		t.Errorf("scopes_supported %v lacks a route added later", got)
-	}
+	assert.Contains(t, strs(getMetadata(t, h)["scopes_supported"]), "audit:read", "scopes_supported lacks a route added later")
 }
 
 // TestMetadataDefaultsAndOverrides: only resource and the derived members
 // appear by default; explicit servers and scopes replace the derived ones.
 func TestMetadataDefaultsAndOverrides(t *testing.T) {
+	t.Parallel()
 	mw, iss := metadataMiddleware(t, nil)
 	h, err := mw.MetadataHandler(warden.ResourceMetadata{Resource: "https://api.example.test/v1"})
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	doc := getMetadata(t, h)
-	if got := slices.Sorted(maps.Keys(doc)); !slices.Equal(got, []string{"authorization_servers", "bearer_methods_supported", "resource"}) {
-		t.Errorf("no routes, no names: got members %v", got)
-	}
-	if got := strs(doc["authorization_servers"]); !slices.Equal(got, []string{iss.URL}) {
-		t.Errorf("got authorization_servers %v", got)
-	}
+	assert.Equal(t, []string{"authorization_servers", "bearer_methods_supported", "resource"}, slices.Sorted(maps.Keys(doc)), "no routes, no names: members")
+	assert.Equal(t, []string{iss.URL}, strs(doc["authorization_servers"]))
 
 	h, err = mw.MetadataHandler(warden.ResourceMetadata{
 		Resource:             "https://api.example.test/v1",
 		AuthorizationServers: []string{"https://as.example.test"},
 		ScopesSupported:      []string{"b", "a"},
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	mw.Require("ignored")
 	doc = getMetadata(t, h)
-	if got := strs(doc["authorization_servers"]); !slices.Equal(got, []string{"https://as.example.test"}) {
-		t.Errorf("override: got authorization_servers %v", got)
-	}
-	if got := strs(doc["scopes_supported"]); !slices.Equal(got, []string{"b", "a"}) {
-		t.Errorf("override: got scopes_supported %v", got)
-	}
+	assert.Equal(t, []string{"https://as.example.test"}, strs(doc["authorization_servers"]), "override")
+	assert.Equal(t, []string{"b", "a"}, strs(doc["scopes_supported"]), "override")
 }
 
 // TestMetadataBearerMethods: RFC 6750 §2.2 body and §2.3 query appear only
 // when enabled.
 func TestMetadataBearerMethods(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		query, form bool
 		want        []string
@@ -179,18 +157,15 @@ func TestMetadataBearerMethods(t *testing.T) {
 	} {
 		mw, _ := metadataMiddleware(t, func(c *warden.Config) { c.AllowQueryToken, c.AllowFormToken = tc.query, tc.form })
 		h, err := mw.MetadataHandler(warden.ResourceMetadata{Resource: "https://api.example.test"})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if got := strs(getMetadata(t, h)["bearer_methods_supported"]); !slices.Equal(got, tc.want) {
-			t.Errorf("query %v form %v: got %v, want %v", tc.query, tc.form, got, tc.want)
-		}
+		require.NoError(t, err)
+		assert.Equal(t, tc.want, strs(getMetadata(t, h)["bearer_methods_supported"]), "query %v form %v", tc.query, tc.form)
 	}
 }
 
 // TestMetadataHandlerErrors: a document warden cannot publish correctly is
 // refused when the handler is built.
 func TestMetadataHandlerErrors(t *testing.T) {
+	t.Parallel()
 	mw, _ := metadataMiddleware(t, nil)
 	for name, md := range map[string]warden.ResourceMetadata{
 		"no resource":            {},
@@ -199,29 +174,25 @@ func TestMetadataHandlerErrors(t *testing.T) {
 		"relative documentation": {Resource: "https://api.example.test", ResourceDocumentation: "/docs"},
 		"bad scope":              {Resource: "https://api.example.test", ScopesSupported: []string{`a"b`}},
 	} {
-		if _, err := mw.MetadataHandler(md); err == nil {
-			t.Errorf("%s: got no error", name)
-		}
+		_, err := mw.MetadataHandler(md)
+		assert.Error(t, err, name)
 	}
 }
 
 // TestMetadataHandlerMethods: GET and HEAD only; no authentication needed.
 func TestMetadataHandlerMethods(t *testing.T) {
+	t.Parallel()
 	mw, _ := metadataMiddleware(t, nil)
 	h, err := mw.MetadataHandler(warden.ResourceMetadata{Resource: "https://api.example.test"})
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	for _, tc := range []struct {
 		method   string
 		code     int
 		withBody bool
 	}{{http.MethodGet, 200, true}, {http.MethodHead, 200, false}, {http.MethodPost, 405, true}, {http.MethodDelete, 405, true}} {
-		w := httptest.NewRecorder()
-		h.ServeHTTP(w, httptest.NewRequest(tc.method, "/.well-known/oauth-protected-resource", nil))
-		if w.Code != tc.code || (w.Body.Len() > 0) != tc.withBody {
-			t.Errorf("%s: got %d with %d body bytes, want %d", tc.method, w.Code, w.Body.Len(), tc.code)
-		}
+		w := request{method: tc.method, path: "/.well-known/oauth-protected-resource"}.do(h)
+		assert.Equal(t, tc.code, w.Code, tc.method)
+		assert.Equal(t, tc.withBody, w.Body.Len() > 0, "%s: a body of %d bytes", tc.method, w.Body.Len())
 	}
 }
 
@@ -229,6 +200,7 @@ func TestMetadataHandlerMethods(t *testing.T) {
 // auth-param: in every Bearer challenge when configured, never in Basic ones
 // or when unset.
 func TestResourceMetadataChallenge(t *testing.T) {
+	t.Parallel()
 	const mdURL = "https://api.example.test/.well-known/oauth-protected-resource"
 	const param = `resource_metadata="` + mdURL + `"`
 	for _, configured := range []bool{true, false} {
@@ -246,14 +218,13 @@ func TestResourceMetadataChallenge(t *testing.T) {
 			{"no credentials", "", 401, []string{`Bearer realm="api"{}`, `Basic realm="api", charset="UTF-8"`}},
 			{"invalid token", "Bearer abc.def", 401, []string{`Bearer realm="api"{}, error="invalid_token", error_description="The access token is malformed"`}},
 			{"insufficient scope", "Bearer " + iss.Scoped("other"), 403, []string{`Bearer realm="api"{}, error="insufficient_scope", scope="entry:read"`}},
-			{"bad basic", decBasic("c1", "nope"), 401, []string{`Basic realm="api", charset="UTF-8"`}},
+			{"bad basic", basicAuth("c1:nope"), 401, []string{`Basic realm="api", charset="UTF-8"`}},
 		} {
-			r := httptest.NewRequest(http.MethodGet, "/", nil)
+			rq := request{}
 			if tc.auth != "" {
-				r.Header.Set("Authorization", tc.auth)
+				rq.auth = []string{tc.auth}
 			}
-			w := httptest.NewRecorder()
-			h.ServeHTTP(w, r)
+			w := rq.do(h)
 			var want []string
 			for _, c := range tc.want {
 				p := ""
@@ -262,20 +233,18 @@ func TestResourceMetadataChallenge(t *testing.T) {
 				}
 				want = append(want, strings.Replace(c, "{}", p, 1))
 			}
-			if got := w.Header().Values("WWW-Authenticate"); w.Code != tc.status || !slices.Equal(got, want) {
-				t.Errorf("configured %v, %s: got %d %q, want %d %q", configured, tc.name, w.Code, got, tc.status, want)
-			}
+			assert.Equal(t, tc.status, w.Code, "configured %v, %s", configured, tc.name)
+			assert.Equal(t, want, w.Header().Values("WWW-Authenticate"), "configured %v, %s", configured, tc.name)
 		}
 	}
-	if _, err := warden.New(warden.Config{
+	_, err := warden.New(warden.Config{
 		Issuers: []warden.IssuerConfig{{
 			URL:               "https://i.example",
 			SkipAudienceCheck: true,
 			HMACSecret:        make([]byte, 32),
 		}},
-		ResourceMetadataURL: "http://api.example.test/.well-known/oauth-protected-resource"}); err == nil {
-		t.Error("a plain-http ResourceMetadataURL on a public host was accepted")
-	}
+		ResourceMetadataURL: "http://api.example.test/.well-known/oauth-protected-resource"})
+	assert.Error(t, err, "a plain-http ResourceMetadataURL on a public host")
 }
 
 // ExampleMiddleware_MetadataHandler publishes the RFC 9728 document of an

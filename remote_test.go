@@ -1,193 +1,75 @@
 package warden_test
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"runtime"
 	"strconv"
-	"strings"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 
 	"github.com/wardenhq/warden"
 	"github.com/wardenhq/warden/wardentest"
 )
 
-// rkMode is how an rkServer answers JWK Set requests.
-type rkMode int32
-
-const (
-	rkOK rkMode = iota
-	rk500
-	rkHTML
-	rkBadJSON
-	rkTruncated
-	rkHuge // 10 MB
-	rkHang // until the client gives up or release is closed
-	rkReset
-	rkEmpty       // {"keys":[]}
-	rkOffHost     // 302 to another origin
-	rkSameHost    // 302 to /keys-moved on the same origin
-	rkManyRedirs  // four same-origin redirects
-	rkSlow        // good answer after 100 ms
-	rkModeCount   // number of modes
-	rkRedirTarget = "/keys-moved"
-)
-
-var rkModeNames = [...]string{"ok", "500", "html", "bad-json", "truncated", "10MB", "hang", "reset", "empty", "off-host", "same-host", "many-redirects", "slow"}
-
-// rkServer serves an issuer's JWK Set at /keys on the issuer's own loopback
-// server, counting requests per mode. Tests switch the mode to simulate an
-// outage.
-type rkServer struct {
-	iss      *wardentest.Issuer
-	mode     atomic.Int32
-	hits     atomic.Int64
-	perMode  [rkModeCount]atomic.Int64
-	cacheCtl atomic.Value // string: the Cache-Control of good answers
-	offHost  string       // redirect target on another origin
-	release  chan struct{}
-}
-
-func newRKServer(t *testing.T, iss *wardentest.Issuer) *rkServer {
+// newRKServer starts a JWK Set endpoint publishing iss's keys with
+// Cache-Control max-age=60, and fails the test if a redirect to another
+// origin was ever followed.
+func newRKServer(t *testing.T, iss *wardentest.Issuer) *wardentest.JWKSServer {
 	t.Helper()
-	s := &rkServer{iss: iss, release: make(chan struct{})}
-	s.cacheCtl.Store("max-age=60")
-	other := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		t.Errorf("a redirect to another origin was followed: %s", r.URL)
-		_, _ = w.Write(wardentest.JWKS(iss.Keys()...))
-	}))
-	t.Cleanup(other.Close)
-	t.Cleanup(func() { close(s.release) }) // runs before the servers close
-	s.offHost = other.URL + "/keys"
-	iss.Handle("/keys", s)
-	iss.Handle(rkRedirTarget, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		_, _ = w.Write(wardentest.JWKS(iss.Keys()...))
-	}))
-	for i := 1; i <= 4; i++ {
-		next := "/hop" + strconv.Itoa(i+1)
-		if i == 4 {
-			next = rkRedirTarget
-		}
-		iss.Handle("/hop"+strconv.Itoa(i), http.RedirectHandler(next, http.StatusFound))
-	}
+	s := wardentest.NewJWKSServer(t, iss.Keys()...)
+	s.SetCacheControl("max-age=60")
+	t.Cleanup(func() { assert.Zero(t, s.OffHostFetches(), "a redirect to another origin was followed") })
 	return s
 }
 
-func (s *rkServer) URL() string          { return s.iss.URL + "/keys" }
-func (s *rkServer) set(m rkMode)         { s.mode.Store(int32(m)) }
-func (s *rkServer) count(m rkMode) int64 { return s.perMode[m].Load() }
-
-func (s *rkServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	s.hits.Add(1)
-	m := rkMode(s.mode.Load())
-	s.perMode[m].Add(1)
-	good := wardentest.JWKS(s.iss.Keys()...)
-	if m == rkSlow {
-		select {
-		case <-time.After(100 * time.Millisecond):
-		case <-r.Context().Done():
-		}
-		m = rkOK
-	}
-	switch m {
-	case rkOK:
-		w.Header().Set("Content-Type", "application/jwk-set+json")
-		w.Header().Set("Cache-Control", s.cacheCtl.Load().(string))
-		_, _ = w.Write(good)
-	case rk500:
-		http.Error(w, "upstream unavailable", http.StatusInternalServerError)
-	case rkHTML:
-		w.Header().Set("Content-Type", "text/html")
-		_, _ = w.Write([]byte("<!doctype html><html><body>Down for maintenance</body></html>"))
-	case rkBadJSON:
-		_, _ = w.Write([]byte(`{"keys":[{"kty":"RSA","n":`))
-	case rkTruncated:
-		w.Header().Set("Content-Length", strconv.Itoa(len(good)))
-		_, _ = w.Write(good[:len(good)/2])
-	case rkHuge:
-		w.Header().Set("Content-Type", "application/json")
-		chunk := bytes.Repeat([]byte(" "), 64<<10)
-		_, _ = w.Write([]byte(`{"keys":[`))
-		for i := 0; i < 10<<20/len(chunk); i++ {
-			if _, err := w.Write(chunk); err != nil {
-				return
-			}
-		}
-		_, _ = w.Write([]byte(`]}`))
-	case rkHang:
-		select {
-		case <-r.Context().Done():
-		case <-s.release:
-		}
-	case rkReset:
-		conn, _, err := http.NewResponseController(w).Hijack()
-		if err == nil {
-			_ = conn.Close()
-		}
-	case rkEmpty:
-		_, _ = w.Write([]byte(`{"keys":[]}`))
-	case rkOffHost:
-		http.Redirect(w, r, s.offHost, http.StatusFound)
-	case rkSameHost:
-		http.Redirect(w, r, rkRedirTarget, http.StatusFound)
-	case rkManyRedirs:
-		http.Redirect(w, r, "/hop1", http.StatusFound)
-	}
-}
-
-// rkFixture is an issuer whose JWK Set an rkServer serves, and a middleware
-// trusting it through that URL.
+// rkFixture is an issuer whose JWK Set an rkServer publishes, and a
+// middleware trusting it through that URL.
 type rkFixture struct {
-	iss   *wardentest.Issuer
-	keys  *rkServer
-	clock *testClock
-	log   *syncBuffer
-	mw    *warden.Middleware
-	h     http.Handler
+	iss       *wardentest.Issuer
+	keys      *wardentest.JWKSServer
+	clock     *testClock
+	log       *syncBuffer
+	refreshes *refreshLog
+	mw        *warden.Middleware
+	h         http.Handler
 }
 
 func newRKFixture(t *testing.T, mutate func(*warden.Config)) *rkFixture {
 	t.Helper()
-	f := &rkFixture{iss: wardentest.NewIssuer(t), clock: &testClock{t: time.Unix(1_900_000_000, 0)}, log: &syncBuffer{}}
+	f := &rkFixture{iss: wardentest.NewIssuer(t), clock: newTestClock()}
 	f.keys = newRKServer(t, f.iss)
 	f.iss.SetClock(f.clock.Now)
+	logger, log := captureLogs()
+	f.log = log
 	cfg := warden.Config{
 		Issuers: []warden.IssuerConfig{{
 			URL:      f.iss.URL,
 			Audience: f.iss.Audience,
-			JWKSURL:  f.keys.URL(),
+			JWKSURL:  f.keys.URL,
 		}},
 		Now:          f.clock.Now,
-		Logger:       slog.New(slog.NewTextHandler(f.log, &slog.HandlerOptions{Level: slog.LevelDebug})),
+		Logger:       logger,
 		KeySetPolicy: warden.KeySetPolicy{FetchTimeout: 5 * time.Second},
 	}
+	f.refreshes = recordRefreshes(&cfg)
 	if mutate != nil {
 		mutate(&cfg)
 	}
-	mw, err := warden.New(cfg)
-	if err != nil {
-		t.Fatalf("New: %v", err)
-	}
-	t.Cleanup(func() { _ = mw.Close() })
-	f.mw = mw
-	f.h = mw.Authenticate(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusOK) }))
+	f.mw = newMiddleware(t, cfg)
+	f.h = f.mw.Authenticate(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusOK) }))
 	return f
 }
 
 // serve sends token to the protected handler and returns the response.
 func (f *rkFixture) serve(token string) *httptest.ResponseRecorder {
-	r := httptest.NewRequest(http.MethodGet, "http://api.test/", nil)
-	r.Header.Set("Authorization", "Bearer "+token)
-	w := httptest.NewRecorder()
-	f.h.ServeHTTP(w, r)
-	return w
+	return bearerRequest(token).do(f.h)
 }
 
 // valid mints a fresh token (new jti, so never served from the token cache)
@@ -197,23 +79,25 @@ func (f *rkFixture) valid(n int) string {
 	return f.iss.Mint(wardentest.Token{Key: keys[n%len(keys)]})
 }
 
+// publish makes keys the issuer's keys, at its JWK Set URL too; keys[0]
+// signs.
+func (f *rkFixture) publish(keys ...*wardentest.Key) {
+	f.iss.SetKeys(keys...)
+	f.keys.SetKeys(keys...)
+}
+
+// rotate publishes a new key with the given kid in front of the current
+// ones, so that it signs from now on. It is an EC key: cheap to make and to
+// sign with, and the kind of key plays no part in a rotation.
+func (f *rkFixture) rotate(kid string) {
+	f.publish(append([]*wardentest.Key{wardentest.NewECKey(kid)}, f.iss.Keys()...)...)
+}
+
 // status returns the single issuer's key status.
 func (f *rkFixture) status() warden.KeySetStatus { return f.mw.KeyStatus()[0] }
 
-// rkEventually polls cond until it holds or 10 s pass: a bound on waiting
-// for background work, not a timing assertion.
-func rkEventually(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(time.Millisecond)
-	}
-}
-
 func TestRemoteKeysUnknownKIDStorm(t *testing.T) {
+	t.Parallel()
 	f := newRKFixture(t, nil)
 	stranger := wardentest.NewECKey("stranger")
 	const n = 1000
@@ -221,275 +105,235 @@ func TestRemoteKeysUnknownKIDStorm(t *testing.T) {
 	for i := range tokens {
 		tokens[i] = f.iss.Mint(wardentest.Token{Key: stranger, Header: map[string]any{"kid": fmt.Sprintf("random-%d", i)}})
 	}
-	before := f.keys.hits.Load()
+	before := f.keys.Fetches()
 	codes := make([]int, n)
 	var start, done sync.WaitGroup
 	start.Add(1)
 	for i := range tokens {
-		done.Add(1)
-		go func() {
-			defer done.Done()
+		done.Go(func() {
 			start.Wait()
 			codes[i] = f.serve(tokens[i]).Code
-		}()
+		})
 	}
 	start.Done()
 	done.Wait()
 	for i, c := range codes {
-		if c != http.StatusUnauthorized {
-			t.Fatalf("request %d: got status %d, want 401", i, c)
-		}
+		require.Equal(t, http.StatusUnauthorized, c, "request %d", i)
 	}
-	if got := f.keys.hits.Load() - before; got != 1 {
-		t.Fatalf("%d concurrent unknown kids caused %d JWKS fetches, want exactly 1", n, got)
-	}
+	require.Equal(t, int64(1), f.keys.Fetches()-before, "JWKS fetches for %d concurrent unknown kids", n)
 	// The same kids again, before UnknownKIDInterval passes: no fetch.
 	for _, tok := range tokens[:100] {
-		if c := f.serve(tok).Code; c != http.StatusUnauthorized {
-			t.Fatalf("repeat: got %d, want 401", c)
-		}
+		require.Equal(t, http.StatusUnauthorized, f.serve(tok).Code, "repeat")
 	}
-	if got := f.keys.hits.Load() - before; got != 1 {
-		t.Fatalf("repeated unknown kids within the interval: %d fetches, want 1", got)
-	}
+	require.Equal(t, int64(1), f.keys.Fetches()-before, "fetches for unknown kids repeated within the interval")
 	// After the interval, one more unknown kid may refresh once more.
 	f.clock.Advance(5 * time.Second)
 	fresh := f.iss.Mint(wardentest.Token{Key: stranger, Header: map[string]any{"kid": "random-after"}})
-	if c := f.serve(fresh).Code; c != http.StatusUnauthorized {
-		t.Fatalf("after the interval: got %d, want 401", c)
-	}
-	if got := f.keys.hits.Load() - before; got != 2 {
-		t.Fatalf("after the interval: %d fetches in all, want 2", got)
-	}
+	require.Equal(t, http.StatusUnauthorized, f.serve(fresh).Code, "after the interval")
+	require.Equal(t, int64(2), f.keys.Fetches()-before, "fetches in all, after the interval")
 }
 
 func TestRemoteKeysConcurrentRotation(t *testing.T) {
+	t.Parallel()
 	f := newRKFixture(t, func(c *warden.Config) { c.KeySetPolicy.UnknownKIDWait = 5 * time.Second })
-	f.keys.set(rkSlow) // widens the window in which requests pile up
-	f.iss.Rotate("rsa-2")
+	f.keys.Fail(wardentest.Slow) // widens the window in which requests pile up
+	f.rotate("ec-2")
 	const n = 200
 	tokens := make([]string, n)
 	for i := range tokens {
 		tokens[i] = f.valid(0)
 	}
-	before := f.keys.hits.Load()
+	before := f.keys.Fetches()
 	codes := make([]int, n)
 	var wg sync.WaitGroup
 	for i := range tokens {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			codes[i] = f.serve(tokens[i]).Code
-		}()
+		wg.Go(func() { codes[i] = f.serve(tokens[i]).Code })
 	}
 	wg.Wait()
 	for i, c := range codes {
-		if c != http.StatusOK {
-			t.Fatalf("request %d with the new kid: got %d, want 200", i, c)
-		}
+		require.Equal(t, http.StatusOK, c, "request %d with the new kid", i)
 	}
-	if got := f.keys.hits.Load() - before; got != 1 {
-		t.Fatalf("%d concurrent requests with a new kid caused %d fetches, want 1 shared by all", n, got)
-	}
+	require.Equal(t, int64(1), f.keys.Fetches()-before, "fetches for %d concurrent requests with a new kid: one shared by all", n)
 }
 
 func TestRemoteKeysRememberedUnknownKID(t *testing.T) {
+	t.Parallel()
 	f := newRKFixture(t, func(c *warden.Config) {
 		c.KeySetPolicy.UnknownKIDInterval = 10 * time.Minute
 		c.KeySetPolicy.UnknownKIDWait = time.Minute
 		c.KeySetPolicy.FetchTimeout = time.Minute
 	})
 	gone := f.iss.Mint(wardentest.Token{Header: map[string]any{"kid": "gone"}})
-	if c := f.serve(gone).Code; c != http.StatusUnauthorized {
-		t.Fatalf("unknown kid: got %d, want 401", c)
-	}
+	require.Equal(t, http.StatusUnauthorized, f.serve(gone).Code, "unknown kid")
 	// A scheduled refresh (max-age=60) now hangs; an unknown kid would wait
 	// for it, up to the minute UnknownKIDWait allows.
-	f.keys.set(rkHang)
+	f.keys.Fail(wardentest.Hang)
 	f.clock.Advance(61 * time.Second)
 	f.serve(f.valid(0))
-	rkEventually(t, "the hanging refresh", func() bool { return f.keys.count(rkHang) == 1 })
+	eventually(t, "the hanging refresh", func() bool { return f.keys.FetchesWhile(wardentest.Hang) == 1 })
 	// A kid still unknown after the last refresh is refused at once.
 	done := make(chan int, 1)
 	go func() { done <- f.serve(gone).Code }()
 	select {
 	case c := <-done:
-		if c != http.StatusUnauthorized {
-			t.Fatalf("remembered unknown kid: got %d, want 401", c)
-		}
-	case <-time.After(10 * time.Second):
-		t.Fatalf("a remembered unknown kid waited for the running refresh")
+		require.Equal(t, http.StatusUnauthorized, c, "remembered unknown kid")
+	case <-time.After(waitBound):
+		require.FailNow(t, "a remembered unknown kid waited for the running refresh")
 	}
 }
 
 func TestRemoteKeysRotation(t *testing.T) {
+	t.Parallel()
 	f := newRKFixture(t, nil)
 	old := f.valid(0)
-	if c := f.serve(old).Code; c != http.StatusOK {
-		t.Fatalf("before rotation: got %d, want 200", c)
-	}
-	before := f.keys.hits.Load()
-	f.iss.Rotate("rsa-2")
-	if c := f.serve(f.valid(0)).Code; c != http.StatusOK {
-		t.Fatalf("first request with the new kid: got %d, want 200", c)
-	}
-	if got := f.keys.hits.Load() - before; got != 1 {
-		t.Fatalf("rotation: %d fetches, want 1", got)
-	}
+	require.Equal(t, http.StatusOK, f.serve(old).Code, "before rotation")
+	before := f.keys.Fetches()
+	f.rotate("ec-2")
+	require.Equal(t, http.StatusOK, f.serve(f.valid(0)).Code, "first request with the new kid")
+	require.Equal(t, int64(1), f.keys.Fetches()-before, "fetches for the rotation")
 	// Revocation (attack table H14): the old key leaves the set and the
 	// next scheduled refresh (max-age=60 → at most 60 s) drops it, even for
 	// a token already in the verified-token cache.
-	f.iss.SetKeys(f.iss.Key("rsa-2"))
+	f.publish(f.iss.Key("ec-2"))
+	done := f.refreshes.count()
 	f.clock.Advance(61 * time.Second)
 	f.serve(f.valid(0)) // notices the refresh is due and starts it
-	rkEventually(t, "the scheduled refresh", func() bool {
-		return f.status().LastRefresh.Equal(f.clock.Now()) && len(f.status().KeyIDs) == 1
-	})
-	if c := f.serve(old).Code; c != http.StatusUnauthorized {
-		t.Fatalf("token of a removed key: got %d, want 401", c)
-	}
+	require.NoError(t, f.refreshes.await(t, done+1).Err, "the scheduled refresh")
+	require.True(t, f.status().LastRefresh.Equal(f.clock.Now()), "refreshed at %s", f.status().LastRefresh)
+	require.Equal(t, []string{"ec-2"}, f.status().KeyIDs)
+	require.Equal(t, http.StatusUnauthorized, f.serve(old).Code, "token of a removed key")
 }
 
 func TestRemoteKeysOutage(t *testing.T) {
+	t.Parallel()
 	f := newRKFixture(t, func(c *warden.Config) {
 		c.KeySetPolicy.MinRefreshInterval = time.Second // backoff ceiling: retries every second at most
-		c.KeySetPolicy.FetchTimeout = 300 * time.Millisecond
+		// A real-time bound: how long the Hang below holds a refresh. New's
+		// first fetch must fit in it too, under -race on a busy machine.
+		c.KeySetPolicy.FetchTimeout = 200 * time.Millisecond
 	})
 	start := f.clock.Now()
-	failures := []rkMode{rk500, rkHTML, rkBadJSON, rkTruncated, rkHuge, rkHang, rkReset, rkEmpty, rkOffHost, rkManyRedirs}
+	failures := []wardentest.Failure{wardentest.Status500, wardentest.HTMLPage, wardentest.BadJSON, wardentest.Truncated,
+		wardentest.Oversized, wardentest.Hang, wardentest.Reset, wardentest.EmptySet, wardentest.RedirectOffHost, wardentest.RedirectLoop}
 	served, lost := 0, 0
 	ask := func() {
 		served++
-		if w := f.serve(f.valid(served)); w.Code != http.StatusOK {
+		if w := f.serve(f.valid(served)); !assert.Equal(t, http.StatusOK, w.Code, "valid token at +%s", f.clock.Now().Sub(start)) {
 			lost++
-			t.Errorf("at +%s: valid token got %d, want 200", f.clock.Now().Sub(start), w.Code)
 		}
+	}
+	// refreshOnce moves the clock past any backoff, sends a request, and
+	// waits for the refresh it starts (or the one still running).
+	refreshOnce := func() warden.KeyRefresh {
+		done := f.refreshes.count()
+		f.clock.Advance(time.Second)
+		ask()
+		return f.refreshes.await(t, done+1)
 	}
 	for i := 0; f.clock.Now().Sub(start) < 30*time.Minute; i++ {
 		mode := failures[i%len(failures)]
-		f.keys.set(mode)
-		before := f.keys.count(mode)
+		f.keys.Fail(mode)
+		before := f.keys.FetchesWhile(mode)
 		f.clock.Advance(time.Minute)
 		ask()
 		// Requests keep coming (each one verified) until a refresh has met
-		// this failure; the clock moves a second at a time to let backoff
-		// pass.
-		for f.keys.count(mode) == before {
-			f.clock.Advance(time.Second)
-			ask()
-			if served > 100000 {
-				t.Fatalf("mode %s was never fetched", rkModeNames[mode])
-			}
+		// this failure.
+		for f.keys.FetchesWhile(mode) == before {
+			refreshOnce()
 		}
 		// An unknown kid during the outage is a 401, never a 503.
-		if c := f.serve(f.iss.Mint(wardentest.Token{Header: map[string]any{"kid": "nope-" + strconv.Itoa(i)}})).Code; c != http.StatusUnauthorized {
-			t.Errorf("unknown kid during outage: got %d, want 401", c)
-		}
+		unknown := f.iss.Mint(wardentest.Token{Header: map[string]any{"kid": "nope-" + strconv.Itoa(i)}})
+		assert.Equal(t, http.StatusUnauthorized, f.serve(unknown).Code, "unknown kid during the outage (%s)", mode)
 	}
-	if lost != 0 {
-		t.Fatalf("%d of %d requests lost during a 30-minute outage", lost, served)
-	}
-	rkEventually(t, "the last refresh to fail", func() bool { return f.status().LastError != "" })
+	require.Zero(t, lost, "requests lost of %d during a 30-minute outage", served)
 	st := f.status()
-	if !st.Usable || st.Staleness < 30*time.Minute {
-		t.Fatalf("after the outage: usable %v, staleness %s; want usable and ≥ 30m stale", st.Usable, st.Staleness)
-	}
+	require.NotEmpty(t, st.LastError, "the last refresh failed")
+	require.True(t, st.Usable, "usable after the outage")
+	require.GreaterOrEqual(t, st.Staleness, 30*time.Minute, "staleness after the outage")
+	f.log.await(t, "key refresh failed")
 	logs := f.log.String()
-	if !strings.Contains(logs, "key refresh failed") {
-		t.Fatalf("refresh failures were not logged:\n%s", logs)
-	}
 	for _, k := range f.iss.Keys() {
 		for _, field := range []string{"n", "x"} {
-			if v, ok := k.JWK()[field].(string); ok && strings.Contains(logs, v[:16]) {
-				t.Fatalf("logs contain key material of %s", k.ID)
+			if v, ok := k.JWK()[field].(string); ok {
+				require.NotContains(t, logs, v[:16], "key material of %s in the logs", k.ID)
 			}
 		}
 	}
 	// Recovery clears the error.
-	f.keys.set(rkOK)
-	rkEventually(t, "recovery", func() bool {
-		f.clock.Advance(time.Second)
-		ask()
-		return f.status().LastError == ""
-	})
+	f.keys.Fail(wardentest.Healthy)
+	for i := 0; refreshOnce().Err != nil; i++ {
+		require.Less(t, i, 100, "no recovery after %d refreshes", i)
+	}
+	assert.Empty(t, f.status().LastError)
 }
 
 func TestRemoteKeysStaleBeyondMaxStaleness(t *testing.T) {
+	t.Parallel()
 	f := newRKFixture(t, func(c *warden.Config) { c.KeySetPolicy.MaxStaleness = time.Hour })
 	// A token verified before the outage sits in the verified-token cache;
 	// staleness must reach it too.
 	cached := f.iss.Mint(wardentest.Token{Claims: wardentest.Claims{"exp": f.clock.Now().Add(2 * time.Hour).Unix()}})
-	if c := f.serve(cached).Code; c != http.StatusOK {
-		t.Fatalf("before the outage: got %d, want 200", c)
-	}
-	f.keys.set(rk500)
+	require.Equal(t, http.StatusOK, f.serve(cached).Code, "before the outage")
+	f.keys.Fail(wardentest.Status500)
 	f.clock.Advance(59 * time.Minute)
-	if c := f.serve(f.valid(1)).Code; c != http.StatusOK {
-		t.Fatalf("59 min stale: got %d, want 200", c)
-	}
+	require.Equal(t, http.StatusOK, f.serve(f.valid(1)).Code, "59 min stale")
 	f.clock.Advance(2 * time.Minute)
 	for _, tok := range []string{cached, f.valid(2)} {
 		w := f.serve(tok)
-		if w.Code != http.StatusServiceUnavailable {
-			t.Fatalf("61 min stale: got %d, want 503", w.Code)
-		}
-		if ra, err := strconv.Atoi(w.Header().Get("Retry-After")); err != nil || ra < 1 {
-			t.Fatalf("503 without a valid Retry-After: %q", w.Header().Get("Retry-After"))
-		}
+		require.Equal(t, http.StatusServiceUnavailable, w.Code, "61 min stale")
+		ra, err := strconv.Atoi(w.Header().Get("Retry-After"))
+		require.NoError(t, err, "Retry-After %q", w.Header().Get("Retry-After"))
+		require.GreaterOrEqual(t, ra, 1, "Retry-After")
 	}
-	if st := f.status(); st.Usable || st.LastError == "" {
-		t.Fatalf("status: usable %v, last error %q; want unusable with an error", st.Usable, st.LastError)
-	}
+	st := f.status()
+	require.False(t, st.Usable, "usable")
+	require.NotEmpty(t, st.LastError)
 	// The issuer comes back: a request waits (≤ UnknownKIDWait) for the
 	// refresh it starts and succeeds.
-	f.keys.set(rkOK)
-	rkEventually(t, "recovery", func() bool {
+	f.keys.Fail(wardentest.Healthy)
+	eventually(t, "recovery", func() bool {
 		f.clock.Advance(time.Minute)
 		c := f.serve(f.valid(0)).Code
-		if c != http.StatusOK && c != http.StatusServiceUnavailable {
-			t.Fatalf("recovering: got %d, want 200 or 503", c)
-		}
+		require.Contains(t, []int{http.StatusOK, http.StatusServiceUnavailable}, c, "recovering")
 		return c == http.StatusOK
 	})
 }
 
 func TestRemoteKeysUnknownKIDWaitIsBounded(t *testing.T) {
+	t.Parallel()
 	f := newRKFixture(t, func(c *warden.Config) {
 		c.KeySetPolicy.UnknownKIDWait = 20 * time.Millisecond
 		c.KeySetPolicy.FetchTimeout = time.Minute
 	})
-	f.keys.set(rkHang)
+	f.keys.Fail(wardentest.Hang)
 	tok := f.iss.Mint(wardentest.Token{Header: map[string]any{"kid": "rotated-away"}})
-	if c := f.serve(tok).Code; c != http.StatusUnauthorized {
-		t.Fatalf("unknown kid while the JWKS hangs: got %d, want 401", c)
-	}
-	if f.keys.count(rkHang) != 1 {
-		t.Fatalf("the refresh did not reach the server")
-	}
+	require.Equal(t, http.StatusUnauthorized, f.serve(tok).Code, "unknown kid while the JWKS hangs")
+	eventually(t, "the refresh to reach the server", func() bool { return f.keys.FetchesWhile(wardentest.Hang) == 1 })
 	// The refresh is still hanging (nothing released it), yet the request
 	// was answered; a known kid is unaffected.
-	if c := f.serve(f.valid(0)).Code; c != http.StatusOK {
-		t.Fatalf("known kid while a refresh hangs: got %d, want 200", c)
-	}
+	require.Equal(t, http.StatusOK, f.serve(f.valid(0)).Code, "known kid while a refresh hangs")
 }
 
 func TestRemoteKeysStartup(t *testing.T) {
-	closed := httptest.NewServer(http.NotFoundHandler())
-	refused := closed.URL + "/keys"
-	closed.Close()
-	for _, m := range []rkMode{rk500, rkHTML, rkBadJSON, rkTruncated, rkHuge, rkHang, rkReset, rkEmpty, rkOffHost, rkManyRedirs, -1} {
+	t.Parallel()
+	iss := wardentest.NewIssuer(t)
+	refused := refusedURL(t) + "/keys"
+	for _, m := range []wardentest.Failure{wardentest.Status500, wardentest.HTMLPage, wardentest.BadJSON, wardentest.Truncated,
+		wardentest.Oversized, wardentest.Hang, wardentest.Reset, wardentest.EmptySet, wardentest.RedirectOffHost, wardentest.RedirectLoop, -1} {
 		name := "connection-refused"
 		if m >= 0 {
-			name = rkModeNames[m]
+			name = m.String()
 		}
 		t.Run(name, func(t *testing.T) {
-			iss := wardentest.NewIssuer(t)
-			keys := newRKServer(t, iss)
-			url := keys.URL()
-			if m < 0 {
-				url = refused
-			} else {
-				keys.set(m)
+			t.Parallel()
+			url, timeout := refused, 300*time.Millisecond
+			if m >= 0 {
+				keys := newRKServer(t, iss)
+				keys.Fail(m)
+				url = keys.URL
+			}
+			if m == wardentest.Hang {
+				timeout = 20 * time.Millisecond // a real-time bound, and all this case waits for
 			}
 			_, err := warden.New(warden.Config{
 				Issuers: []warden.IssuerConfig{{
@@ -497,43 +341,37 @@ func TestRemoteKeysStartup(t *testing.T) {
 					Audience: iss.Audience,
 					JWKSURL:  url,
 				}},
-				KeySetPolicy: warden.KeySetPolicy{FetchTimeout: 300 * time.Millisecond},
+				KeySetPolicy: warden.KeySetPolicy{FetchTimeout: timeout},
 			})
 			var kfe *warden.KeyFetchError
-			if !errors.As(err, &kfe) || kfe.Issuer != iss.URL || kfe.Err == nil {
-				t.Fatalf("New: got %v, want a *KeyFetchError naming %s", err, iss.URL)
-			}
-			if !strings.Contains(err.Error(), iss.URL) {
-				t.Fatalf("error %q does not name the issuer", err)
-			}
+			require.ErrorAs(t, err, &kfe, "New")
+			require.Equal(t, iss.URL, kfe.Issuer)
+			require.Error(t, kfe.Err)
+			require.Contains(t, err.Error(), iss.URL, "the error names the issuer")
 		})
 	}
 	t.Run("lazy", func(t *testing.T) {
-		iss := wardentest.NewIssuer(t)
+		t.Parallel()
 		keys := newRKServer(t, iss)
-		keys.set(rk500)
-		clock := &testClock{t: time.Unix(1_900_000_000, 0)}
-		iss.SetClock(clock.Now)
-		mw, err := warden.New(warden.Config{
+		keys.Fail(wardentest.Status500)
+		clock := newTestClock()
+		cfg := warden.Config{
 			Issuers: []warden.IssuerConfig{{
 				URL:      iss.URL,
 				Audience: iss.Audience,
-				JWKSURL:  keys.URL(),
+				JWKSURL:  keys.URL,
 			}},
 			Now:          clock.Now,
 			KeySetPolicy: warden.KeySetPolicy{LazyStart: true},
-		})
-		if err != nil {
-			t.Fatalf("New with LazyStart: %v", err)
 		}
-		defer mw.Close()
-		tok := iss.Mint(wardentest.Token{})
-		rkEventually(t, "the first attempt", func() bool { return mw.KeyStatus()[0].LastError != "" })
-		if _, err := mw.Verify(t.Context(), tok); !isReason(err, warden.ReasonKeysUnavailable) {
-			t.Fatalf("before any key set: got %v, want keys_unavailable", err)
-		}
-		keys.set(rkOK)
-		rkEventually(t, "the first key set", func() bool {
+		refreshes := recordRefreshes(&cfg)
+		mw := newMiddleware(t, cfg)
+		tok := iss.Mint(wardentest.Token{Claims: wardentest.Claims{"iat": clock.Now().Unix(), "exp": clock.Now().Add(5 * time.Minute).Unix()}})
+		require.Error(t, refreshes.await(t, 1).Err, "the first attempt")
+		_, err := mw.Verify(t.Context(), tok)
+		require.Equal(t, warden.ReasonKeysUnavailable, reasonOf(err), "before any key set: %v", err)
+		keys.Fail(wardentest.Healthy)
+		eventually(t, "the first key set", func() bool {
 			clock.Advance(2 * time.Second) // past the backoff
 			_, err := mw.Verify(t.Context(), tok)
 			return err == nil
@@ -541,48 +379,42 @@ func TestRemoteKeysStartup(t *testing.T) {
 	})
 }
 
-func isReason(err error, r warden.Reason) bool {
-	var we *warden.Error
-	return errors.As(err, &we) && we.Reason == r
-}
-
 func TestRemoteKeysRedirects(t *testing.T) {
+	t.Parallel()
+	iss := wardentest.NewIssuer(t)
 	for _, tc := range []struct {
 		name string
-		mode rkMode
+		mode wardentest.Failure
 		ok   bool
 	}{
-		{"same-host", rkSameHost, true},
-		{"more-than-three", rkManyRedirs, false},
-		{"other-host", rkOffHost, false},
+		{"same-host", wardentest.RedirectSameHost, true},
+		{"more-than-three", wardentest.RedirectLoop, false},
+		{"other-host", wardentest.RedirectOffHost, false},
 	} {
 		for _, supplied := range []bool{false, true} {
 			t.Run(fmt.Sprintf("%s/supplied-client=%v", tc.name, supplied), func(t *testing.T) {
-				iss := wardentest.NewIssuer(t)
+				t.Parallel()
 				keys := newRKServer(t, iss)
-				keys.set(tc.mode)
-				cfg := warden.Config{Issuers: []warden.IssuerConfig{{URL: iss.URL, Audience: iss.Audience, JWKSURL: keys.URL()}}}
+				keys.Fail(tc.mode)
+				cfg := warden.Config{Issuers: []warden.IssuerConfig{{URL: iss.URL, Audience: iss.Audience, JWKSURL: keys.URL}}}
 				if supplied {
 					cfg.HTTPClient = &http.Client{} // follows any redirect by itself
 				}
 				mw, err := warden.New(cfg)
 				if tc.ok {
-					if err != nil {
-						t.Fatalf("New: %v", err)
-					}
+					require.NoError(t, err, "New")
 					_ = mw.Close()
 					return
 				}
 				var kfe *warden.KeyFetchError
-				if !errors.As(err, &kfe) {
-					t.Fatalf("New: got %v, want a *KeyFetchError", err)
-				}
+				require.ErrorAs(t, err, &kfe, "New")
 			})
 		}
 	}
 }
 
 func TestRemoteKeysCacheControl(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		name        string
 		cacheCtl    string
@@ -596,40 +428,32 @@ func TestRemoteKeysCacheControl(t *testing.T) {
 		{"no max-age: one hour", "", 30 * time.Minute, 61 * time.Minute, 0},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
 			f := newRKFixture(t, func(c *warden.Config) { c.KeySetPolicy.MaxRefreshInterval = tc.maxInterval })
-			f.keys.cacheCtl.Store(tc.cacheCtl)
+			f.keys.SetCacheControl(tc.cacheCtl)
 			// Refresh once more so the schedule follows tc.cacheCtl.
-			f.iss.Rotate("rsa-2")
+			f.rotate("ec-2")
 			f.serve(f.valid(0))
-			before := f.keys.hits.Load()
+			before, done := f.keys.Fetches(), f.refreshes.count()
 			f.clock.Advance(tc.quiet)
 			f.serve(f.valid(0))
-			if got := f.keys.hits.Load(); got != before {
-				t.Fatalf("refreshed before %s", tc.quiet)
-			}
+			require.Equal(t, before, f.keys.Fetches(), "refreshed before %s", tc.quiet)
 			f.clock.Advance(tc.due - tc.quiet)
 			f.serve(f.valid(0))
-			rkEventually(t, "the scheduled refresh", func() bool { return f.keys.hits.Load() == before+1 })
+			f.refreshes.await(t, done+1)
+			require.Equal(t, before+1, f.keys.Fetches(), "the scheduled refresh")
 		})
 	}
 }
 
 func TestRemoteKeysUnconfiguredIssuerFetchesNothing(t *testing.T) {
-	var evilHits atomic.Int64
-	evil := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
-		evilHits.Add(1)
-		http.NotFound(w, nil)
-	}))
-	defer evil.Close()
+	t.Parallel()
+	evil := newHitCounter(t)
 	a, b := wardentest.NewIssuer(t), wardentest.NewIssuer(t)
-	mw, err := warden.New(warden.Config{Issuers: []warden.IssuerConfig{
+	mw := newMiddleware(t, warden.Config{Issuers: []warden.IssuerConfig{
 		{URL: a.URL, Audience: a.Audience, JWKSURL: a.JWKSURL()},
 		{URL: b.URL, Audience: b.Audience}, // discovery
 	}})
-	if err != nil {
-		t.Fatalf("New: %v", err)
-	}
-	defer mw.Close()
 	fa, fb := a.JWKSFetches(), b.JWKSFetches()
 	attacker := wardentest.NewECKey("atk")
 	for name, tok := range map[string]string{
@@ -638,24 +462,20 @@ func TestRemoteKeysUnconfiguredIssuerFetchesNothing(t *testing.T) {
 		"iss naming a discovery URL": a.Mint(wardentest.Token{Key: attacker, Claims: wardentest.Claims{"iss": evil.URL + "/.well-known/openid-configuration"}}),
 		"A's key, B's iss":           a.Mint(wardentest.Token{Claims: wardentest.Claims{"iss": b.URL}}), // H15: kid rsa-1 exists at B too
 	} {
-		if _, err := mw.Verify(t.Context(), tok); err == nil {
-			t.Errorf("%s: accepted", name)
-		}
+		_, err := mw.Verify(t.Context(), tok)
+		assert.Error(t, err, "%s: accepted", name)
 	}
-	if n := evilHits.Load(); n != 0 {
-		t.Fatalf("%d requests reached a server named only by a token", n)
-	}
-	if a.JWKSFetches() != fa || b.JWKSFetches() != fb {
-		t.Fatalf("configured issuers were fetched again: A %d→%d, B %d→%d", fa, a.JWKSFetches(), fb, b.JWKSFetches())
-	}
+	require.Zero(t, evil.hits.Load(), "requests to a server named only by a token")
+	require.Equal(t, fa, a.JWKSFetches(), "configured issuer A fetched again")
+	require.Equal(t, fb, b.JWKSFetches(), "configured issuer B fetched again")
 	for _, iss := range []*wardentest.Issuer{a, b} {
-		if _, err := mw.Verify(t.Context(), iss.Mint(wardentest.Token{})); err != nil {
-			t.Fatalf("token of %s: %v", iss.URL, err)
-		}
+		_, err := mw.Verify(t.Context(), iss.Mint(wardentest.Token{}))
+		require.NoError(t, err, "token of %s", iss.URL)
 	}
 }
 
 func TestRemoteKeysDiscovery(t *testing.T) {
+	t.Parallel()
 	type doc struct{ path, issuer, jwks string }
 	for _, tc := range []struct {
 		name      string
@@ -686,6 +506,7 @@ func TestRemoteKeysDiscovery(t *testing.T) {
 		{"no document", "/nothing-here", "", nil, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
 			iss := wardentest.NewIssuer(t)
 			if tc.docs != nil {
 				for _, d := range tc.docs(iss.URL) {
@@ -697,30 +518,23 @@ func TestRemoteKeysDiscovery(t *testing.T) {
 			if tc.discovery != "" {
 				cfg.Issuers[0].DiscoveryURL = iss.URL + tc.discovery
 			}
-			mw, err := warden.New(cfg)
 			if !tc.ok {
+				_, err := warden.New(cfg)
 				var kfe *warden.KeyFetchError
-				if !errors.As(err, &kfe) {
-					t.Fatalf("New: got %v, want a *KeyFetchError", err)
-				}
-				if iss.JWKSFetches() != 0 {
-					t.Fatalf("the JWK Set was fetched despite a rejected discovery")
-				}
+				require.ErrorAs(t, err, &kfe, "New")
+				require.Zero(t, iss.JWKSFetches(), "the JWK Set was fetched despite a rejected discovery")
 				return
 			}
-			if err != nil {
-				t.Fatalf("New: %v", err)
-			}
-			defer mw.Close()
+			mw := newMiddleware(t, cfg)
 			tok := iss.Mint(wardentest.Token{Claims: wardentest.Claims{"iss": cfg.Issuers[0].URL}})
-			if _, err := mw.Verify(t.Context(), tok); err != nil {
-				t.Fatalf("Verify: %v", err)
-			}
+			_, err := mw.Verify(t.Context(), tok)
+			require.NoError(t, err, "Verify")
 		})
 	}
 }
 
 func TestRemoteKeysConfigErrors(t *testing.T) {
+	t.Parallel()
 	for name, cfg := range map[string]warden.Config{
 		"http JWKS URL on a public host":      {Issuers: []warden.IssuerConfig{{URL: "https://idp.example", Audience: "a", JWKSURL: "http://idp.example/jwks"}}},
 		"http discovery URL on a public host": {Issuers: []warden.IssuerConfig{{URL: "https://idp.example", Audience: "a", DiscoveryURL: "http://idp.example/.well-known/openid-configuration"}}},
@@ -730,82 +544,65 @@ func TestRemoteKeysConfigErrors(t *testing.T) {
 	} {
 		t.Run(name, func(t *testing.T) {
 			mw, err := warden.New(cfg)
-			var kfe *warden.KeyFetchError
-			if err == nil || errors.As(err, &kfe) {
-				if mw != nil {
-					_ = mw.Close()
-				}
-				t.Fatalf("New: got %v, want a configuration error before any request", err)
+			if mw != nil {
+				_ = mw.Close()
 			}
+			var kfe *warden.KeyFetchError
+			require.Error(t, err, "New")
+			require.False(t, errors.As(err, &kfe), "New: got %v, want a configuration error before any request", err)
 		})
 	}
 }
 
+// TestRemoteKeysCloseStopsEverything is not parallel: it counts the
+// process's goroutines.
 func TestRemoteKeysCloseStopsEverything(t *testing.T) {
 	iss := wardentest.NewIssuer(t)
 	keys := newRKServer(t, iss)
-	hanging := wardentest.NewIssuer(t)
-	hangKeys := newRKServer(t, hanging)
-	hangKeys.set(rkHang)
+	hangKeys := wardentest.NewJWKSServer(t, wardentest.NewECKey("ec-1"))
+	hangKeys.Fail(wardentest.Hang)
 	baseline := runtime.NumGoroutine()
 	mw, err := warden.New(warden.Config{
 		Issuers: []warden.IssuerConfig{
-			{URL: iss.URL, Audience: iss.Audience, JWKSURL: keys.URL()},
-			{URL: hanging.URL, Audience: hanging.Audience, JWKSURL: hangKeys.URL()},
+			{URL: iss.URL, Audience: iss.Audience, JWKSURL: keys.URL},
+			{URL: "https://hanging.example", Audience: iss.Audience, JWKSURL: hangKeys.URL},
 		},
 		KeySetPolicy: warden.KeySetPolicy{LazyStart: true, FetchTimeout: time.Minute},
 	})
-	if err != nil {
-		t.Fatalf("New: %v", err)
-	}
+	require.NoError(t, err, "New")
 	tok := iss.Mint(wardentest.Token{})
-	rkEventually(t, "the first key set", func() bool { _, err := mw.Verify(t.Context(), tok); return err == nil })
-	rkEventually(t, "the hanging fetch", func() bool { return hangKeys.count(rkHang) == 1 })
-	if err := mw.Close(); err != nil {
-		t.Fatalf("Close: %v", err)
-	}
+	eventually(t, "the first key set", func() bool { _, err := mw.Verify(t.Context(), tok); return err == nil })
+	eventually(t, "the hanging fetch", func() bool { return hangKeys.FetchesWhile(wardentest.Hang) == 1 })
+	require.NoError(t, mw.Close())
 	_ = mw.Close() // idempotent
-	rkEventually(t, "background goroutines to exit", func() bool { return runtime.NumGoroutine() <= baseline })
+	eventually(t, "background goroutines to exit", func() bool { return runtime.NumGoroutine() <= baseline })
 	// A closed middleware keeps serving with the keys it holds and fetches
 	// nothing more.
-	fetches := keys.hits.Load()
-	if _, err := mw.Verify(t.Context(), iss.Mint(wardentest.Token{})); err != nil {
-		t.Fatalf("after Close: %v", err)
-	}
-	if _, err := mw.Verify(t.Context(), iss.Mint(wardentest.Token{Header: map[string]any{"kid": "new"}})); !isReason(err, warden.ReasonUnknownKID) {
-		t.Fatalf("unknown kid after Close: got %v, want unknown_kid", err)
-	}
-	if keys.hits.Load() != fetches {
-		t.Fatalf("a closed key source fetched")
-	}
+	fetches := keys.Fetches()
+	_, err = mw.Verify(t.Context(), iss.Mint(wardentest.Token{}))
+	require.NoError(t, err, "after Close")
+	_, err = mw.Verify(t.Context(), iss.Mint(wardentest.Token{Header: map[string]any{"kid": "new"}}))
+	require.Equal(t, warden.ReasonUnknownKID, reasonOf(err), "unknown kid after Close: %v", err)
+	require.Equal(t, fetches, keys.Fetches(), "a closed key source fetched")
 }
 
 // TestRemoteKeysOnRefresh: the refresh hook sees every attempt, its outcome
 // and the number of keys, for metrics.
 func TestRemoteKeysOnRefresh(t *testing.T) {
-	var mu sync.Mutex
-	var events []warden.KeyRefresh
-	f := newRKFixture(t, func(c *warden.Config) {
-		c.KeySetPolicy.OnRefresh = func(ev warden.KeyRefresh) {
-			mu.Lock()
-			defer mu.Unlock()
-			events = append(events, ev)
-		}
-	})
-	snapshot := func() []warden.KeyRefresh {
-		mu.Lock()
-		defer mu.Unlock()
-		return append([]warden.KeyRefresh(nil), events...)
-	}
+	t.Parallel()
+	f := newRKFixture(t, nil)
 	// New waited for the first fetch.
-	if got := snapshot(); len(got) != 1 || got[0].Err != nil || got[0].Keys != 3 || got[0].Issuer != f.iss.URL || got[0].Duration <= 0 {
-		t.Fatalf("after New: got %+v, want one successful refresh of 3 keys", got)
-	}
-	f.keys.set(rk500)
+	got := f.refreshes.all()
+	require.Len(t, got, 1, "refreshes after New")
+	require.NoError(t, got[0].Err)
+	require.Equal(t, 3, got[0].Keys)
+	require.Equal(t, f.iss.URL, got[0].Issuer)
+	require.Positive(t, got[0].Duration)
+	f.keys.Fail(wardentest.Status500)
 	f.clock.Advance(61 * time.Second) // past max-age=60: the refresh is due
 	f.serve(f.valid(0))
-	rkEventually(t, "the failed refresh to be reported", func() bool { return len(snapshot()) == 2 })
-	if ev := snapshot()[1]; ev.Err == nil || ev.Keys != 0 {
-		t.Fatalf("failed refresh: got %+v, want an error and 0 keys", ev)
-	}
+	ev := f.refreshes.await(t, 2)
+	require.Error(t, ev.Err, "failed refresh")
+	require.Zero(t, ev.Keys, "keys of a failed refresh")
+	require.Len(t, f.refreshes.all(), 2)
 }

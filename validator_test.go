@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
-	"errors"
 	"net/http"
 	"strconv"
 	"strings"
@@ -26,7 +25,8 @@ const contensisSample = "eyJ0eXAiOiJKV1QiLCJhbGciOiJSUzI1NiIsIng1dCI6IjlmcEhwSnM
 // TestRealWorldTokenShapes checks that the token shapes real issuers send
 // work with the default configuration.
 func TestRealWorldTokenShapes(t *testing.T) {
-	key := wardentest.NewRSAKey("9fpHpJs1fGgPnMEDGvcMnxqRfM0")
+	t.Parallel()
+	key := spareRSAKey("9fpHpJs1fGgPnMEDGvcMnxqRfM0")
 	parts := strings.Split(contensisSample, ".")
 	header, err := base64.RawURLEncoding.DecodeString(parts[0])
 	require.NoError(t, err)
@@ -47,7 +47,7 @@ func TestRealWorldTokenShapes(t *testing.T) {
 		{"Azure scp and azp", key.Sign("", []byte(`{"alg":"RS256","kid":"9fpHpJs1fGgPnMEDGvcMnxqRfM0","typ":"JWT"}`),
 			[]byte(`{"iss":"`+cmsIssuer+`","aud":"`+cmsIssuer+`/resources","exp":1488379358,"azp":"azure-app","scp":"Entry_Read"}`)), "azure-app", "azure-app"},
 	}
-	mw, err := warden.New(warden.Config{
+	mw := newMiddleware(t, warden.Config{
 		Issuers: []warden.IssuerConfig{{
 			URL:      cmsIssuer,
 			Audience: cmsIssuer + "/resources",
@@ -55,7 +55,6 @@ func TestRealWorldTokenShapes(t *testing.T) {
 		}},
 		Now: func() time.Time { return at },
 	})
-	require.NoError(t, err)
 	h := mw.Require("Entry_Read")(echoPrincipal)
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -79,6 +78,7 @@ func TestRealWorldTokenShapes(t *testing.T) {
 
 // TestStrictProfile covers the RFC 9068 profile switch.
 func TestStrictProfile(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t, func(c *warden.Config, _ *wardentest.Issuer) { c.StrictRFC9068 = true })
 	cases := []struct {
 		name   string
@@ -103,24 +103,14 @@ func TestStrictProfile(t *testing.T) {
 	}
 }
 
-func reasonOf(err error) warden.Reason {
-	if err == nil {
-		return warden.ReasonOK
-	}
-	var we *warden.Error
-	if errors.As(err, &we) {
-		return we.Reason
-	}
-	return "not a *warden.Error"
-}
-
 // TestHMACIssuer: HS256 only with an explicitly configured secret, and
 // never for an issuer whose keys come from a JWK Set.
 func TestHMACIssuer(t *testing.T) {
+	t.Parallel()
 	secret := []byte(strings.Repeat("s", 32))
 	long := []byte(strings.Repeat("l", 64))
 	iss := wardentest.NewIssuer(t)
-	mw, err := warden.New(warden.Config{
+	mw := newMiddleware(t, warden.Config{
 		Issuers: []warden.IssuerConfig{{
 			URL:        "https://hmac.test",
 			Audience:   "api",
@@ -130,7 +120,6 @@ func TestHMACIssuer(t *testing.T) {
 			{URL: "https://hmac-long.test", Audience: "api", HMACSecret: long},
 		},
 	})
-	require.NoError(t, err)
 	exp := time.Now().Add(time.Minute).Unix()
 	payload := func(issuer, aud string) []byte {
 		return []byte(`{"iss":"` + issuer + `","aud":"` + aud + `","sub":"s","exp":` + strconv.FormatInt(exp, 10) + `}`)
@@ -163,13 +152,13 @@ func TestHMACIssuer(t *testing.T) {
 // TestMultipleIssuers: each issuer's keys verify only its own tokens, and
 // each has its own audience.
 func TestMultipleIssuers(t *testing.T) {
+	t.Parallel()
 	a, b := wardentest.NewIssuer(t), wardentest.NewIssuer(t)
 	b.Audience = "https://b.api.test"
-	mw, err := warden.New(warden.Config{Issuers: []warden.IssuerConfig{
+	mw := newMiddleware(t, warden.Config{Issuers: []warden.IssuerConfig{
 		{URL: a.URL, Audience: a.Audience, JWKS: wardentest.JWKS(a.Keys()...)},
 		{URL: b.URL, Audience: b.Audience, JWKS: wardentest.JWKS(b.Keys()...)},
 	}})
-	require.NoError(t, err)
 	cases := []struct {
 		name   string
 		token  string
@@ -191,6 +180,7 @@ func TestMultipleIssuers(t *testing.T) {
 
 // TestPrincipal checks the accessors, the impersonation chain and Claims.
 func TestPrincipal(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t, nil)
 	token := f.iss.Mint(wardentest.Token{Claims: wardentest.Claims{
 		"sub": "alice", "client_id": "cms-app", "scope": "a b", "jti": "id-1", "tenant": "t1",
@@ -231,9 +221,7 @@ func TestPrincipal(t *testing.T) {
 func TestPrincipalClaimsExactNames(t *testing.T) {
 	t.Parallel()
 	iss := wardentest.NewIssuer(t)
-	mw, err := warden.New(warden.Config{Issuers: []warden.IssuerConfig{{URL: iss.URL, Audience: iss.Audience, JWKS: wardentest.JWKS(iss.Keys()...)}}})
-	require.NoError(t, err)
-	defer mw.Close()
+	mw := newMiddleware(t, warden.Config{Issuers: []warden.IssuerConfig{{URL: iss.URL, Audience: iss.Audience, JWKS: wardentest.JWKS(iss.Keys()...)}}})
 	type org struct {
 		ID   string `json:"id"`
 		Name string

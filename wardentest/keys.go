@@ -86,11 +86,18 @@ func rsaKeyOr(k *rsa.PrivateKey, kid string) *Key {
 
 // rsaPool holds RSA keys generated for NewIssuer, handed out so that no
 // two issuers of one top-level test share one, while other tests reuse
-// them (see NewIssuer).
+// them (see NewIssuer). Each slot's key is generated once, by the first
+// issuer that needs it; issuers of tests running in parallel that need the
+// same slot wait for that key rather than generate another.
 var rsaPool struct {
 	sync.Mutex
-	keys  []*rsa.PrivateKey
+	slots []*rsaSlot
 	taken map[string]int // top-level test name: keys handed out to it so far
+}
+
+type rsaSlot struct {
+	once sync.Once
+	key  *rsa.PrivateKey
 }
 
 // pooledRSAKey returns RSA key material no other issuer of t's top-level
@@ -103,23 +110,13 @@ func pooledRSAKey(t testing.TB) *rsa.PrivateKey {
 	}
 	n := rsaPool.taken[root]
 	rsaPool.taken[root] = n + 1
-	var k *rsa.PrivateKey
-	if n < len(rsaPool.keys) {
-		k = rsaPool.keys[n]
+	for len(rsaPool.slots) <= n {
+		rsaPool.slots = append(rsaPool.slots, &rsaSlot{})
 	}
+	slot := rsaPool.slots[n]
 	rsaPool.Unlock()
-	if k != nil {
-		return k
-	}
-	k = NewRSAKey("").Signer.(*rsa.PrivateKey) // generated outside the lock
-	rsaPool.Lock()
-	defer rsaPool.Unlock()
-	if n == len(rsaPool.keys) {
-		rsaPool.keys = append(rsaPool.keys, k)
-	} else if n < len(rsaPool.keys) {
-		k = rsaPool.keys[n] // another test generated it meanwhile
-	}
-	return k
+	slot.once.Do(func() { slot.key = NewRSAKey("").Signer.(*rsa.PrivateKey) }) // generated outside the pool's lock
+	return slot.key
 }
 
 // NewECKey generates a P-256 key for ES256.

@@ -1,15 +1,20 @@
 package wardentest_test
 
 import (
+	"cmp"
 	"encoding/base64"
 	"net/http"
 	"net/url"
 	"strings"
 	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 // TestTokenErrors asserts every RFC 6749 §5.2 error the endpoint answers.
 func TestTokenErrors(t *testing.T) {
+	t.Parallel()
 	iss := newTestIssuer(t)
 	const form = "application/x-www-form-urlencoded"
 	basic := func(id, secret string) http.Header {
@@ -62,10 +67,9 @@ func TestTokenErrors(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			req, err := http.NewRequest(cmpOr(tt.method, http.MethodPost), iss.URL+"/oauth/token", strings.NewReader(tt.body))
-			if err != nil {
-				t.Fatal(err)
-			}
+			t.Parallel()
+			req, err := http.NewRequest(cmp.Or(tt.method, http.MethodPost), iss.URL+"/oauth/token", strings.NewReader(tt.body))
+			require.NoError(t, err)
 			for k, v := range tt.header {
 				req.Header[k] = v
 			}
@@ -73,33 +77,19 @@ func TestTokenErrors(t *testing.T) {
 				req.Header.Set("Content-Type", tt.ctype)
 			}
 			resp, err := http.DefaultClient.Do(req)
-			if err != nil {
-				t.Fatal(err)
-			}
+			require.NoError(t, err)
 			body := decodeBody(t, resp, tt.wantStatus)
-			if body["error"] != tt.wantCode {
-				t.Errorf("error = %v, want %q", body["error"], tt.wantCode)
+			assert.Equal(t, tt.wantCode, body["error"])
+			d, _ := body["error_description"].(string)
+			assert.NotEmpty(t, d, "error_description")
+			assert.NotContains(t, d, "secret", "error_description: fixed text")
+			assert.NotContains(t, body, "access_token", "an error response carries an access_token")
+			if tt.wantStatus == http.StatusUnauthorized {
+				assert.Equal(t, `Basic realm="token", charset="UTF-8"`, resp.Header.Get("WWW-Authenticate"))
 			}
-			if d, _ := body["error_description"].(string); d == "" || strings.Contains(d, "secret") {
-				t.Errorf("error_description = %q, want fixed text", d)
-			}
-			if _, leak := body["access_token"]; leak {
-				t.Error("an error response carries an access_token")
-			}
-			challenge := resp.Header.Get("WWW-Authenticate")
-			if tt.wantStatus == http.StatusUnauthorized && challenge != `Basic realm="token", charset="UTF-8"` {
-				t.Errorf("WWW-Authenticate = %q, want the Basic challenge", challenge)
-			}
-			if tt.wantStatus == http.StatusMethodNotAllowed && resp.Header.Get("Allow") != "POST" {
-				t.Errorf("Allow = %q, want POST", resp.Header.Get("Allow"))
+			if tt.wantStatus == http.StatusMethodNotAllowed {
+				assert.Equal(t, "POST", resp.Header.Get("Allow"))
 			}
 		})
 	}
-}
-
-func cmpOr(s, def string) string {
-	if s == "" {
-		return def
-	}
-	return s
 }

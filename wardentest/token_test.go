@@ -3,20 +3,21 @@ package wardentest_test
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"net/http"
 	"net/url"
-	"slices"
 	"strconv"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
-	"github.com/wardenhq/warden"
-	"github.com/wardenhq/warden/wardentest"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 	"golang.org/x/oauth2"
 	"golang.org/x/oauth2/clientcredentials"
+
+	"github.com/wardenhq/warden"
+	"github.com/wardenhq/warden/wardentest"
 )
 
 // newTestIssuer starts an issuer with the clients the tests share.
@@ -36,9 +37,7 @@ func newTestIssuer(t *testing.T) *wardentest.Issuer {
 func verifier(t *testing.T, iss *wardentest.Issuer) *warden.Middleware {
 	t.Helper()
 	mw, err := warden.New(iss.Config())
-	if err != nil {
-		t.Fatalf("warden.New: %v", err)
-	}
+	require.NoError(t, err, "warden.New")
 	t.Cleanup(func() { _ = mw.Close() })
 	return mw
 }
@@ -47,6 +46,7 @@ func verifier(t *testing.T, iss *wardentest.Issuer) *warden.Middleware {
 // golang.org/x/oauth2 client in both authentication styles and checks what
 // a resource server makes of them.
 func TestClientCredentialsWithOAuth2Client(t *testing.T) {
+	t.Parallel()
 	iss := newTestIssuer(t)
 	mw := verifier(t, iss)
 	tests := []struct {
@@ -67,35 +67,25 @@ func TestClientCredentialsWithOAuth2Client(t *testing.T) {
 	for _, tt := range tests {
 		for _, style := range []oauth2.AuthStyle{oauth2.AuthStyleInHeader, oauth2.AuthStyleInParams} {
 			t.Run(tt.name+"/"+styleName(style), func(t *testing.T) {
+				t.Parallel()
 				cc := clientcredentials.Config{ClientID: tt.id, ClientSecret: tt.secret, TokenURL: iss.URL + "/oauth/token",
 					Scopes: tt.scopes, EndpointParams: tt.params, AuthStyle: style}
 				tok, err := cc.Token(context.Background())
-				if err != nil {
-					t.Fatalf("Token: %v", err)
-				}
-				if tok.TokenType != "Bearer" {
-					t.Errorf("token_type = %q, want Bearer", tok.TokenType)
-				}
-				if got := time.Until(tok.Expiry); got < 4*time.Minute || got > 5*time.Minute {
-					t.Errorf("token expires in %v, want about 5m", got)
-				}
+				require.NoError(t, err, "Token")
+				assert.Equal(t, "Bearer", tok.TokenType, "token_type")
+				expiresIn := time.Until(tok.Expiry)
+				assert.GreaterOrEqual(t, expiresIn, 4*time.Minute, "the token expires in about 5m")
+				assert.LessOrEqual(t, expiresIn, 5*time.Minute, "the token expires in about 5m")
 				p, err := mw.Verify(context.Background(), tok.AccessToken)
-				if err != nil {
-					t.Fatalf("Verify: %v", err)
-				}
-				if p.Subject() != tt.wantSubject || p.ClientID() != tt.id {
-					t.Errorf("subject, client = %q, %q, want %q, %q", p.Subject(), p.ClientID(), tt.wantSubject, tt.id)
-				}
-				if !slices.Equal(p.Scopes(), tt.wantScopes) {
-					t.Errorf("scopes = %q, want %q", p.Scopes(), tt.wantScopes)
-				}
+				require.NoError(t, err, "Verify")
+				assert.Equal(t, tt.wantSubject, p.Subject(), "subject")
+				assert.Equal(t, tt.id, p.ClientID(), "client")
+				assert.Equal(t, tt.wantScopes, p.Scopes(), "scopes")
 				var actor string
 				if a := p.Actor(); a != nil {
 					actor = a.Subject
 				}
-				if actor != tt.wantActor {
-					t.Errorf("actor = %q, want %q", actor, tt.wantActor)
-				}
+				assert.Equal(t, tt.wantActor, actor, "actor")
 			})
 		}
 	}
@@ -111,69 +101,64 @@ func styleName(s oauth2.AuthStyle) string {
 // TestTokenJSONBody covers client_secret_post in a JSON body, the shape the
 // seed vendors document, including impersonation.
 func TestTokenJSONBody(t *testing.T) {
+	t.Parallel()
 	iss := newTestIssuer(t)
 	mw := verifier(t, iss)
 	resp := post(t, iss, "application/json", `{"grant_type":"client_credentials","client_id":"impersonator","client_secret":"imp-secret","act_as":"bob"}`, nil)
 	body := decodeBody(t, resp, http.StatusOK)
-	if body["token_type"] != "Bearer" || body["expires_in"] != float64(300) || body["scope"] != "Entry_Read Entry_Write" {
-		t.Errorf("body = %v, want Bearer, 300 s, the user's permissions", body)
-	}
+	assert.Equal(t, "Bearer", body["token_type"])
+	assert.Equal(t, float64(300), body["expires_in"])
+	assert.Equal(t, "Entry_Read Entry_Write", body["scope"], "the user's permissions")
 	raw, _ := body["access_token"].(string)
 	p, err := mw.Verify(context.Background(), raw)
-	if err != nil {
-		t.Fatalf("Verify: %v", err)
-	}
+	require.NoError(t, err, "Verify")
 	var claims struct {
 		Act struct {
 			Sub string `json:"sub"`
 		} `json:"act"`
 		ActAs *string `json:"act_as"`
 	}
-	if err := p.Claims(&claims); err != nil {
-		t.Fatal(err)
-	}
-	if p.Subject() != "bob" || claims.Act.Sub != "impersonator" || claims.ActAs != nil {
-		t.Errorf("sub = %q, act.sub = %q, act_as = %v; want bob, impersonator, absent", p.Subject(), claims.Act.Sub, claims.ActAs)
-	}
+	require.NoError(t, p.Claims(&claims))
+	assert.Equal(t, "bob", p.Subject(), "sub")
+	assert.Equal(t, "impersonator", claims.Act.Sub, "act.sub")
+	assert.Nil(t, claims.ActAs, "act_as")
 }
 
 // TestTokenEndpointFakeClock checks that the endpoint mints on the issuer's
 // clock and that Config hands that clock to the middleware.
 func TestTokenEndpointFakeClock(t *testing.T) {
+	t.Parallel()
 	iss := newTestIssuer(t)
 	iss.TokenLifetime = time.Minute
+	var mu sync.Mutex
 	now := time.Date(2031, 5, 1, 12, 0, 0, 0, time.UTC)
-	iss.SetClock(func() time.Time { return now })
+	iss.SetClock(func() time.Time { mu.Lock(); defer mu.Unlock(); return now })
 	cfg := iss.StaticConfig()
 	mw, err := warden.New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	defer mw.Close()
 	resp := post(t, iss, "application/json", `{"grant_type":"client_credentials","client_id":"reader","client_secret":"reader-secret","scope":"Entry_Read"}`, nil)
 	body := decodeBody(t, resp, http.StatusOK)
-	if body["expires_in"] != float64(60) {
-		t.Errorf("expires_in = %v, want 60", body["expires_in"])
-	}
+	assert.Equal(t, float64(60), body["expires_in"])
 	raw, _ := body["access_token"].(string)
 	p, err := mw.Verify(context.Background(), raw)
-	if err != nil {
-		t.Fatalf("Verify on the issuer's clock: %v", err)
-	}
-	if !p.ExpiresAt().Equal(now.Add(time.Minute)) || !p.IssuedAt().Equal(now) {
-		t.Errorf("iat, exp = %v, %v; want %v and a minute later", p.IssuedAt(), p.ExpiresAt(), now)
-	}
+	require.NoError(t, err, "Verify on the issuer's clock")
+	assert.True(t, p.IssuedAt().Equal(now), "iat %v, want %v", p.IssuedAt(), now)
+	assert.True(t, p.ExpiresAt().Equal(now.Add(time.Minute)), "exp %v, want a minute after %v", p.ExpiresAt(), now)
 	// Two minutes later on the same clock the token has expired (leeway 60 s).
+	mu.Lock()
 	now = now.Add(2*time.Minute + time.Second)
+	mu.Unlock()
 	var we *warden.Error
-	if _, err := mw.Verify(context.Background(), raw); !errors.As(err, &we) || we.Reason != warden.ReasonExpired {
-		t.Errorf("Verify after expiry = %v, want %s", err, warden.ReasonExpired)
-	}
+	_, err = mw.Verify(context.Background(), raw)
+	require.ErrorAs(t, err, &we, "Verify after expiry")
+	assert.Equal(t, warden.ReasonExpired, we.Reason, "Verify after expiry")
 }
 
 // TestAddClientReplaces checks that re-registering a client takes effect for
 // both authentication methods.
 func TestAddClientReplaces(t *testing.T) {
+	t.Parallel()
 	iss := newTestIssuer(t)
 	iss.AddClient(wardentest.Client{ID: "reader", Secret: "rotated", Scopes: []string{"Entry_Read"}})
 	for _, tc := range []struct {
@@ -183,12 +168,14 @@ func TestAddClientReplaces(t *testing.T) {
 		for _, style := range []oauth2.AuthStyle{oauth2.AuthStyleInHeader, oauth2.AuthStyleInParams} {
 			cc := clientcredentials.Config{ClientID: "reader", ClientSecret: tc.secret, TokenURL: iss.URL + "/oauth/token", AuthStyle: style}
 			_, err := cc.Token(context.Background())
+			if tc.want == http.StatusOK {
+				assert.NoError(t, err, "%s with %q", styleName(style), tc.secret)
+				continue
+			}
 			var re *oauth2.RetrieveError
-			switch {
-			case tc.want == http.StatusOK && err != nil:
-				t.Errorf("%s with %q: %v", styleName(style), tc.secret, err)
-			case tc.want != http.StatusOK && (!errors.As(err, &re) || re.Response.StatusCode != tc.want || re.ErrorCode != "invalid_client"):
-				t.Errorf("%s with %q: err = %v, want %d invalid_client", styleName(style), tc.secret, err, tc.want)
+			if assert.ErrorAs(t, err, &re, "%s with %q", styleName(style), tc.secret) {
+				assert.Equal(t, tc.want, re.Response.StatusCode, "%s with %q", styleName(style), tc.secret)
+				assert.Equal(t, "invalid_client", re.ErrorCode, "%s with %q", styleName(style), tc.secret)
 			}
 		}
 	}
@@ -197,47 +184,33 @@ func TestAddClientReplaces(t *testing.T) {
 // TestNewIssuerAtMounted serves an issuer from a server of our own, as the
 // demo does, and checks its documents name that server.
 func TestNewIssuerAtMounted(t *testing.T) {
+	t.Parallel()
 	ext := wardentest.NewIssuer(t) // borrow a listener: serve a second issuer through Handle
 	iss := wardentest.NewIssuerAt(ext.URL + "/tenant")
 	ext.Handle("/tenant/.well-known/openid-configuration", http.StripPrefix("/tenant", iss))
 	resp, err := http.Get(ext.URL + "/tenant/.well-known/openid-configuration")
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	doc := decodeBody(t, resp, http.StatusOK)
-	if doc["issuer"] != ext.URL+"/tenant" || doc["jwks_uri"] != ext.URL+"/tenant/jwks.json" || doc["token_endpoint"] != ext.URL+"/tenant/oauth/token" {
-		t.Errorf("discovery = %v, want URLs under %s/tenant", doc, ext.URL)
-	}
-	if iss.Server != nil {
-		t.Error("NewIssuerAt started a server")
-	}
+	assert.Equal(t, ext.URL+"/tenant", doc["issuer"])
+	assert.Equal(t, ext.URL+"/tenant/jwks.json", doc["jwks_uri"])
+	assert.Equal(t, ext.URL+"/tenant/oauth/token", doc["token_endpoint"])
+	assert.Nil(t, iss.Server, "NewIssuerAt started a server")
 	iss.Close() // a no-op, must not panic
 	for _, bad := range []string{"", "/relative", "ftp://host", "http://host/?q=1", "http://host/#f"} {
-		func() {
-			defer func() {
-				if recover() == nil {
-					t.Errorf("NewIssuerAt(%q) did not panic", bad)
-				}
-			}()
-			wardentest.NewIssuerAt(bad)
-		}()
+		assert.Panics(t, func() { wardentest.NewIssuerAt(bad) }, "NewIssuerAt(%q)", bad)
 	}
 }
 
 func post(t *testing.T, iss *wardentest.Issuer, ctype, body string, header http.Header) *http.Response {
 	t.Helper()
 	req, err := http.NewRequest(http.MethodPost, iss.URL+"/oauth/token", strings.NewReader(body))
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	for k, v := range header {
 		req.Header[k] = v
 	}
 	req.Header.Set("Content-Type", ctype)
 	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	return resp
 }
 
@@ -246,42 +219,28 @@ func post(t *testing.T, iss *wardentest.Issuer, ctype, body string, header http.
 func decodeBody(t *testing.T, resp *http.Response, wantStatus int) map[string]any {
 	t.Helper()
 	defer resp.Body.Close()
-	if resp.StatusCode != wantStatus {
-		t.Errorf("status = %d, want %d", resp.StatusCode, wantStatus)
-	}
-	if cc := resp.Header.Get("Cache-Control"); cc != "no-store" {
-		t.Errorf("Cache-Control = %q, want no-store", cc)
-	}
-	if ct := resp.Header.Get("Content-Type"); ct != "application/json" {
-		t.Errorf("Content-Type = %q, want application/json", ct)
-	}
+	assert.Equal(t, wantStatus, resp.StatusCode, "status")
+	assert.Equal(t, "no-store", resp.Header.Get("Cache-Control"))
+	assert.Equal(t, "application/json", resp.Header.Get("Content-Type"))
 	var m map[string]any
-	if err := json.NewDecoder(resp.Body).Decode(&m); err != nil {
-		t.Fatalf("body is not JSON: %v", err)
-	}
+	require.NoError(t, json.NewDecoder(resp.Body).Decode(&m), "body is JSON")
 	return m
 }
 
 // TestConfigFakeClockRotation runs the middleware from Config (keys fetched
 // over loopback) on a fake clock far from now, and follows a rotation.
 func TestConfigFakeClockRotation(t *testing.T) {
+	t.Parallel()
 	iss := newTestIssuer(t)
 	now := time.Date(2040, 1, 1, 0, 0, 0, 0, time.UTC)
 	var mu sync.Mutex
 	iss.SetClock(func() time.Time { mu.Lock(); defer mu.Unlock(); return now })
-	mw, err := warden.New(iss.Config())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer mw.Close()
+	mw := verifier(t, iss)
 	cc := clientcredentials.Config{ClientID: "reader", ClientSecret: "reader-secret", TokenURL: iss.URL + "/oauth/token"}
 	tok, err := cc.Token(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := mw.Verify(context.Background(), tok.AccessToken); err != nil {
-		t.Fatalf("Verify on the fake clock: %v", err)
-	}
+	require.NoError(t, err)
+	_, err = mw.Verify(context.Background(), tok.AccessToken)
+	require.NoError(t, err, "Verify on the fake clock")
 	fetches := iss.JWKSFetches()
 	mu.Lock()
 	now = now.Add(time.Hour)
@@ -289,20 +248,15 @@ func TestConfigFakeClockRotation(t *testing.T) {
 	iss.Rotate("rsa-2")
 	rotated := iss.Scoped("Entry_Read")
 	p, err := mw.Verify(context.Background(), rotated)
-	if err != nil {
-		t.Fatalf("Verify after rotation: %v", err)
-	}
-	if got := iss.JWKSFetches(); got != fetches+1 {
-		t.Errorf("JWKS fetches after rotation = %d, want %d", got, fetches+1)
-	}
-	if !p.IssuedAt().Equal(now) {
-		t.Errorf("iat = %v, want the fake clock's %v", p.IssuedAt(), now)
-	}
+	require.NoError(t, err, "Verify after rotation")
+	assert.Equal(t, fetches+1, iss.JWKSFetches(), "JWKS fetches after rotation")
+	assert.True(t, p.IssuedAt().Equal(now), "iat %v, want the fake clock's %v", p.IssuedAt(), now)
 }
 
 // TestTokenEndpointConcurrent requests tokens while clients are added, for
 // the race detector.
 func TestTokenEndpointConcurrent(t *testing.T) {
+	t.Parallel()
 	iss := newTestIssuer(t)
 	var wg sync.WaitGroup
 	errs := make(chan error, 16)
@@ -327,6 +281,6 @@ func TestTokenEndpointConcurrent(t *testing.T) {
 	wg.Wait()
 	close(errs)
 	for err := range errs {
-		t.Error(err)
+		assert.NoError(t, err)
 	}
 }

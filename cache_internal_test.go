@@ -1,7 +1,14 @@
 package warden
 
 import (
+	"context"
+	"crypto/ed25519"
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/json"
 	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"reflect"
 	"runtime"
 	"strings"
@@ -11,16 +18,168 @@ import (
 	"time"
 	"unsafe"
 
+	"github.com/golang-jwt/jwt/v5"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
 	"github.com/wardenhq/warden/internal/jwks"
 )
 
-// ctFixture returns a core that builds principals, a key source and key to
-// cache them under, and the clock's now.
+// The token cache's own structure: its bounds, its CLOCK eviction, the
+// memory it counts and retains. How a request sees the cache is tested
+// from outside, in cache_test.go. Tokens are signed here with a fresh
+// Ed25519 key, the cheapest real signature, and the clock stands still.
+
+const (
+	ctIssuer   = "https://issuer.cache.test"
+	ctAudience = "https://api.cache.test"
+)
+
+// ctKeys is a test issuer: one Ed25519 key "ed-1" and a fixed now.
+type ctKeys struct {
+	priv ed25519.PrivateKey
+	jwks []byte
+	now  time.Time
+}
+
+func newCTKeys(tb testing.TB) *ctKeys {
+	tb.Helper()
+	pub, priv, err := ed25519.GenerateKey(rand.Reader)
+	require.NoError(tb, err)
+	jwks, _ := json.Marshal(map[string]any{"keys": []map[string]any{{
+		"kty": "OKP", "crv": "Ed25519", "kid": "ed-1", "alg": "EdDSA", "use": "sig",
+		"x": base64.RawURLEncoding.EncodeToString(pub),
+	}}})
+	return &ctKeys{priv: priv, jwks: jwks, now: time.Unix(1_800_000_000, 0)}
+}
+
+func (k *ctKeys) clock() time.Time { return k.now }
+
+// mint signs a token valid for five minutes from now.
+func (k *ctKeys) mint(tb testing.TB, scope, jti string) string {
+	tb.Helper()
+	tok := jwt.NewWithClaims(jwt.SigningMethodEdDSA, jwt.MapClaims{
+		"iss": ctIssuer, "aud": ctAudience, "sub": "user-1", "client_id": "client-1",
+		"iat": k.now.Unix(), "exp": k.now.Add(5 * time.Minute).Unix(), "jti": jti, "scope": scope,
+	})
+	tok.Header["kid"] = "ed-1"
+	s, err := tok.SignedString(k.priv)
+	require.NoError(tb, err)
+	return s
+}
+
+// middleware trusts the key with a token cache of the given size.
+func (k *ctKeys) middleware(tb testing.TB, size int) *Middleware {
+	tb.Helper()
+	m, err := New(Config{Issuers: []IssuerConfig{{URL: ctIssuer, Audience: ctAudience, JWKS: k.jwks}}, TokenCacheSize: size, Now: k.clock})
+	require.NoError(tb, err)
+	tb.Cleanup(func() { _ = m.Close() })
+	return m
+}
+
+// ctStaticSource is a static source of the test keys, and its key.
+func ctStaticSource(tb testing.TB, keys *ctKeys) (*jwks.Static, *jwks.Key) {
+	tb.Helper()
+	set, err := jwks.Parse(keys.jwks)
+	require.NoError(tb, err)
+	src := jwks.NewStatic(set, keys.clock())
+	k, err := src.Key(context.Background(), "ed-1", true, "EdDSA")
+	require.NoError(tb, err)
+	return src, k
+}
+
+// ctSource is a key source whose set can be replaced, as a remote source's
+// is on rotation.
+type ctSource struct {
+	jwks.Source
+	mu  sync.Mutex
+	set *jwks.Set
+}
+
+func (s *ctSource) Key(_ context.Context, kid string, hasKID bool, alg string) (*jwks.Key, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if k, ok := s.set.Find(kid, hasKID, alg); ok {
+		return k, nil
+	}
+	return nil, jwks.ErrUnknownKID
+}
+
+func (s *ctSource) Holds(k *jwks.Key) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.set.Holds(k)
+}
+
+// ctFixture returns a verifier that builds principals, a key source and key
+// to cache them under, and the clock's now.
 func ctFixture(t *testing.T) (*verifier, *jwks.Static, *jwks.Key, time.Time) {
 	t.Helper()
 	keys := newCTKeys(t)
 	src, key := ctStaticSource(t, keys)
 	return keys.middleware(t, 0).tokens, src, key, keys.clock()
+}
+
+// TestTokenCacheBounds checks the entry and byte bounds of the cache itself
+// at sizes where minting real tokens would be slow.
+func TestTokenCacheBounds(t *testing.T) {
+	t.Parallel()
+	keys := newCTKeys(t)
+	src, key := ctStaticSource(t, keys)
+	now := keys.clock()
+	p := &Principal{expiresAt: now.Add(time.Hour)}
+	for _, size := range []int{1, 2, 7, 1000, defaultTokenCacheSize} {
+		c := newTokenCache(size)
+		for i := range 10 * size {
+			c.put(fmt.Sprint("token-", i), p, src, key, time.Minute, now)
+		}
+		assert.NotZero(t, c.len(), "size %d: entries after %d puts", size, 10*size)
+		assert.LessOrEqual(t, c.len(), size, "size %d: entries after %d puts", size, 10*size)
+	}
+	// Byte bound: large tokens evict by size before the count is reached.
+	c := newTokenCache(1000)
+	c.maxBytes = 256 << 10
+	big := strings.Repeat("x", 4096)
+	for i := range 1000 {
+		c.put(fmt.Sprintf("%d-%s", i, big), p, src, key, time.Minute, now)
+		require.LessOrEqual(t, c.bytes, c.maxBytes, "bytes counted after %d puts", i+1)
+	}
+	assert.NotZero(t, c.len(), "entries of 4 KiB under a 256 KiB bound")
+	assert.Less(t, c.len(), 1000/4, "entries of 4 KiB under a 256 KiB bound")
+	// An entry already past exp+leeway is never stored.
+	c = newTokenCache(10)
+	c.put("stale", &Principal{expiresAt: now.Add(-2 * time.Minute)}, src, key, time.Minute, now)
+	assert.Zero(t, c.len(), "stale token cached")
+}
+
+// TestTokenCacheKeyLeavesSet: when the key that verified a cached token
+// leaves its issuer's key source, the token is refused at once.
+func TestTokenCacheKeyLeavesSet(t *testing.T) {
+	t.Parallel()
+	keys := newCTKeys(t)
+	m := keys.middleware(t, 0)
+	ti := m.tokens.issuers[ctIssuer]
+	set, err := jwks.Parse(keys.jwks)
+	require.NoError(t, err)
+	src := &ctSource{Source: ti.keys, set: set}
+	ti.keys = src
+	h := m.Authenticate(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusNoContent) }))
+	tok := keys.mint(t, "", "jti-rot")
+	serve := func() int {
+		r := httptest.NewRequest(http.MethodGet, "/", nil)
+		r.Header.Set("Authorization", "Bearer "+tok)
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, r)
+		return w.Code
+	}
+	require.Equal(t, http.StatusNoContent, serve(), "before rotation")
+	_, ok := m.tokens.tokens.get(tok, keys.clock())
+	require.True(t, ok, "token cached after a successful request")
+	src.mu.Lock()
+	src.set = &jwks.Set{}
+	src.mu.Unlock()
+	assert.Equal(t, http.StatusUnauthorized, serve(), "after the key left the set")
+	assert.Zero(t, m.tokens.tokens.len(), "revoked entry still cached")
 }
 
 // ctHeap returns the live heap after a full collection.
@@ -46,23 +205,17 @@ func TestTokenCacheHoldsSize(t *testing.T) {
 			for i := range size {
 				c.put(fmt.Sprint("token-", i), p, src, key, 0, now)
 			}
-			if n := c.len(); n != size {
-				t.Errorf("after %d distinct puts: %d entries, want %d", size, n, size)
-			}
+			assert.Equal(t, size, c.len(), "entries after %d distinct puts", size)
 			misses := 0
 			for i := range size {
 				if _, ok := c.get(fmt.Sprint("token-", i), now); !ok {
 					misses++
 				}
 			}
-			if misses != 0 {
-				t.Errorf("%d of %d tokens missed, want 0", misses, size)
-			}
+			assert.Zero(t, misses, "tokens of %d missed", size)
 			for i := range size {
 				c.put(fmt.Sprint("more-", i), p, src, key, 0, now)
-				if n := c.len(); n != size {
-					t.Fatalf("after %d more puts: %d entries, want %d", i+1, n, size)
-				}
+				require.Equal(t, size, c.len(), "entries after %d more puts", i+1)
 			}
 		})
 	}
@@ -96,9 +249,7 @@ func TestTokenCacheKeepsHotEntries(t *testing.T) {
 		}
 	}
 	// Evictions past clockMaxScan may take a hot entry; nearly all stay.
-	if lost > size/2/20 {
-		t.Errorf("%d of %d hot entries evicted by one-shot tokens in the last round, want ≤ %d", lost, size/2, size/2/20)
-	}
+	assert.LessOrEqual(t, lost, size/2/20, "hot entries of %d evicted by one-shot tokens in the last round", size/2)
 }
 
 // TestTokenCacheExpiredFirst: the hand evicts an expired entry even when
@@ -120,21 +271,16 @@ func TestTokenCacheExpiredFirst(t *testing.T) {
 		c.put(name, p, src, key, 0, now)
 	}
 	for _, name := range names { // every entry hit: every reference bit set
-		if _, ok := c.get(name, now); !ok {
-			t.Fatalf("%s: miss before any eviction", name)
-		}
+		_, ok := c.get(name, now)
+		require.True(t, ok, "%s: miss before any eviction", name)
 	}
 	later := now.Add(2 * time.Minute)
 	c.put("new", long, src, key, 0, later)
 	for _, name := range append(names, "new") {
 		_, ok := c.get(name, later)
-		if want := name != "short"; ok != want {
-			t.Errorf("%s cached: %v, want %v", name, ok, want)
-		}
+		assert.Equal(t, name != "short", ok, "%s cached", name)
 	}
-	if n := c.len(); n != size {
-		t.Errorf("%d entries, want %d", n, size)
-	}
+	assert.Equal(t, size, c.len(), "entries")
 }
 
 // TestTokenCacheInvariants runs puts, hits, expiries and revocations from
@@ -173,34 +319,26 @@ func TestTokenCacheInvariants(t *testing.T) {
 				})
 			}
 			wg.Wait()
-			if hits.Load() == 0 {
-				t.Errorf("no hits: the cache held nothing")
-			}
+			assert.NotZero(t, hits.Load(), "hits: the cache held nothing")
 			c.mu.Lock()
 			defer c.mu.Unlock()
-			if len(c.ring) > size || c.bytes > c.maxBytes {
-				t.Errorf("%d entries and %d bytes, bounds %d and %d", len(c.ring), c.bytes, size, c.maxBytes)
-			}
+			assert.LessOrEqual(t, len(c.ring), size, "entries")
+			assert.LessOrEqual(t, c.bytes, c.maxBytes, "bytes")
 			want, inShards := fixed, 0
 			for i := range c.shards {
 				s := &c.shards[i]
 				inShards += len(s.entries)
 				want += s.peak * entrySlotBytes
 				for h, e := range s.entries {
-					if e.hash != h || e.index < 0 || e.index >= len(c.ring) || c.ring[e.index] != e {
-						t.Errorf("shard entry %x is not at its ring position %d", h, e.index)
-					}
+					assert.True(t, e.hash == h && e.index >= 0 && e.index < len(c.ring) && c.ring[e.index] == e,
+						"shard entry %x is at its ring position %d", h, e.index)
 				}
 			}
 			for _, e := range c.ring {
 				want += e.cost
 			}
-			if inShards != len(c.ring) {
-				t.Errorf("shards hold %d entries, the ring %d", inShards, len(c.ring))
-			}
-			if c.bytes != want {
-				t.Errorf("%d bytes counted, want %d", c.bytes, want)
-			}
+			assert.Equal(t, len(c.ring), inShards, "entries in the shards and in the ring")
+			assert.Equal(t, want, c.bytes, "bytes counted")
 		})
 	}
 }
@@ -237,16 +375,10 @@ func TestEntryCostMatchesHeap(t *testing.T) {
 			measured := ctHeap() - before
 			counted := int64(c.bytes - counted0)
 			runtime.KeepAlive(toks)
-			if c.len() != sh.n {
-				t.Fatalf("%d entries, want %d", c.len(), sh.n)
-			}
+			require.Equal(t, sh.n, c.len(), "entries")
 			t.Logf("%d entries: counted %d B (%d B each), heap grew %d B", sh.n, counted, counted/int64(sh.n), measured)
-			if counted < measured {
-				t.Errorf("counted %d bytes, fewer than the %d the heap grew", counted, measured)
-			}
-			if counted > measured*6/5 {
-				t.Errorf("counted %d bytes, more than 1.2 × the %d the heap grew", counted, measured)
-			}
+			assert.GreaterOrEqual(t, counted, measured, "bytes counted, at least what the heap grew")
+			assert.LessOrEqual(t, counted, measured*6/5, "bytes counted, at most 1.2 × what the heap grew")
 		})
 	}
 }
@@ -258,7 +390,7 @@ func TestEntryCostMatchesHeap(t *testing.T) {
 // not a share of the bound.
 func TestTokenCacheMemoryBound(t *testing.T) {
 	// Not parallel: the heap is measured.
-	if ctRaceEnabled() {
+	if raceEnabled() {
 		t.Skip("-race makes the flood ten times slower and changes no allocation; TestTokenCacheInvariants covers races")
 	}
 	const slack = 1 << 20
@@ -269,29 +401,26 @@ func TestTokenCacheMemoryBound(t *testing.T) {
 	fixed := c.bytes
 	first := g.token(t, 0)
 	c.put(first.raw, first.p, src, key, 0, now)
-	// Twice as many tokens as the bound holds, by the cost of the first.
+	// Twice as many tokens as the bound holds, by the cost of the first,
+	// from GOMAXPROCS goroutines; the heap is read once they are done.
 	n := min(2*tokenCacheMaxBytes/max(c.bytes-fixed, 1), 4*defaultTokenCacheSize)
-	for i := 1; i < n; i++ {
-		tk := g.token(t, i)
-		c.put(tk.raw, tk.p, src, key, 0, now)
-	}
+	require.NoError(t, ctEach(n-1, func(i int) error {
+		tk, err := g.build(i + 1)
+		if err == nil {
+			c.put(tk.raw, tk.p, src, key, 0, now)
+		}
+		return err
+	}))
 	retained := ctHeap() - before
 	entries := c.len()
 	runtime.KeepAlive(c)
 	t.Logf("%d tokens of %d bytes: %d entries, %d bytes counted, heap retains %d bytes (bound %d)",
 		n, len(first.raw), entries, c.bytes, retained, tokenCacheMaxBytes)
-	if entries == 0 || entries >= n {
-		t.Fatalf("%d entries after %d puts, want some evicted and some cached", entries, n)
-	}
-	if c.bytes > tokenCacheMaxBytes {
-		t.Errorf("counted %d bytes, bound %d", c.bytes, tokenCacheMaxBytes)
-	}
-	if retained > tokenCacheMaxBytes+slack {
-		t.Errorf("the cache retains %d bytes of heap, bound %d (+%d slack)", retained, tokenCacheMaxBytes, slack)
-	}
-	if retained < tokenCacheMaxBytes*3/4 {
-		t.Errorf("the cache retains %d bytes, under 3/4 of its bound %d: the byte bound is not what limits it", retained, tokenCacheMaxBytes)
-	}
+	require.NotZero(t, entries, "entries after %d puts: some cached", n)
+	require.Less(t, entries, n, "entries after %d puts: some evicted", n)
+	assert.LessOrEqual(t, c.bytes, tokenCacheMaxBytes, "bytes counted")
+	assert.LessOrEqual(t, retained, int64(tokenCacheMaxBytes+slack), "heap the cache retains (bound + slack)")
+	assert.GreaterOrEqual(t, retained, int64(tokenCacheMaxBytes*3/4), "heap the cache retains: the byte bound is what limits it")
 }
 
 // TestTokenEntryOwnsPrincipal: the entry's principal equals the verifier's
@@ -303,19 +432,16 @@ func TestTokenEntryOwnsPrincipal(t *testing.T) {
 	tk := ctTokens(t, c0, now, 1, ctShape{scopes: 5, audiences: 3, actors: 3})[0]
 	tk.p.issuedAt = now // every field set
 	e := newTokenEntry(tk.raw, tk.p)
-	if !reflect.DeepEqual(e.principal, *tk.p) {
-		t.Fatalf("entry principal differs from the verifier's:\n got %+v\nwant %+v", e.principal, *tk.p)
-	}
-	if e.raw != tk.raw || unsafe.StringData(e.raw) == unsafe.StringData(tk.raw) {
-		t.Errorf("entry token is not an equal copy")
-	}
+	require.Equal(t, *tk.p, e.principal, "the entry's principal and the verifier's")
+	assert.Equal(t, tk.raw, e.raw, "the entry's token")
+	assert.True(t, unsafe.StringData(e.raw) != unsafe.StringData(tk.raw), "the entry's token is a copy")
 	ctDisjoint(t, "Principal", reflect.ValueOf(e.principal), reflect.ValueOf(*tk.p))
 
 	// A principal with nothing to copy stays as it is.
 	empty := &Principal{scopes: []string{}, scheme: SchemeBasic}
-	if e := newTokenEntry("t", empty); !reflect.DeepEqual(e.principal, *empty) || e.principal.scopes == nil {
-		t.Errorf("empty principal copied as %+v, want %+v", e.principal, *empty)
-	}
+	e = newTokenEntry("t", empty)
+	assert.Equal(t, *empty, e.principal, "an empty principal's copy")
+	assert.NotNil(t, e.principal.scopes, "an empty principal's copy keeps empty scopes")
 }
 
 // ctDisjoint fails unless got and want, equal values, share no memory:
