@@ -22,7 +22,7 @@ func introInternalMiddleware(t testing.TB, endpoint string, now func() time.Time
 	t.Helper()
 	mw, err := New(Config{
 		Issuers: []IssuerConfig{{URL: "https://as.internal.test", Audience: "https://api.internal.test",
-			HMACSecret: []byte("0123456789abcdef0123456789abcdef"),
+			HMACSecret:    []byte("0123456789abcdef0123456789abcdef"),
 			Introspection: Introspection{Endpoint: endpoint, ClientID: "rs", ClientSecret: "s"}}},
 		Now:    now,
 		Logger: slog.New(slog.DiscardHandler),
