@@ -592,3 +592,63 @@ func TestIntrospectionJWT(t *testing.T) {
 		})
 	}
 }
+
+// TestIntrospectionIssuerOutage: every way the wardentest issuer's
+// endpoint can fail is a 503 with Retry-After, never a 401 and never an
+// admission; once it recovers, the token is admitted. The endpoint is
+// found by discovery.
+func TestIntrospectionIssuerOutage(t *testing.T) {
+	t.Parallel()
+	for _, failure := range wardentest.Failures() {
+		t.Run(failure.String(), func(t *testing.T) {
+			t.Parallel()
+			iss := wardentest.NewIssuer(t)
+			iss.Audience = introAudience
+			iss.AddClient(wardentest.Client{ID: "rs", Secret: "rs-secret"})
+			f := newIntroFixture(t, nil, warden.Introspection{ClientID: "rs", ClientSecret: "rs-secret", Timeout: 500 * time.Millisecond},
+				func(c *warden.Config) {
+					c.Issuers[0].URL, c.Issuers[0].JWKS, c.Issuers[0].JWKSURL = iss.URL, nil, iss.JWKSURL()
+				})
+			iss.SetClock(f.clock.Now)
+			tok := iss.MintOpaque(wardentest.Token{Claims: wardentest.Claims{"scope": "read"}})
+			iss.FailIntrospection(failure)
+			want := warden.ReasonIntrospectionUnavailable
+			if failure == wardentest.Slow {
+				want = warden.ReasonOK // 100 ms, within the timeout
+			}
+			f.do(t, tok, "read").check(t, want)
+			iss.FailIntrospection(wardentest.Healthy)
+			f.do(t, tok, "read").check(t, warden.ReasonOK)
+		})
+	}
+}
+
+// TestIntrospectionLazyDiscovery: with KeySetPolicy.LazyStart, New does
+// not wait for the discovery document; requests get 503 until the
+// endpoint is found, then are answered.
+func TestIntrospectionLazyDiscovery(t *testing.T) {
+	t.Parallel()
+	iss := wardentest.NewIssuer(t)
+	iss.Audience = introAudience
+	iss.AddClient(wardentest.Client{ID: "rs", Secret: "rs-secret"})
+	docs := newIntroEndpoint(t, func(w http.ResponseWriter, _ *http.Request) { http.Error(w, "down", 503) })
+	f := newIntroFixture(t, nil, warden.Introspection{ClientID: "rs", ClientSecret: "rs-secret"}, func(c *warden.Config) {
+		c.Issuers[0].URL, c.Issuers[0].DiscoveryURL, c.Issuers[0].JWKS = iss.URL, docs.URL, nil
+		c.KeySetPolicy.LazyStart = true
+	})
+	iss.SetClock(f.clock.Now)
+	tok := iss.MintOpaque(wardentest.Token{Claims: wardentest.Claims{"scope": "read"}})
+	f.do(t, tok, "read").check(t, warden.ReasonIntrospectionUnavailable)
+	if iss.Introspections() != 0 {
+		t.Errorf("an introspection call without an endpoint")
+	}
+	// The next discovery is due 5 s of real time later: a new middleware
+	// shows the success path.
+	ok := newIntroFixture(t, nil, warden.Introspection{ClientID: "rs", ClientSecret: "rs-secret"}, func(c *warden.Config) {
+		c.Issuers[0].URL = iss.URL
+		c.KeySetPolicy.LazyStart = true
+	})
+	iss.SetClock(ok.clock.Now)
+	tok = iss.MintOpaque(wardentest.Token{Claims: wardentest.Claims{"scope": "read"}})
+	ok.do(t, tok, "read").check(t, warden.ReasonOK)
+}
