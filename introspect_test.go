@@ -457,7 +457,7 @@ func TestIntrospectionCache(t *testing.T) {
 	})
 	t.Run("failures are not remembered", func(t *testing.T) {
 		t.Parallel()
-		ep := newIntroEndpoint(t, func(w http.ResponseWriter, _ *http.Request) { http.Error(w, "down", 503) })
+		ep := newIntroEndpoint(t, func(w http.ResponseWriter, _ *http.Request) { http.Error(w, "down", http.StatusServiceUnavailable) })
 		f := newIntroFixture(t, nil, introBasic(ep.URL), nil)
 		f.do(t, "tok", "read").check(t, warden.ReasonIntrospectionUnavailable)
 		ep.setAnswer(jsonAnswer(introAnswer(f.clock)))
@@ -631,7 +631,7 @@ func TestIntrospectionLazyDiscovery(t *testing.T) {
 	iss := wardentest.NewIssuer(t)
 	iss.Audience = introAudience
 	iss.AddClient(wardentest.Client{ID: "rs", Secret: "rs-secret"})
-	docs := newIntroEndpoint(t, func(w http.ResponseWriter, _ *http.Request) { http.Error(w, "down", 503) })
+	docs := newIntroEndpoint(t, func(w http.ResponseWriter, _ *http.Request) { http.Error(w, "down", http.StatusServiceUnavailable) })
 	f := newIntroFixture(t, nil, warden.Introspection{ClientID: "rs", ClientSecret: "rs-secret"}, func(c *warden.Config) {
 		c.Issuers[0].URL, c.Issuers[0].DiscoveryURL, c.Issuers[0].JWKS = iss.URL, docs.URL, nil
 		c.KeySetPolicy.LazyStart = true
