@@ -213,8 +213,9 @@ type IssuerConfig struct {
 // "exp" and "nbf" hold with Config.Leeway, and its "token_type" (if
 // present) names an access token; its scope, client_id, sub, act and the
 // rest then make the same Principal a JWT with those claims would.
-// Endpoint failures (unreachable, slow, 5xx, not JSON, 401/403 to our
-// credentials) refuse with 503 and Retry-After, never 401.
+// Principal.Claims decodes the answer. Endpoint failures (unreachable,
+// slow, 5xx, not JSON, 401/403 to our credentials) refuse with 503 and
+// Retry-After, never 401.
 type Introspection struct {
 	// Endpoint is the introspection endpoint (https, or http on a
 	// loopback host). Empty: the "introspection_endpoint" of the issuer's
