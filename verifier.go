@@ -73,7 +73,10 @@ func (v *verifier) close() {
 	}
 }
 
-// verify verifies a token, using the cache of verified tokens.
+// verify verifies a token, using the cache of verified tokens. A token
+// that is not a JWT goes to the introspecting issuer, if any; every token
+// is then checked against the deny-list, and a JWT of an issuer that
+// introspects JWTs must also be active.
 func (v *verifier) verify(ctx context.Context, raw string) (*Principal, *Error) {
 	if v.opaque != nil && strings.Count(raw, ".") != 2 {
 		return v.opaque.principal(ctx, raw, v.revoked) // surely not a JWT
