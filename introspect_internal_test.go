@@ -22,8 +22,10 @@ func introInternalMiddleware(t testing.TB, endpoint string, now func() time.Time
 	t.Helper()
 	mw, err := New(Config{
 		Issuers: []IssuerConfig{{URL: "https://as.internal.test", Audience: "https://api.internal.test",
-			HMACSecret:    []byte("0123456789abcdef0123456789abcdef"),
-			Introspection: Introspection{Endpoint: endpoint, ClientID: "rs", ClientSecret: "s"}}},
+			HMACSecret: []byte("0123456789abcdef0123456789abcdef"),
+			// A long bound: the coalescing test holds the call until 999
+			// requests joined it, however loaded the machine.
+			Introspection: Introspection{Endpoint: endpoint, ClientID: "rs", ClientSecret: "s", Timeout: time.Minute}}},
 		Now:    now,
 		Logger: slog.New(slog.DiscardHandler),
 	})

@@ -267,9 +267,11 @@ func (r introResult) check(t *testing.T, reason warden.Reason) {
 	}
 }
 
-// introBasic is the client_secret_basic configuration of the tests.
+// introBasic is the client_secret_basic configuration of the tests. The
+// timeout is the default (5 s): only the tests of a hanging endpoint wait
+// for it, and a loaded machine must not make a healthy answer late.
 func introBasic(endpoint string) warden.Introspection {
-	return warden.Introspection{Endpoint: endpoint, ClientID: "rs", ClientSecret: "rs-secret", Timeout: 2 * time.Second}
+	return warden.Introspection{Endpoint: endpoint, ClientID: "rs", ClientSecret: "rs-secret"}
 }
 
 // TestIntrospectionAnswers: every check of an answer, and every way an
@@ -336,11 +338,8 @@ func TestIntrospectionAnswers(t *testing.T) {
 		{"403 to our credentials", status(http.StatusForbidden), warden.ReasonIntrospectionUnavailable},
 		{"400", status(http.StatusBadRequest), warden.ReasonIntrospectionUnavailable},
 		{"oversized", jsonAnswer(`{"active":true,"pad":"` + strings.Repeat("x", 64<<10) + `"}`), warden.ReasonIntrospectionUnavailable},
-		{"slower than the timeout", func(w http.ResponseWriter, r *http.Request) {
-			select {
-			case <-r.Context().Done():
-			case <-time.After(5 * time.Second):
-			}
+		{"no answer within the timeout", func(w http.ResponseWriter, r *http.Request) {
+			<-r.Context().Done() // until warden gives up
 		}, warden.ReasonIntrospectionUnavailable},
 		{"connection reset", func(w http.ResponseWriter, _ *http.Request) {
 			if c, _, err := http.NewResponseController(w).Hijack(); err == nil {
@@ -354,9 +353,7 @@ func TestIntrospectionAnswers(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			ep := newIntroEndpoint(t, tc.answer)
-			in := introBasic(ep.URL)
-			in.Timeout = 300 * time.Millisecond
-			f := newIntroFixture(t, nil, in, nil)
+			f := newIntroFixture(t, nil, introBasic(ep.URL), nil)
 			f.do(t, "opaque-token-1", "read").check(t, tc.want)
 		})
 	}
@@ -605,7 +602,7 @@ func TestIntrospectionIssuerOutage(t *testing.T) {
 			iss := wardentest.NewIssuer(t)
 			iss.Audience = introAudience
 			iss.AddClient(wardentest.Client{ID: "rs", Secret: "rs-secret"})
-			f := newIntroFixture(t, nil, warden.Introspection{ClientID: "rs", ClientSecret: "rs-secret", Timeout: 500 * time.Millisecond},
+			f := newIntroFixture(t, nil, warden.Introspection{ClientID: "rs", ClientSecret: "rs-secret"},
 				func(c *warden.Config) {
 					c.Issuers[0].URL, c.Issuers[0].JWKS, c.Issuers[0].JWKSURL = iss.URL, nil, iss.JWKSURL()
 				})
