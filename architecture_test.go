@@ -21,11 +21,14 @@ import (
 // calls run downward only and no two files reference each other. Files on
 // one floor may not reference each other either.
 var houseOrder = [][]string{
-	{"health.go", "metadata.go"},    // operations: methods on the Middleware
-	{"middleware.go"},               // New wires the steps; the handler runs them
-	{"config.go"},                   // defaults and checks; builds each step
-	{"credentials.go"},              // step 1: extract
-	{"verifier.go", "basic.go"},     // step 2: verify a token, or client credentials
+	{"health.go", "metadata.go"}, // operations: methods on the Middleware
+	{"middleware.go"},            // New wires the steps; the handler runs them
+	{"config.go"},                // defaults and checks; builds each step
+	{"credentials.go"},           // step 1: extract
+	{"verifier.go", "basic.go"},  // step 2: verify a token, or client credentials
+	{"revocation.go"},            // the deny-list, checked after verification
+	{"introspect.go"},            // step 2 for opaque tokens: RFC 7662 introspection
+	{"introspect_jwt.go", "introspect_auth.go", "introspectcache.go"},
 	{"cache.go", "basic_limits.go"}, // the verifier's cache; Basic's bounds
 	{"cacheentry.go", "claims.go"},  // what a cache entry retains; claims decoding
 	{"decision.go"},                 // the outcome of a request

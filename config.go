@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"cmp"
 	"context"
+	"crypto"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -116,6 +117,10 @@ type Config struct {
 	// token.
 	Impersonation Impersonation
 
+	// Revocation configures the deny-list of revoked tokens fed by
+	// Middleware.Revoke. The zero value keeps it in this process's memory.
+	Revocation Revocation
+
 	// Realm is the realm of every challenge. Default "api".
 	Realm string
 	// OmitScopeInChallenge leaves the scope auth-param out of
@@ -193,6 +198,89 @@ type IssuerConfig struct {
 	// equals its client id; on any other token it would replace the real
 	// subject, and the token is refused. RFC 8693 "act" is always honoured.
 	ActAs bool
+	// Introspection asks the issuer, by RFC 7662 introspection, about
+	// tokens that are not JWTs (opaque tokens) and, when
+	// Introspection.JWT is set, about its JWTs too. The zero value
+	// introspects nothing. At most one issuer may set it: an opaque token
+	// names no issuer, and sending it to several would disclose it to all.
+	Introspection Introspection
+}
+
+// Introspection configures RFC 7662 token introspection at one issuer: the
+// endpoint, warden's own client credentials there, which tokens are sent,
+// and how long answers are remembered. A token is admitted only when the
+// answer says "active": true, its "iss" (if present) is the issuer, its
+// "aud" contains the issuer's Audience (unless SkipAudienceCheck), its
+// "exp" and "nbf" hold with Config.Leeway, and its "token_type" (if
+// present) names an access token; its scope, client_id, sub, act and the
+// rest then make the same Principal a JWT with those claims would.
+// Principal.Claims decodes the answer. Endpoint failures (unreachable,
+// slow, 5xx, not JSON, 401/403 to our credentials) refuse with 503 and
+// Retry-After, never 401.
+type Introspection struct {
+	// Endpoint is the introspection endpoint (https, or http on a
+	// loopback host). Empty: the "introspection_endpoint" of the issuer's
+	// discovery document (at IssuerConfig.DiscoveryURL, else derived from
+	// the issuer URL), read once by New. It never comes from a token.
+	Endpoint string
+	// ClientID identifies warden (the resource server) to the endpoint.
+	// Required: RFC 7662 §2.1 requires the caller to authenticate.
+	ClientID string
+	// ClientSecret is the client secret for client_secret_basic or
+	// client_secret_post (RFC 6749 §2.3.1).
+	ClientSecret string
+	// AuthMethod is how warden authenticates: "client_secret_basic" (the
+	// default with a ClientSecret), "client_secret_post", or
+	// "private_key_jwt" (RFC 7523 §2.2, the default with a PrivateKey).
+	AuthMethod string
+	// PrivateKey signs the RFC 7523 client assertions of private_key_jwt:
+	// an *rsa.PrivateKey of at least 2048 bits (RS256), an
+	// *ecdsa.PrivateKey (ES256, ES384 or ES512 by curve) or an
+	// ed25519.PrivateKey (EdDSA). Each assertion is used once: a fresh jti,
+	// a 60 s lifetime, the issuer as audience.
+	PrivateKey crypto.Signer
+	// KeyID is the "kid" of PrivateKey's public key as registered with the
+	// issuer, written in every assertion's header when set.
+	KeyID string
+	// JWT introspects the issuer's JWTs too, after their signature and
+	// claims have been checked, so that a JWT revoked at the issuer is
+	// refused within CacheTTL. Off: only tokens that are not JWTs are
+	// introspected, and a JWT costs no request.
+	JWT bool
+	// SignedResponse asks for RFC 9701 JWT introspection responses
+	// (Accept: application/token-introspection+jwt), signed with the
+	// issuer's keys and addressed to ClientID; an unsigned or wrongly
+	// signed answer is then an endpoint failure (503).
+	SignedResponse bool
+	// CacheTTL bounds how long an active answer is remembered; it is also
+	// never remembered past the token's "exp". It is the revocation delay
+	// accepted: a token revoked at the issuer is still admitted for at most
+	// this long (the deny-list of Config.Revocation has no such delay).
+	// Default 30 s.
+	CacheTTL time.Duration
+	// InactiveCacheTTL is how long an inactive or refused answer is
+	// remembered, so a repeated bad token costs no request. Default 5 s.
+	InactiveCacheTTL time.Duration
+	// Timeout bounds one introspection request (at most 64 KiB are read);
+	// requests waiting for it get 503 when it passes. Default 5 s.
+	Timeout time.Duration
+}
+
+// Revocation configures the deny-list of revoked tokens: (issuer, jti)
+// pairs recorded by Middleware.Revoke, consulted for every bearer token
+// after its signature (or introspection) and before a cached answer is
+// used. A token without "jti" cannot be listed.
+type Revocation struct {
+	// Store holds the revoked pairs. Default: a memory store of this
+	// Middleware alone (consulted only once something was revoked). Give
+	// every replica one shared Store (the Redis store of the store/redis
+	// module) so that a token revoked on one is refused by all, at the
+	// cost of one Store round trip per bearer request.
+	Store Store
+	// FailOpen admits tokens when the Store cannot answer, logging every
+	// outage loudly. Default (false): such requests get 503 and
+	// Retry-After; nothing is admitted that could not be checked.
+	FailOpen bool
 }
 
 // Impersonation is the policy for impersonated subjects: a principal whose
@@ -298,6 +386,8 @@ type settings struct {
 	issuers     []IssuerConfig // copied: a caller reusing its buffers cannot change a built Middleware
 	keys        jwks.Options
 	retryAfter  int // seconds, for 503s
+	// introspecting is the issuer with an Introspection, or "".
+	introspecting string
 }
 
 // checkConfig applies the defaults and checks everything that can be
@@ -361,6 +451,9 @@ func checkConfig(cfg Config) (*settings, error) {
 			return nil, configErrorf("issuer %q is configured twice", ic.URL)
 		}
 		seen[ic.URL] = true
+		if err := checkIntrospection(ic, &s.introspecting); err != nil {
+			return nil, err
+		}
 		if ic.HMACSecret == nil && len(s.algs) == 0 {
 			return nil, configErrorf("issuer %q takes keys from a JWK Set, but Algorithms allows only HMAC, which a JWK Set never supplies", ic.URL)
 		}
@@ -543,15 +636,23 @@ func (s *settings) verifier() (*verifier, error) {
 		scopeClaims: s.scopeClaims,
 		tokens:      newTokenCache(s.TokenCacheSize),
 		now:         s.Now,
+		revoked:     s.denyList(),
 	}
 	for _, ic := range s.issuers {
 		ti, err := s.trustedIssuer(ic)
+		if err == nil && !ic.Introspection.isZero() {
+			ti.introspection, err = s.introspector(ic, ti)
+		}
 		if err != nil {
 			v.close()
 			return nil, err
 		}
 		v.issuers[ic.URL] = ti
 		v.order = append(v.order, ti)
+		if ti.introspection != nil {
+			v.opaque = ti.introspection
+			v.introspectJWT = ic.Introspection.JWT
+		}
 	}
 	return v, nil
 }
@@ -591,4 +692,139 @@ func (s *settings) trustedIssuer(ic IssuerConfig) (*trustedIssuer, error) {
 		ti.keys = src
 	}
 	return ti, nil
+}
+
+// denyList builds the deny-list of the bearer step.
+func (s *settings) denyList() *denyList {
+	d := &denyList{store: s.Revocation.Store, shared: s.Revocation.Store != nil, failOpen: s.Revocation.FailOpen,
+		leeway: s.Leeway, maxLifetime: s.MaxTokenLifetime, now: s.Now, logger: s.Logger}
+	if d.store == nil {
+		d.store = NewMemoryStore(0, s.Now)
+	}
+	return d
+}
+
+// isZero reports whether no field of the Introspection is set.
+func (in Introspection) isZero() bool {
+	return in.Endpoint == "" && in.ClientID == "" && in.ClientSecret == "" && in.AuthMethod == "" &&
+		in.PrivateKey == nil && in.KeyID == "" && !in.JWT && !in.SignedResponse &&
+		in.CacheTTL == 0 && in.InactiveCacheTTL == 0 && in.Timeout == 0
+}
+
+// checkIntrospection checks an issuer's Introspection; introspecting is the
+// issuer already introspecting, if any.
+func checkIntrospection(ic IssuerConfig, introspecting *string) error {
+	in := ic.Introspection
+	if in.isZero() {
+		return nil
+	}
+	if *introspecting != "" {
+		return configErrorf("issuers %q and %q both set Introspection: an opaque token names no issuer, and would be disclosed to both", *introspecting, ic.URL)
+	}
+	*introspecting = ic.URL
+	fail := func(format string, args ...any) error {
+		return configErrorf("issuer %q: Introspection: "+format, append([]any{ic.URL}, args...)...)
+	}
+	if in.ClientID == "" {
+		return fail("ClientID is required (RFC 7662 §2.1: the endpoint authenticates its callers)")
+	}
+	if in.CacheTTL < 0 || in.InactiveCacheTTL < 0 || in.Timeout < 0 {
+		return fail("CacheTTL, InactiveCacheTTL and Timeout must not be negative (zero means the default)")
+	}
+	if in.Endpoint != "" {
+		if err := fetch.CheckURL(in.Endpoint); err != nil {
+			return fail("Endpoint: %v", err)
+		}
+	} else if ic.DiscoveryURL == "" {
+		if err := fetch.CheckURL(ic.URL); err != nil {
+			return fail("no Endpoint, and the issuer cannot be used for discovery: %v", err)
+		}
+	}
+	method, err := in.authMethod()
+	if err != nil {
+		return fail("%v", err)
+	}
+	if method == authPrivateKeyJWT {
+		if _, err := assertionAlg(in.PrivateKey); err != nil {
+			return fail("%v", err)
+		}
+	}
+	return nil
+}
+
+// authMethod returns the client authentication method, checked against
+// the credentials given.
+func (in Introspection) authMethod() (string, error) {
+	method := in.AuthMethod
+	if method == "" {
+		method = authSecretBasic
+		if in.PrivateKey != nil {
+			method = authPrivateKeyJWT
+		}
+	}
+	switch method {
+	case authSecretBasic, authSecretPost:
+		if in.ClientSecret == "" || in.PrivateKey != nil {
+			return "", fmt.Errorf("%s needs a ClientSecret and no PrivateKey", method)
+		}
+	case authPrivateKeyJWT:
+		if in.PrivateKey == nil || in.ClientSecret != "" {
+			return "", fmt.Errorf("%s needs a PrivateKey and no ClientSecret", method)
+		}
+	default:
+		return "", fmt.Errorf("AuthMethod %q is not client_secret_basic, client_secret_post or private_key_jwt", method)
+	}
+	return method, nil
+}
+
+// introspector builds the introspection part of an issuer. Unless
+// KeySetPolicy.LazyStart is set, an endpoint to be discovered is looked up
+// now, and New fails if it cannot be.
+func (s *settings) introspector(ic IssuerConfig, ti *trustedIssuer) (*introspector, error) {
+	in := ic.Introspection
+	timeout := cmp.Or(in.Timeout, defaultIntrospectionTimeout)
+	intr := &introspector{
+		iss:         ti,
+		clientID:    in.ClientID,
+		accept:      mediaJSON,
+		ttl:         cmp.Or(in.CacheTTL, defaultIntrospectionCacheTTL),
+		inactiveTTL: cmp.Or(in.InactiveCacheTTL, defaultIntrospectionInactiveTTL),
+		timeout:     timeout,
+		leeway:      s.Leeway,
+		scopeClaims: s.scopeClaims,
+		fetch:       fetch.New(s.HTTPClient, timeout, maxIntrospectionResponse),
+		now:         s.Now,
+		logger:      s.Logger,
+		cache:       newIntrospectionCache(s.TokenCacheSize),
+		slots:       make(chan struct{}, maxIntrospectionCalls),
+	}
+	if in.SignedResponse {
+		intr.accept = mediaSignedAnswer
+	}
+	method, _ := in.authMethod() // checked by checkIntrospection
+	switch method {
+	case authSecretBasic:
+		intr.authenticate = secretBasic(in.ClientID, in.ClientSecret)
+	case authSecretPost:
+		intr.authenticate = secretPost(in.ClientID, in.ClientSecret)
+	default:
+		auth, err := privateKeyJWT(in.ClientID, ic.URL, in.KeyID, in.PrivateKey, s.Now)
+		if err != nil {
+			return nil, configErrorf("issuer %q: Introspection: %v", ic.URL, err)
+		}
+		intr.authenticate = auth
+	}
+	intr.endpoint = &introspectionEndpoint{issuer: ic.URL, discovery: ic.DiscoveryURL,
+		fetch: fetch.New(s.HTTPClient, s.keys.FetchTimeout, jwks.DefaultMaxResponseSize)}
+	if in.Endpoint != "" {
+		intr.endpoint.url.Store(&in.Endpoint)
+	} else if !s.KeySetPolicy.LazyStart {
+		ctx, cancel := context.WithTimeout(context.Background(), s.keys.FetchTimeout)
+		defer cancel()
+		if _, err := intr.endpoint.get(ctx); err != nil {
+			intr.close()
+			return nil, fmt.Errorf("warden: issuer %q: %w", ic.URL, err)
+		}
+	}
+	return intr, nil
 }

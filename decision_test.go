@@ -174,6 +174,14 @@ func TestDecisionReasons(t *testing.T) {
 		{name: "every hashing slot busy", reason: warden.ReasonBasicOverloaded, scheme: warden.SchemeBasic,
 			cfg:     func(c *warden.Config) { c.Clients = newBLVerifier(runtime.GOMAXPROCS(0)) },
 			prepare: decHoldSlots, header: []string{basicAuth("c1:s3cr3t")}},
+		{name: "opaque token inactive", reason: warden.ReasonTokenInactive, scheme: warden.SchemeBearer,
+			cfg: introDecisionConfig(iss, iss.IntrospectionURL()), header: []string{"Bearer not-a-token-the-issuer-knows"}},
+		{name: "introspection endpoint down", reason: warden.ReasonIntrospectionUnavailable, scheme: warden.SchemeBearer,
+			cfg: introDecisionConfig(iss, down+"/introspect"), header: []string{"Bearer some-opaque-token"}},
+		{name: "jti on the deny-list", reason: warden.ReasonTokenRevoked, scheme: warden.SchemeBearer,
+			cfg: func(c *warden.Config) { c.Revocation.Store = revStubStore{revoked: true} }, header: mint()},
+		{name: "revocation store down", reason: warden.ReasonRevocationUnavailable, scheme: warden.SchemeBearer,
+			cfg: func(c *warden.Config) { c.Revocation.Store = revStubStore{err: errors.New("store down")} }, header: mint()},
 	}
 
 	covered := map[warden.Reason]bool{}
@@ -288,7 +296,8 @@ func TestReasonStatus(t *testing.T) {
 		400: {warden.ReasonMalformedRequest},
 		403: {warden.ReasonInsufficientScope, warden.ReasonImpersonationDenied},
 		429: {warden.ReasonBasicThrottled},
-		503: {warden.ReasonKeysUnavailable, warden.ReasonPermissionsUnavailable, warden.ReasonClientsUnavailable, warden.ReasonBasicOverloaded},
+		503: {warden.ReasonKeysUnavailable, warden.ReasonPermissionsUnavailable, warden.ReasonClientsUnavailable, warden.ReasonBasicOverloaded,
+			warden.ReasonIntrospectionUnavailable, warden.ReasonRevocationUnavailable},
 	}
 	for _, r := range warden.Reasons() {
 		status := 401

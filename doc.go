@@ -27,7 +27,10 @@
 //	401     bad Basic credentials                   Basic realm="api", charset="UTF-8"
 //	403     scope missing                           Bearer realm="api", error="insufficient_scope", scope="…"
 //	403     Basic client lacks the permission       (none)
+//	401     opaque token inactive; token revoked     Bearer realm="api", error="invalid_token", error_description="…"
 //	503     no usable keys (issuer unreachable)     (none); Retry-After is set
+//	503     introspection endpoint or revocation    (none); Retry-After is set
+//	        store unreachable
 //
 // Every refusal carries Cache-Control: no-store and a JSON body
 // {"error": …, "error_description": …} with fixed text: never the token, a
@@ -41,6 +44,17 @@
 // made where the RFCs leave room (400 for "Bearer" without a token, query
 // and body tokens off, the maximum token lifetime, key-set policies) are
 // listed with the attack table they answer in SECURITY.md.
+//
+// # Opaque tokens and revocation
+//
+// An issuer with IssuerConfig.Introspection has the tokens that are not
+// JWTs (and, with Introspection.JWT, its JWTs too) checked at its RFC 7662
+// introspection endpoint; an active answer makes the same Principal a JWT
+// with those claims would, and is remembered for at most
+// Introspection.CacheTTL. Middleware.Revoke puts an (issuer, jti) pair on
+// a deny-list (Config.Revocation) that every bearer token is checked
+// against; replicas sharing one Store refuse a revoked token from their
+// next request on.
 //
 // # Keys
 //

@@ -74,6 +74,11 @@ const (
 	ReasonPermissionsUnavailable Reason = "permissions_unavailable"
 	ReasonClientsUnavailable     Reason = "clients_unavailable"
 	ReasonBasicOverloaded        Reason = "basic_overloaded"
+	// Introspection (RFC 7662) and the revocation deny-list.
+	ReasonTokenInactive            Reason = "token_inactive"
+	ReasonTokenRevoked             Reason = "token_revoked"
+	ReasonIntrospectionUnavailable Reason = "introspection_unavailable"
+	ReasonRevocationUnavailable    Reason = "revocation_unavailable"
 )
 
 // RFC 6750 §3.1 error codes, plus the codes used where RFC 6750 has none.
@@ -126,6 +131,13 @@ var reasonTable = map[Reason]outcome{
 	ReasonPermissionsUnavailable: {http.StatusServiceUnavailable, codeUnavailable, "Permissions cannot be resolved right now"},
 	ReasonClientsUnavailable:     {http.StatusServiceUnavailable, codeUnavailable, "Client credentials cannot be verified right now"},
 	ReasonBasicOverloaded:        {http.StatusServiceUnavailable, codeUnavailable, "Too many client authentications are in progress"},
+	// RFC 7662 §2.2: an inactive token is an invalid one to the resource
+	// server; an endpoint or store that cannot answer is an outage (503),
+	// never a verdict on the token.
+	ReasonTokenInactive:            {http.StatusUnauthorized, codeInvalidToken, "The access token is not active"},
+	ReasonTokenRevoked:             {http.StatusUnauthorized, codeInvalidToken, "The access token was revoked"},
+	ReasonIntrospectionUnavailable: {http.StatusServiceUnavailable, codeUnavailable, "The access token cannot be checked right now"},
+	ReasonRevocationUnavailable:    {http.StatusServiceUnavailable, codeUnavailable, "The access token cannot be checked right now"},
 }
 
 // Error is the typed error for every refusal. Its Reason decides the HTTP
@@ -196,6 +208,7 @@ var allReasons = []Reason{
 	ReasonMissingClaim, ReasonInvalidClaim,
 	ReasonInsufficientScope, ReasonImpersonationDenied, ReasonBasicInvalid, ReasonBasicThrottled,
 	ReasonKeysUnavailable, ReasonPermissionsUnavailable, ReasonClientsUnavailable, ReasonBasicOverloaded,
+	ReasonTokenInactive, ReasonTokenRevoked, ReasonIntrospectionUnavailable, ReasonRevocationUnavailable,
 }
 
 // Status returns the HTTP status a refusal with this reason is answered

@@ -65,36 +65,65 @@ type verifier struct {
 	scopeClaims []claimPath
 	tokens      *tokenCache
 	now         func() time.Time
+	// opaque introspects tokens that are not JWTs (introspect.go); nil
+	// when no issuer has an introspection endpoint. introspectJWT: its
+	// issuer's JWTs are introspected too.
+	opaque        *introspector
+	introspectJWT bool
+	revoked       *denyList // revocation.go
 }
 
 // trustedIssuer is one configured issuer with its key source.
 type trustedIssuer struct {
-	url          string
-	audience     string // required in "aud" unless skipAudience
-	skipAudience bool
-	actAs        bool // honour the vendor act_as claim (Issuer.ActAs)
-	keys         jwks.Source
-	algs         []string // the algorithms its tokens may use
+	url           string
+	audience      string // required in "aud" unless skipAudience
+	skipAudience  bool
+	actAs         bool // honour the vendor act_as claim (Issuer.ActAs)
+	keys          jwks.Source
+	algs          []string      // the algorithms its tokens may use
+	introspection *introspector // nil unless the issuer has an introspection endpoint
 }
 
 // close stops every issuer's background key refreshes.
 func (v *verifier) close() {
 	for _, ti := range v.order {
 		ti.keys.Close()
+		if ti.introspection != nil {
+			ti.introspection.close()
+		}
 	}
 }
 
-// verify verifies a token, using the cache of verified tokens.
+// verify verifies a token, using the cache of verified tokens. A token
+// that is not a JWT goes to the introspecting issuer, if any; every token
+// is then checked against the deny-list, and a JWT of an issuer that
+// introspects JWTs must also be active.
 func (v *verifier) verify(ctx context.Context, raw string) (*Principal, *Error) {
-	now := v.now()
-	if p, ok := v.tokens.get(raw, now); ok {
-		return p, nil
+	if v.opaque != nil && strings.Count(raw, ".") != 2 {
+		return v.opaque.principal(ctx, raw, v.revoked) // surely not a JWT
 	}
-	p, iss, key, e := v.verifyToken(ctx, raw)
-	if e != nil {
+	now := v.now()
+	p, ok := v.tokens.get(raw, now)
+	if !ok {
+		if v.opaque != nil && !isJWT(raw) {
+			return v.opaque.principal(ctx, raw, v.revoked)
+		}
+		var iss *trustedIssuer
+		var key *jwks.Key
+		var e *Error
+		if p, iss, key, e = v.verifyToken(ctx, raw); e != nil {
+			return nil, e
+		}
+		v.tokens.put(raw, p, iss.keys, key, v.leeway, now)
+	}
+	if e := v.revoked.check(ctx, p); e != nil {
 		return nil, e
 	}
-	v.tokens.put(raw, p, iss.keys, key, v.leeway, now)
+	if v.introspectJWT && v.opaque.forIssuer(p.issuer) {
+		if e := v.opaque.active(ctx, raw); e != nil {
+			return nil, e
+		}
+	}
 	return p, nil
 }
 

@@ -27,6 +27,10 @@ type Client struct {
 	// parameter, each with the user's permissions. The permissions become
 	// the token's scopes. Nil: the client may not impersonate anyone.
 	MayActAs map[string][]string
+	// Opaque makes the token endpoint issue the client opaque access
+	// tokens (random strings) instead of JWTs; the issuer's introspection
+	// endpoint tells what they grant (see MintOpaque).
+	Opaque bool
 }
 
 // clientRegistry holds the registered clients and, built lazily from them,
@@ -45,6 +49,9 @@ type clientRegistry struct {
 type tokenAuth struct {
 	store *clientstore.Store
 	basic http.Handler // warden's Basic middleware in front of the grant
+	// introspect and revoke are the same middleware in front of the
+	// introspection and revocation endpoints (introspection.go).
+	introspect, revoke http.Handler
 }
 
 // AddClient registers a client with the token endpoint, replacing any client
@@ -128,6 +135,12 @@ func (i *Issuer) tokenAuth() (*tokenAuth, error) {
 	a := &tokenAuth{store: store}
 	a.basic = mw.Accept(warden.SchemeBasic).Authenticate(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		i.grant(w, r, a)
+	}))
+	a.introspect = mw.Accept(warden.SchemeBasic).Authenticate(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		i.introspect(w, r, a)
+	}))
+	a.revoke = mw.Accept(warden.SchemeBasic).Authenticate(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		i.revokeRequest(w, r, a)
 	}))
 	r.auth = a
 	return a, nil

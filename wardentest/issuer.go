@@ -43,6 +43,7 @@ type Issuer struct {
 	handlerMu sync.Mutex
 	extra     map[string]http.Handler
 	clients   clientRegistry
+	tokens    opaqueRegistry // opaque and revoked tokens, introspection (introspection.go)
 }
 
 // DefaultAudience is the audience of an Issuer's tokens unless changed.
@@ -109,6 +110,8 @@ func newIssuerAt(baseURL string, rsaKey *rsa.PrivateKey) *Issuer {
 	i.jwks = newJWKSEndpoint(i.Keys, "/jwks-moved.json", "/jwks-hop")
 	i.jwks.mount(func(p string, h http.Handler) { i.mux.Handle("GET "+p, h) }, "/jwks.json")
 	i.mux.HandleFunc("/oauth/token", i.serveToken)
+	i.mux.HandleFunc("/oauth/introspect", i.serveIntrospection)
+	i.mux.HandleFunc("/oauth/revoke", i.serveRevocation)
 	i.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		i.handlerMu.Lock()
 		h := i.extra[r.URL.Path]
@@ -129,6 +132,7 @@ func (i *Issuer) ServeHTTP(w http.ResponseWriter, r *http.Request) { i.mux.Serve
 // Close stops the issuer's server, if it started one.
 func (i *Issuer) Close() {
 	i.jwks.stop() // first: a hung JWK Set handler would keep Close waiting
+	i.tokens.stop()
 	if i.Server != nil {
 		i.Server.Close()
 	}
@@ -210,6 +214,8 @@ func (i *Issuer) serveDiscovery(w http.ResponseWriter, _ *http.Request) {
 		"token_endpoint":                        i.URL + "/oauth/token",
 		"grant_types_supported":                 []string{"client_credentials"},
 		"token_endpoint_auth_methods_supported": []string{"client_secret_basic", "client_secret_post"},
+		"introspection_endpoint":                i.IntrospectionURL(),
+		"revocation_endpoint":                   i.URL + "/oauth/revoke",
 	})
 }
 
@@ -244,22 +250,7 @@ func (i *Issuer) Mint(t Token) string {
 		key = i.keys[0]
 	}
 	i.mu.Unlock()
-	claims := Claims{
-		"iss":       i.URL,
-		"aud":       i.Audience,
-		"sub":       "user-1",
-		"client_id": "client-1",
-		"iat":       now.Unix(),
-		"exp":       now.Add(5 * time.Minute).Unix(),
-		"jti":       randomID(),
-	}
-	for k, v := range t.Claims {
-		if v == nil {
-			delete(claims, k)
-		} else {
-			claims[k] = v
-		}
-	}
+	claims := i.claims(t.Claims, now)
 	header := map[string]any{"alg": key.Alg, "kid": key.ID, "typ": "at+jwt"}
 	for k, v := range t.Header {
 		if v == nil {
@@ -272,6 +263,27 @@ func (i *Issuer) Mint(t Token) string {
 	pb, _ := json.Marshal(claims)
 	alg, _ := header["alg"].(string)
 	return key.Sign(alg, hb, pb)
+}
+
+// claims merges over the default claims of a token minted at now.
+func (i *Issuer) claims(over Claims, now time.Time) Claims {
+	claims := Claims{
+		"iss":       i.URL,
+		"aud":       i.Audience,
+		"sub":       "user-1",
+		"client_id": "client-1",
+		"iat":       now.Unix(),
+		"exp":       now.Add(5 * time.Minute).Unix(),
+		"jti":       randomID(),
+	}
+	for k, v := range over {
+		if v == nil {
+			delete(claims, k)
+		} else {
+			claims[k] = v
+		}
+	}
+	return claims
 }
 
 // Scoped mints a default token carrying the given space-separated scopes.

@@ -122,11 +122,11 @@ func (i *Issuer) grant(w http.ResponseWriter, r *http.Request, auth *tokenAuth) 
 		writeOAuthError(w, http.StatusBadRequest, codeInvalidScope)
 		return
 	}
-	i.issue(w, clientID, req.ActAs, granted)
+	i.issue(w, clientID, req.ActAs, granted, client.Opaque)
 }
 
 // issue mints the access token and writes the RFC 6749 §5.1 response.
-func (i *Issuer) issue(w http.ResponseWriter, clientID, actAs string, scopes []string) {
+func (i *Issuer) issue(w http.ResponseWriter, clientID, actAs string, scopes []string, opaque bool) {
 	now := i.Now()
 	lifetime := i.TokenLifetime
 	if lifetime <= 0 {
@@ -148,8 +148,12 @@ func (i *Issuer) issue(w http.ResponseWriter, clientID, actAs string, scopes []s
 	if len(scopes) == 0 {
 		claims["scope"] = nil
 	}
+	mint := i.Mint
+	if opaque {
+		mint = i.MintOpaque
+	}
 	body := map[string]any{
-		"access_token": i.Mint(Token{Claims: claims}),
+		"access_token": mint(Token{Claims: claims}),
 		"expires_in":   int64(lifetime.Seconds()),
 		"token_type":   "Bearer",
 		// RFC 6749 §5.1: scope is required when it differs from the request,

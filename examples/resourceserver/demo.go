@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"io"
+	"time"
 
 	"github.com/wardenhq/warden/clientstore"
 	"github.com/wardenhq/warden/wardentest"
@@ -18,6 +19,7 @@ type demoClient struct {
 	secretHash string
 	scopes     []string
 	mayActAs   map[string][]string
+	opaque     bool // the token endpoint issues it opaque tokens, which warden introspects
 }
 
 var demoClients = []demoClient{
@@ -36,6 +38,9 @@ var demoClients = []demoClient{
 			"alice": {"Entry_Read"},
 			"bob":   {"Entry_Read", "Entry_Write"},
 		}},
+	{id: "demo-opaque", secret: "demo-opaque-secret",
+		secretHash: "$2a$04$LskRi5fReBtsiGFMTZO/eewLNCgXtTpatvCEmDbhubyOgLF9Vv64y",
+		scopes:     []string{"Entry_Read", "ContentType_Read"}, opaque: true},
 }
 
 // demoBasicClients are the clients /whoami and /organisations accept with
@@ -48,19 +53,26 @@ func demoBasicClients() []clientstore.Client {
 	return out
 }
 
+// demoIntrospectionClient is the client id warden introspects with at the
+// demo issuer; its secret is drawn at random at start-up, since no one
+// else needs it.
+const demoIntrospectionClient = "demo-resource-server"
+
 // newDemoIssuer returns the development issuer served at baseURL, with the
-// demo clients registered at its token endpoint.
-func newDemoIssuer(baseURL, audience string) *wardentest.Issuer {
+// demo clients registered at its token endpoint, and warden's own
+// introspection client with secret introspectionSecret.
+func newDemoIssuer(baseURL, audience, introspectionSecret string) *wardentest.Issuer {
 	iss := wardentest.NewIssuerAt(baseURL)
 	iss.Audience = audience
 	for _, c := range demoClients {
-		iss.AddClient(wardentest.Client{ID: c.id, Secret: c.secret, Scopes: c.scopes, MayActAs: c.mayActAs})
+		iss.AddClient(wardentest.Client{ID: c.id, Secret: c.secret, Scopes: c.scopes, MayActAs: c.mayActAs, Opaque: c.opaque})
 	}
+	iss.AddClient(wardentest.Client{ID: demoIntrospectionClient, Secret: introspectionSecret})
 	return iss
 }
 
 // printDemo prints the demo credentials and commands to try them.
-func printDemo(w io.Writer, base, audience string) {
+func printDemo(w io.Writer, base, audience string, cacheTTL time.Duration) {
 	fmt.Fprintf(w, `warden demo: a protected API and a development issuer on %[1]s
   issuer    %[1]s  (discovery %[1]s/.well-known/openid-configuration)
   audience  %[2]s
@@ -70,6 +82,7 @@ demo clients (token endpoint POST %[1]s/oauth/token; secrets in Basic or in the 
   demo-writer        demo-writer-secret        Entry_Read Entry_Write ContentType_Read
   demo-directory     demo-directory-secret     Organisation_Read (HTTP Basic on /organisations)
   demo-impersonator  demo-impersonator-secret  act_as alice (Entry_Read) or bob (Entry_Read Entry_Write)
+  demo-opaque        demo-opaque-secret        Entry_Read ContentType_Read, as an opaque token (RFC 7662 introspection)
 
 try:
   TOKEN=$(curl -s -u demo-reader:demo-reader-secret -d grant_type=client_credentials %[1]s/oauth/token | %[3]s)
@@ -79,8 +92,13 @@ try:
   curl -i -u demo-directory:demo-directory-secret %[1]s/organisations  # 200 with HTTP Basic
   BOB=$(curl -s -u demo-impersonator:demo-impersonator-secret -d grant_type=client_credentials -d act_as=bob %[1]s/oauth/token | %[3]s)
   curl -s -H "Authorization: Bearer $BOB" %[1]s/whoami                 # bob, acted for by demo-impersonator
+  OPAQUE=$(curl -s -u demo-opaque:demo-opaque-secret -d grant_type=client_credentials %[1]s/oauth/token | %[3]s)
+  curl -i -H "Authorization: Bearer $OPAQUE" %[1]s/entries            # 200: an opaque token, introspected once, then cached
+  curl -i -X POST -H "Authorization: Bearer $OPAQUE" %[1]s/entries    # 403: the same scope rules as for a JWT
+  curl -s -u demo-opaque:demo-opaque-secret -d token=$OPAQUE %[1]s/oauth/revoke  # revoke it (RFC 7009)
+  curl -i -H "Authorization: Bearer $OPAQUE" %[1]s/entries            # 401 once the cached answer is older than %[4]s
 
-`, base, audience, extractToken)
+`, base, audience, extractToken, cacheTTL)
 }
 
 // extractToken pulls access_token out of a token response with sed, so the

@@ -18,10 +18,21 @@
 //	-audience AUD         required audience (required with -issuer; demo: https://api.example.test)
 //	-realm REALM          realm of the challenges (default api)
 //	-basic-clients FILE   JSON list of {"client_id", "secret_hash", "scopes"} for HTTP Basic
+//	-introspect URL       with -issuer: introspect opaque tokens at this RFC 7662 endpoint
+//	-introspect-client-id ID, -introspect-client-secret SECRET
+//	                      warden's client credentials there (client_secret_basic); with -issuer and
+//	                      no -introspect, the endpoint is the discovery document's introspection_endpoint
+//	-introspect-cache-ttl DURATION
+//	                      how long an active answer is cached: the revocation delay accepted (default 30s)
+//	-introspect-jwt       introspect JWTs too, so revoked JWTs are refused within the cache TTL
+//
+// Demo mode introspects the demo issuer's opaque tokens (client demo-opaque).
 package main
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -55,6 +66,9 @@ func main() {
 // options are the command-line flags.
 type options struct {
 	addr, issuer, jwks, audience, realm, basicClients string
+	introspect, introspectID, introspectSecret        string
+	introspectTTL                                     time.Duration
+	introspectJWT                                     bool
 }
 
 // demoAudience is the audience of the demo issuer's tokens.
@@ -70,8 +84,23 @@ func parseFlags(args []string) (options, error) {
 	fs.StringVar(&o.audience, "audience", "", "required token audience (required with -issuer; default "+demoAudience+" in demo mode)")
 	fs.StringVar(&o.realm, "realm", "api", "realm of the WWW-Authenticate challenges")
 	fs.StringVar(&o.basicClients, "basic-clients", "", `JSON file: [{"client_id", "secret_hash", "scopes"}] for HTTP Basic`)
+	fs.StringVar(&o.introspect, "introspect", "", "with -issuer: the RFC 7662 introspection endpoint for opaque tokens")
+	fs.StringVar(&o.introspectID, "introspect-client-id", "", "warden's client id at the introspection endpoint")
+	fs.StringVar(&o.introspectSecret, "introspect-client-secret", "", "warden's client secret there (client_secret_basic)")
+	fs.DurationVar(&o.introspectTTL, "introspect-cache-ttl", 30*time.Second, "how long an active introspection answer is cached")
+	fs.BoolVar(&o.introspectJWT, "introspect-jwt", false, "introspect JWTs too, to refuse revoked ones")
 	if err := fs.Parse(args); err != nil {
 		return o, err
+	}
+	switch {
+	case (o.introspect != "" || o.introspectID != "" || o.introspectSecret != "") && o.issuer == "":
+		return o, errors.New("-introspect, -introspect-client-id and -introspect-client-secret need -issuer (demo mode introspects its own issuer)")
+	case o.introspect != "" && o.introspectID == "":
+		return o, errors.New("-introspect needs -introspect-client-id and -introspect-client-secret")
+	case (o.introspectID == "") != (o.introspectSecret == ""):
+		return o, errors.New("-introspect-client-id and -introspect-client-secret go together")
+	case o.introspectTTL <= 0:
+		return o, errors.New("-introspect-cache-ttl must be positive")
 	}
 	switch {
 	case fs.NArg() > 0:
@@ -91,7 +120,9 @@ func parseFlags(args []string) (options, error) {
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	o, err := parseFlags(args)
 	if errors.Is(err, flag.ErrHelp) {
-		fmt.Fprintln(stdout, "usage: resourceserver [-addr ADDR] [-issuer URL [-jwks URL] -audience AUD] [-realm REALM] [-basic-clients FILE]")
+		fmt.Fprintln(stdout, "usage: resourceserver [-addr ADDR] [-issuer URL [-jwks URL] -audience AUD"+
+			" [-introspect URL] [-introspect-client-id ID -introspect-client-secret SECRET]] [-introspect-cache-ttl D] [-introspect-jwt]"+
+			" [-realm REALM] [-basic-clients FILE]")
 		return nil
 	}
 	if err != nil {
@@ -127,16 +158,28 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		OnDecision: warden.ChainDecisions(recordReason, warden.LogDecisions(logger)),
 		Logger:     slog.New(startupGate{logger.Handler(), started}),
 	}
+	if o.introspectID != "" {
+		// The endpoint as given, or (empty) the discovery document's.
+		cfg.Issuers[0].Introspection = warden.Introspection{Endpoint: o.introspect, ClientID: o.introspectID,
+			ClientSecret: o.introspectSecret, CacheTTL: o.introspectTTL, JWT: o.introspectJWT}
+	}
 	demo := o.issuer == ""
 	if demo {
 		// Demo mode: the development issuer answers on this very listener,
-		// and warden discovers its keys over HTTP as it would any issuer's.
-		iss := newDemoIssuer(base, o.audience)
+		// and warden discovers its keys and its introspection endpoint over
+		// HTTP as it would any issuer's.
+		secret := make([]byte, 16)
+		_, _ = rand.Read(secret)
+		iss := newDemoIssuer(base, o.audience, hex.EncodeToString(secret))
 		mux.Handle("GET /.well-known/openid-configuration", iss)
 		mux.Handle("GET /.well-known/oauth-authorization-server", iss)
 		mux.Handle("GET /jwks.json", iss)
 		mux.Handle("/oauth/token", iss)
+		mux.Handle("/oauth/introspect", iss)
+		mux.Handle("/oauth/revoke", iss)
 		cfg.Issuers[0].URL = iss.URL
+		cfg.Issuers[0].Introspection = warden.Introspection{ClientID: demoIntrospectionClient,
+			ClientSecret: hex.EncodeToString(secret), CacheTTL: o.introspectTTL, JWT: o.introspectJWT}
 	}
 	// New waits for the issuer's first key set and fails if it cannot be
 	// had; the API routes answer once it is there.
@@ -161,7 +204,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		fmt.Fprintf(stdout, "RFC 9728 metadata not published: %v\n", err) // plain http on a non-loopback address
 	}
 	if demo {
-		printDemo(stdout, base, o.audience)
+		printDemo(stdout, base, o.audience, o.introspectTTL)
 	}
 	started.Store(true)
 	fmt.Fprintf(stdout, "listening on %s\n", base)

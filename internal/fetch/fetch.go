@@ -112,6 +112,25 @@ func (f *Client) Get(ctx context.Context, raw, accept string) ([]byte, http.Head
 	return f.Do(ctx, req)
 }
 
+// PostForm sends form as an application/x-www-form-urlencoded POST to raw
+// (an RFC 7662 introspection request, for instance) with the given extra
+// header fields, and returns the body and headers of a 200 OK response,
+// bounded like Get. Redirects are followed only within the origin; a 307 or
+// 308 re-sends the form there, any other redirect turns the request into a
+// GET without it (net/http's rule), which the server will not answer with
+// 200 for a POST-only endpoint.
+func (f *Client) PostForm(ctx context.Context, raw string, form url.Values, header http.Header) ([]byte, http.Header, error) {
+	req, err := http.NewRequest(http.MethodPost, raw, strings.NewReader(form.Encode()))
+	if err != nil {
+		return nil, nil, err
+	}
+	for name, values := range header {
+		req.Header[name] = values
+	}
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	return f.Do(ctx, req)
+}
+
 // Do sends req, bounded in time, and returns the body of a 200 OK response.
 // Any other status is a *StatusError, and its body is discarded unread
 // beyond a few kilobytes.
