@@ -64,7 +64,7 @@ const (
 )
 
 // atkNone is the table's NONE: one bare challenge per accepted scheme.
-var atkNone = []string{atkBareBearer, atkBasic}
+var atkNone = []string{atkBareBearer, bareDPoP, atkBasic}
 
 func atkTok(desc string) []string {
 	return []string{`Bearer realm="api", error="invalid_token", error_description="` + desc + `"`}

@@ -159,6 +159,7 @@ func (rq request) do(h http.Handler) *httptest.ResponseRecorder {
 // Expected challenges and bodies, spelled out as the wire shows them.
 const (
 	bareBearer = `Bearer realm="api"`
+	bareDPoP   = `DPoP realm="api", algs="ES256 ES384 ES512 EdDSA PS256 PS384 PS512 RS256 RS384 RS512"` // issue 12: DPoP is allowed beside Bearer by default
 	bareBasic  = `Basic realm="api", charset="UTF-8"`
 	bodyAuthn  = `{"error":"unauthorized","error_description":"Authentication is required"}` + "\n"
 	bodyBasic  = `{"error":"invalid_client","error_description":"Client authentication failed"}` + "\n"

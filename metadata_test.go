@@ -243,7 +243,7 @@ func TestResourceMetadataChallenge(t *testing.T) {
 			status     int
 			want       []string // challenges, with {} where the parameter goes
 		}{
-			{"no credentials", "", 401, []string{`Bearer realm="api"{}`, `Basic realm="api", charset="UTF-8"`}},
+			{"no credentials", "", 401, []string{`Bearer realm="api"{}`, `DPoP realm="api"{}, algs="ES256 ES384 ES512 EdDSA PS256 PS384 PS512 RS256 RS384 RS512"`, `Basic realm="api", charset="UTF-8"`}},
 			{"invalid token", "Bearer abc.def", 401, []string{`Bearer realm="api"{}, error="invalid_token", error_description="The access token is malformed"`}},
 			{"insufficient scope", "Bearer " + iss.Scoped("other"), 403, []string{`Bearer realm="api"{}, error="insufficient_scope", scope="entry:read"`}},
 			{"bad basic", decBasic("c1", "nope"), 401, []string{`Basic realm="api", charset="UTF-8"`}},

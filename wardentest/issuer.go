@@ -3,6 +3,7 @@ package wardentest
 import (
 	"crypto/rand"
 	"crypto/rsa"
+	"crypto/x509"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
@@ -233,6 +234,14 @@ type Token struct {
 	Header map[string]any
 	// Key signs the token; default the issuer's first key.
 	Key *Key
+	// DPoPKey, when set, binds the token to that key: cnf "jkt" is its
+	// RFC 7638 thumbprint (RFC 9449 §6.1), so warden admits the token only
+	// with the scheme DPoP and a proof signed by the key (Key.Proof).
+	DPoPKey *Key
+	// Certificate, when set, binds the token to that client certificate:
+	// cnf "x5t#S256" is its SHA-256 thumbprint (RFC 8705 §3.1), so warden
+	// admits the token only over a connection presenting it.
+	Certificate *x509.Certificate
 }
 
 // Mint signs an access token.
@@ -252,6 +261,9 @@ func (i *Issuer) Mint(t Token) string {
 		"iat":       now.Unix(),
 		"exp":       now.Add(5 * time.Minute).Unix(),
 		"jti":       randomID(),
+	}
+	if cnf := confirmation(t.DPoPKey, t.Certificate); cnf != nil {
+		claims["cnf"] = cnf
 	}
 	for k, v := range t.Claims {
 		if v == nil {
@@ -277,6 +289,22 @@ func (i *Issuer) Mint(t Token) string {
 // Scoped mints a default token carrying the given space-separated scopes.
 func (i *Issuer) Scoped(scope string) string {
 	return i.Mint(Token{Claims: Claims{"scope": scope}})
+}
+
+// confirmation is the cnf claim binding a token to a DPoP key and/or a
+// certificate, or nil.
+func confirmation(key *Key, cert *x509.Certificate) map[string]any {
+	if key == nil && cert == nil {
+		return nil
+	}
+	cnf := map[string]any{}
+	if key != nil {
+		cnf["jkt"] = key.Thumbprint()
+	}
+	if cert != nil {
+		cnf["x5t#S256"] = certThumbprint(cert)
+	}
+	return cnf
 }
 
 func randomID() string {
