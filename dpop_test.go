@@ -133,7 +133,9 @@ func TestDPoPTable(t *testing.T) {
 			r.proofs = append(r.proofs, proof(e, k.client, nil))
 			return r
 		}, proofRefused(warden.ReasonDPoPProofRepeated, "The request carries more than one DPoP proof")},
-		{"not a JWS", nil, func(e env) dpopRequest { return dpopRequest{scheme: "DPoP", token: e.token, proofs: []string{"abc.def"}} },
+		{"not a JWS", nil, func(e env) dpopRequest {
+			return dpopRequest{scheme: "DPoP", token: e.token, proofs: []string{"abc.def"}}
+		},
 			proofRefused(warden.ReasonDPoPProofMalformed, "The DPoP proof is malformed")},
 		{"proof larger than MaxTokenSize", nil, func(e env) dpopRequest {
 			return ok(e, func(p *wardentest.Proof) { p.Claims = wardentest.Claims{"pad": strings.Repeat("x", 9000)} })
@@ -349,4 +351,148 @@ func TestDPoPReplay(t *testing.T) {
 	f.clock.Advance(time.Second) // and its jti has left the store
 	f.check(t, send("jti-1"), admitted)
 	f.check(t, send("jti-2"), replayed) // recorded 30 s later, still held
+}
+
+// TestDPoPNonce: with a nonce key, a proof without a nonce or with a stale
+// one gets use_dpop_nonce and a fresh DPoP-Nonce; the nonce is accepted in
+// its step and the next, by every middleware with the key; each admitted
+// request carries the next nonce.
+func TestDPoPNonce(t *testing.T) {
+	t.Parallel()
+	k := newDPoPKeys()
+	key := []byte("0123456789abcdef0123456789abcdef")
+	f := newBindFixture(t, func(c *warden.Config) { c.DPoP.NonceKey = key })
+	tok := f.iss.Mint(wardentest.Token{DPoPKey: k.client, Claims: wardentest.Claims{"scope": "entry:read"}})
+	send := func(h http.Handler, nonce string) *httptest.ResponseRecorder {
+		p := k.client.Proof(wardentest.Proof{URL: dpopURL, AccessToken: tok, IssuedAt: f.clock.Now(), Nonce: nonce})
+		return dpopRequest{scheme: "DPoP", token: tok, proofs: []string{p}}.do(h)
+	}
+	useNonce := func(reason warden.Reason) outcome {
+		return refusal(401, reason, "use_dpop_nonce", nonceDesc, dpopChallenge("use_dpop_nonce", nonceDesc))
+	}
+
+	w := send(f.h, "")
+	f.check(t, w, useNonce(warden.ReasonDPoPNonceMissing))
+	nonce := w.Header().Get("DPoP-Nonce")
+	if len(nonce) < 22 {
+		t.Fatalf("DPoP-Nonce %q: want a nonce of at least 128 bits", nonce)
+	}
+	w = send(f.h, nonce)
+	f.check(t, w, admitted)
+	if got := w.Header().Get("DPoP-Nonce"); got != nonce {
+		t.Errorf("admitted response's DPoP-Nonce %q, want the current %q", got, nonce)
+	}
+
+	// A second replica with the same key accepts the nonce; one with
+	// another key does not.
+	g := newBindFixture(t, func(c *warden.Config) { c.DPoP.NonceKey = key })
+	g.clock.Advance(f.clock.Now().Sub(g.clock.Now()))
+	tokG := g.iss.Mint(wardentest.Token{DPoPKey: k.client, Claims: wardentest.Claims{"scope": "entry:read"}})
+	pG := k.client.Proof(wardentest.Proof{URL: dpopURL, AccessToken: tokG, IssuedAt: g.clock.Now(), Nonce: nonce})
+	g.check(t, dpopRequest{scheme: "DPoP", token: tokG, proofs: []string{pG}}.do(g.h), admitted)
+	other := newBindFixture(t, func(c *warden.Config) { c.DPoP.NonceKey = []byte("another key, also thirty-two b..") })
+	tokO := other.iss.Mint(wardentest.Token{DPoPKey: k.client, Claims: wardentest.Claims{"scope": "entry:read"}})
+	pO := k.client.Proof(wardentest.Proof{URL: dpopURL, AccessToken: tokO, IssuedAt: other.clock.Now(), Nonce: nonce})
+	other.check(t, dpopRequest{scheme: "DPoP", token: tokO, proofs: []string{pO}}.do(other.h), useNonce(warden.ReasonDPoPNonceInvalid))
+
+	// The nonce lives through the next minute's step, then goes stale.
+	f.clock.Advance(time.Minute)
+	w = send(f.h, nonce)
+	f.check(t, w, admitted)
+	next := w.Header().Get("DPoP-Nonce")
+	if next == nonce || next == "" {
+		t.Errorf("after a step, DPoP-Nonce %q: want a new nonce", next)
+	}
+	f.clock.Advance(time.Minute)
+	w = send(f.h, nonce)
+	f.check(t, w, useNonce(warden.ReasonDPoPNonceInvalid))
+	if got := w.Header().Get("DPoP-Nonce"); got == nonce || got == "" {
+		t.Errorf("stale nonce answered with DPoP-Nonce %q: want a fresh one", got)
+	}
+	f.check(t, send(f.h, "made-up"), useNonce(warden.ReasonDPoPNonceInvalid))
+}
+
+// TestDPoPCache: the verified-token cache never lets a request skip its
+// proof. Once the token is cached by an admitted request, every later
+// request with it still needs a fresh, valid proof; and a token first
+// cached through a refused downgrade is still refused that way.
+func TestDPoPCache(t *testing.T) {
+	t.Parallel()
+	k := newDPoPKeys()
+	f := newBindFixture(t, nil)
+	tok := f.iss.Mint(wardentest.Token{DPoPKey: k.client, Claims: wardentest.Claims{"scope": "entry:read"}})
+	good := func() string {
+		return k.client.Proof(wardentest.Proof{URL: dpopURL, AccessToken: tok, IssuedAt: f.clock.Now()})
+	}
+	downgrade := refusal(401, warden.ReasonDPoPDowngrade, "invalid_token", "The access token is bound to a key and must be presented with DPoP",
+		`Bearer realm="api", error="invalid_token", error_description="The access token is bound to a key and must be presented with DPoP"`, dpopBare)
+	f.check(t, dpopRequest{scheme: "Bearer", token: tok}.do(f.h), downgrade) // verified and cached here
+	first := good()
+	f.check(t, dpopRequest{scheme: "DPoP", token: tok, proofs: []string{first}}.do(f.h), admitted)
+	for _, tc := range []struct {
+		name string
+		req  dpopRequest
+		want outcome
+	}{
+		{"cached token, no proof", dpopRequest{scheme: "DPoP", token: tok}, proofRefused(warden.ReasonDPoPProofMissing, "The request lacks a DPoP proof")},
+		{"cached token, the same proof again", dpopRequest{scheme: "DPoP", token: tok, proofs: []string{first}},
+			proofRefused(warden.ReasonDPoPReplayed, "The DPoP proof was already used")},
+		{"cached token, a stranger's proof", dpopRequest{scheme: "DPoP", token: tok, proofs: []string{
+			k.stranger.Proof(wardentest.Proof{URL: dpopURL, AccessToken: tok, IssuedAt: f.clock.Now()})}},
+			refusal(401, warden.ReasonDPoPKeyMismatch, "invalid_token", "Invalid DPoP key binding", dpopChallenge("invalid_token", "Invalid DPoP key binding"))},
+		{"cached token, proof for another method", dpopRequest{scheme: "DPoP", token: tok, proofs: []string{
+			k.client.Proof(wardentest.Proof{Method: "DELETE", URL: dpopURL, AccessToken: tok, IssuedAt: f.clock.Now()})}},
+			proofRefused(warden.ReasonDPoPWrongMethod, "The DPoP proof is for another HTTP method")},
+		{"cached token as Bearer", dpopRequest{scheme: "Bearer", token: tok}, downgrade},
+		{"cached token, a fresh proof", dpopRequest{scheme: "DPoP", token: tok, proofs: []string{good()}}, admitted},
+	} {
+		f.check(t, tc.req.do(f.h), tc.want)
+	}
+}
+
+// TestDPoPVerify: Middleware.Verify has no request to prove a binding
+// with, so it refuses bound tokens.
+func TestDPoPVerify(t *testing.T) {
+	t.Parallel()
+	f := newBindFixture(t, nil)
+	tok := f.iss.Mint(wardentest.Token{DPoPKey: wardentest.NewECKey("k"), Claims: wardentest.Claims{"scope": "entry:read"}})
+	_, err := f.mw.Verify(context.Background(), tok)
+	var we *warden.Error
+	if !errors.As(err, &we) || we.Reason != warden.ReasonDPoPDowngrade {
+		t.Errorf("Verify of a DPoP-bound token: got %v, want %s", err, warden.ReasonDPoPDowngrade)
+	}
+	p, err := f.mw.Verify(context.Background(), f.iss.Scoped("entry:read"))
+	if err != nil || p.Confirmation() != (warden.Confirmation{}) {
+		t.Errorf("Verify of a bearer token: got %v, %v; want an unbound principal", p, err)
+	}
+}
+
+// TestDPoPConfig: every mistake in Config.DPoP and Config.MTLS is an error
+// from New.
+func TestDPoPConfig(t *testing.T) {
+	t.Parallel()
+	iss := wardentest.NewIssuer(t)
+	for name, mutate := range map[string]func(*warden.Config){
+		"unknown mode":             func(c *warden.Config) { c.DPoP.Mode = 7 },
+		"HMAC proof algorithm":     func(c *warden.Config) { c.DPoP.Algorithms = []string{"HS256"} },
+		"none proof algorithm":     func(c *warden.Config) { c.DPoP.Algorithms = []string{"none"} },
+		"empty algorithm list":     func(c *warden.Config) { c.DPoP.Algorithms = []string{} },
+		"negative window":          func(c *warden.Config) { c.DPoP.ProofWindow = -time.Second },
+		"relative public URL":      func(c *warden.Config) { c.DPoP.PublicURL = "/api" },
+		"public URL with a query":  func(c *warden.Config) { c.DPoP.PublicURL = "https://api.example/?x=1" },
+		"ftp public URL":           func(c *warden.Config) { c.DPoP.PublicURL = "ftp://api.example" },
+		"short nonce key":          func(c *warden.Config) { c.DPoP.NonceKey = []byte("short") },
+		"settings while off":       func(c *warden.Config) { c.DPoP.Mode, c.DPoP.NonceKey = warden.DPoPOff, make([]byte, 32) },
+		"certificate header space": func(c *warden.Config) { c.MTLS.CertificateHeader = "X Client Cert" },
+		"certificate header Authorization": func(c *warden.Config) {
+			c.MTLS.CertificateHeader = "authorization"
+		},
+	} {
+		cfg := iss.StaticConfig()
+		mutate(&cfg)
+		if mw, err := warden.New(cfg); err == nil {
+			mw.Close()
+			t.Errorf("%s: New succeeded, want an error", name)
+		}
+	}
 }

@@ -30,19 +30,28 @@ func normalizeHTU(s string) (string, bool) {
 		return "", false
 	}
 	host = strings.ToLower(host)
-	if i := strings.LastIndexByte(host, ':'); i >= 0 && strings.IndexByte(host[i:], ']') < 0 {
-		port := host[i+1:]
-		for j := 0; j < len(port); j++ {
-			if port[j] < '0' || port[j] > '9' {
-				return "", false
-			}
-		}
-		if port == "" || (scheme == "http" && port == "80") || (scheme == "https" && port == "443") {
-			host = host[:i]
-		}
-		if host == "" {
+	// host [ ":" port ]; a colon elsewhere belongs only in an IP literal.
+	name, port, hasPort := host, "", false
+	if strings.HasPrefix(host, "[") {
+		end := strings.IndexByte(host, ']')
+		if end < 0 || (end+1 < len(host) && host[end+1] != ':') {
 			return "", false
 		}
+		name, port, hasPort = host[:end+1], strings.TrimPrefix(host[end+1:], ":"), end+1 < len(host)
+	} else if i := strings.IndexByte(host, ':'); i >= 0 {
+		name, port, hasPort = host[:i], host[i+1:], true
+	}
+	if name == "" || strings.IndexByte(name[min(1, len(name)):], '[') >= 0 || (name[0] != '[' && strings.IndexByte(name, ']') >= 0) {
+		return "", false
+	}
+	for j := 0; j < len(port); j++ {
+		if port[j] < '0' || port[j] > '9' {
+			return "", false
+		}
+	}
+	host = name
+	if hasPort && port != "" && !(scheme == "http" && port == "80") && !(scheme == "https" && port == "443") {
+		host = name + ":" + port
 	}
 	path, ok = normalizePath(path)
 	if !ok {
