@@ -18,10 +18,19 @@
 //	-audience AUD         required audience (required with -issuer; demo: https://api.example.test)
 //	-realm REALM          realm of the challenges (default api)
 //	-basic-clients FILE   JSON list of {"client_id", "secret_hash", "scopes"} for HTTP Basic
+//	-dpop MODE            DPoP (RFC 9449) on the Bearer routes: off, allowed (default) or required
+//	-dpop-nonce           require server nonces in DPoP proofs (RFC 9449 §9)
+//	-dpop-nonce-key FILE  the nonce key, 64 hex characters, shared by every instance (implies -dpop-nonce)
+//	-public-url URL       the origin clients call, for DPoP htu (default http:// or https:// + the address)
+//	-redis ADDR           record DPoP proofs in Redis at ADDR, shared by every instance, instead of in memory
+//	-tls-cert FILE        serve HTTPS with this certificate (PEM), with -tls-key FILE
+//	-client-ca FILE       request (not require) client certificates issued by this CA, for mTLS-bound tokens
+//	-client-cert-header NAME  take the client certificate from this header (URL-encoded PEM) set by a TLS proxy
 package main
 
 import (
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -55,12 +64,13 @@ func main() {
 // options are the command-line flags.
 type options struct {
 	addr, issuer, jwks, audience, realm, basicClients string
+	binding                                           bindingOptions
 }
 
 // demoAudience is the audience of the demo issuer's tokens.
 const demoAudience = "https://api.example.test"
 
-func parseFlags(args []string) (options, error) {
+func parseFlags(args []string) (options, *flag.FlagSet, error) {
 	var o options
 	fs := flag.NewFlagSet("resourceserver", flag.ContinueOnError)
 	fs.SetOutput(io.Discard) // the error is reported in one line by main
@@ -70,28 +80,36 @@ func parseFlags(args []string) (options, error) {
 	fs.StringVar(&o.audience, "audience", "", "required token audience (required with -issuer; default "+demoAudience+" in demo mode)")
 	fs.StringVar(&o.realm, "realm", "api", "realm of the WWW-Authenticate challenges")
 	fs.StringVar(&o.basicClients, "basic-clients", "", `JSON file: [{"client_id", "secret_hash", "scopes"}] for HTTP Basic`)
+	o.binding.flags(fs)
 	if err := fs.Parse(args); err != nil {
-		return o, err
+		return o, fs, err
+	}
+	if err := o.binding.check(); err != nil {
+		return o, fs, err
 	}
 	switch {
 	case fs.NArg() > 0:
-		return o, fmt.Errorf("unexpected argument %q", fs.Arg(0))
+		return o, fs, fmt.Errorf("unexpected argument %q", fs.Arg(0))
 	case o.issuer != "" && o.audience == "":
-		return o, errors.New("-audience is required with -issuer")
+		return o, fs, errors.New("-audience is required with -issuer")
 	case o.jwks != "" && o.issuer == "":
-		return o, errors.New("-jwks needs -issuer: the tokens' issuer must be checked too")
+		return o, fs, errors.New("-jwks needs -issuer: the tokens' issuer must be checked too")
 	case o.issuer == "" && o.audience == "":
 		o.audience = demoAudience
 	}
-	return o, nil
+	return o, fs, nil
 }
 
 // run serves until ctx is done. It writes the banner to stdout and the
 // access log to stderr.
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	o, err := parseFlags(args)
+	o, fs, err := parseFlags(args)
 	if errors.Is(err, flag.ErrHelp) {
-		fmt.Fprintln(stdout, "usage: resourceserver [-addr ADDR] [-issuer URL [-jwks URL] -audience AUD] [-realm REALM] [-basic-clients FILE]")
+		fmt.Fprintln(stdout, "usage: resourceserver [-addr ADDR] [-issuer URL [-jwks URL] -audience AUD] [-realm REALM] [-basic-clients FILE]\n"+
+			"                      [-dpop off|allowed|required] [-dpop-nonce] [-dpop-nonce-key FILE] [-public-url URL] [-redis ADDR]\n"+
+			"                      [-tls-cert FILE -tls-key FILE [-client-ca FILE]] [-client-cert-header NAME]")
+		fs.SetOutput(stdout)
+		fs.PrintDefaults()
 		return nil
 	}
 	if err != nil {
@@ -102,12 +120,20 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 
+	tlsConfig, err := o.binding.tlsConfig()
+	if err != nil {
+		return err
+	}
 	// Listen first: in demo mode the issuer's URL is this listener's.
 	ln, err := net.Listen("tcp", o.addr)
 	if err != nil {
 		return err
 	}
-	base := "http://" + advertised(ln.Addr())
+	scheme := "http://"
+	if tlsConfig != nil {
+		ln, scheme = tls.NewListener(ln, tlsConfig), "https://"
+	}
+	base := scheme + advertised(ln.Addr())
 	mux := http.NewServeMux()
 	logger := slog.New(slog.NewTextHandler(stderr, nil))
 	started := new(atomic.Bool)
@@ -124,8 +150,15 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		}},
 		Realm:      o.realm,
 		Clients:    clients,
+		HTTPClient: o.binding.httpClient(tlsConfig),
 		OnDecision: warden.ChainDecisions(recordReason, warden.LogDecisions(logger)),
 		Logger:     slog.New(startupGate{logger.Handler(), started}),
+	}
+	if cfg.DPoP, cfg.MTLS, err = o.binding.config(base); err != nil {
+		return err
+	}
+	if closer, ok := cfg.DPoP.ReplayStore.(io.Closer); ok {
+		defer closer.Close()
 	}
 	demo := o.issuer == ""
 	if demo {
@@ -162,6 +195,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	if demo {
 		printDemo(stdout, base, o.audience)
+		printDPoPDemo(stdout, base, o.binding)
 	}
 	started.Store(true)
 	fmt.Fprintf(stdout, "listening on %s\n", base)

@@ -20,12 +20,12 @@ import (
 //	go test -run '^$' -bench '^BenchmarkRequest$' -benchmem -count=10 . | tee request.txt
 //	benchstat -col /store request.txt
 func BenchmarkRequest(b *testing.B) {
-	srv := startRedis(b)
+	srv := wardentest.StartRedis(b)
 	for _, name := range []string{"memory", "redis"} {
 		b.Run("store="+name, func(b *testing.B) {
 			var store warden.Store // nil: the default memory store
 			if name == "redis" {
-				store = redis.New(newClient(b, srv.addr), redis.Options{})
+				store = redis.New(newClient(b, srv.Addr), redis.Options{})
 			}
 			f := newBenchFleet(b, store, 1)
 			proofs := f.proofs(b.N + 1)
@@ -44,8 +44,8 @@ func BenchmarkRequest(b *testing.B) {
 // goroutines sending DPoP requests to both in turn. It reports requests
 // per second.
 func BenchmarkTwoReplicas(b *testing.B) {
-	srv := startRedis(b)
-	f := newBenchFleet(b, nil, 2, srv.addr)
+	srv := wardentest.StartRedis(b)
+	f := newBenchFleet(b, nil, 2, srv.Addr)
 	proofs := f.proofs(b.N + 2)
 	f.mustServe(b, 0, proofs[b.N])
 	f.mustServe(b, 1, proofs[b.N+1])

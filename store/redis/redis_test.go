@@ -10,6 +10,7 @@ import (
 	goredis "github.com/redis/go-redis/v9"
 
 	"github.com/wardenhq/warden/store/redis"
+	"github.com/wardenhq/warden/wardentest"
 )
 
 func newClient(t testing.TB, addr string) *goredis.Client {
@@ -24,8 +25,8 @@ func newClient(t testing.TB, addr string) *goredis.Client {
 // namespaced, with a time to live rounded up to the millisecond.
 func TestClaim(t *testing.T) {
 	t.Parallel()
-	srv := startRedis(t)
-	rdb := newClient(t, srv.addr)
+	srv := wardentest.StartRedis(t)
+	rdb := newClient(t, srv.Addr)
 	now := time.Unix(1_800_000_000, 0)
 	s := redis.New(rdb, redis.Options{Prefix: "svc:", Now: func() time.Time { return now }})
 	ctx := context.Background()
@@ -72,8 +73,8 @@ func TestClaim(t *testing.T) {
 // clients (two replicas), exactly one wins.
 func TestConcurrentClaims(t *testing.T) {
 	t.Parallel()
-	srv := startRedis(t)
-	stores := []*redis.Store{redis.New(newClient(t, srv.addr), redis.Options{}), redis.New(newClient(t, srv.addr), redis.Options{})}
+	srv := wardentest.StartRedis(t)
+	stores := []*redis.Store{redis.New(newClient(t, srv.Addr), redis.Options{}), redis.New(newClient(t, srv.Addr), redis.Options{})}
 	var wins, errs atomic.Int64
 	var wg sync.WaitGroup
 	for i := range 1000 {
@@ -96,9 +97,9 @@ func TestConcurrentClaims(t *testing.T) {
 // TestClaimErrors: when Redis is down every call fails; nothing is claimed.
 func TestClaimErrors(t *testing.T) {
 	t.Parallel()
-	srv := startRedis(t)
-	s := redis.New(newClient(t, srv.addr), redis.Options{})
-	srv.stop()
+	srv := wardentest.StartRedis(t)
+	s := redis.New(newClient(t, srv.Addr), redis.Options{})
+	srv.Stop()
 	if ok, err := s.Claim(context.Background(), "k", time.Now().Add(time.Minute)); ok || err == nil {
 		t.Errorf("Claim with Redis down = %v, %v; want false and an error", ok, err)
 	}

@@ -78,8 +78,8 @@ func (f *fleet) takeReasons() map[warden.Reason]int {
 // the other, in either order.
 func TestReplicasShareReplays(t *testing.T) {
 	t.Parallel()
-	srv := startRedis(t)
-	f := newFleet(t, srv.addr, 2)
+	srv := wardentest.StartRedis(t)
+	f := newFleet(t, srv.Addr, 2)
 	for _, order := range [][2]int{{0, 1}, {1, 0}} {
 		p := f.proof()
 		if w := f.send(order[0], p); w.Code != http.StatusOK {
@@ -100,8 +100,8 @@ func TestReplicasShareReplays(t *testing.T) {
 // spread over two replicas, are accepted exactly once.
 func TestConcurrentReplaysAcrossReplicas(t *testing.T) {
 	t.Parallel()
-	srv := startRedis(t)
-	f := newFleet(t, srv.addr, 2)
+	srv := wardentest.StartRedis(t)
+	f := newFleet(t, srv.Addr, 2)
 	p := f.proof()
 	const n = 1000
 	codes := make([]int, n)
@@ -128,12 +128,12 @@ func TestConcurrentReplaysAcrossReplicas(t *testing.T) {
 // accepted again, and replays refused again.
 func TestRedisOutage(t *testing.T) {
 	t.Parallel()
-	srv := startRedis(t)
-	f := newFleet(t, srv.addr, 2)
+	srv := wardentest.StartRedis(t)
+	f := newFleet(t, srv.Addr, 2)
 	if w := f.send(0, f.proof()); w.Code != http.StatusOK {
 		t.Fatalf("before the outage: got %d", w.Code)
 	}
-	srv.stop()
+	srv.Stop()
 	for i := range 20 {
 		w := f.send(i%2, f.proof())
 		if w.Code != http.StatusServiceUnavailable || w.Header().Get("Retry-After") == "" || len(w.Header().Values("WWW-Authenticate")) != 0 {
@@ -147,7 +147,7 @@ func TestRedisOutage(t *testing.T) {
 	if got := f.takeReasons(); got[warden.ReasonOK] != 1 || got[warden.ReasonReplayUnavailable] != 20 || len(got) != 2 {
 		t.Errorf("decisions %v, want 1 ok, then 20 replay_unavailable", got)
 	}
-	srv.start()
+	srv.Start()
 	p := f.proof()
 	deadline := time.Now().Add(10 * time.Second)
 	for {

@@ -1,4 +1,4 @@
-package redis_test
+package wardentest
 
 import (
 	"bufio"
@@ -12,19 +12,24 @@ import (
 	"time"
 )
 
-// redisServer is a real redis-server on 127.0.0.1, started by the test.
-type redisServer struct {
+// RedisServer is a real redis-server on 127.0.0.1, for tests of what a
+// fleet of replicas shares through Redis, such as a DPoP replay store:
+// those must meet the real server, its atomicity and its outages.
+type RedisServer struct {
+	// Addr is the server's host:port.
+	Addr string
 	tb   testing.TB
 	bin  string
 	port int
-	addr string
 	cmd  *exec.Cmd
 }
 
-// startRedis starts redis-server on a free loopback port and stops it when
-// the test ends. Without redis-server the test fails under CI (CI=true),
-// where .ci/run installs it, and is skipped with a message elsewhere.
-func startRedis(tb testing.TB) *redisServer {
+// StartRedis starts redis-server (the Debian package redis-server) on a
+// free loopback port, without persistence, and stops it when the test ends.
+// Without the redis-server binary the test fails when the environment
+// variable CI is "true" and is skipped, with a message saying so,
+// otherwise.
+func StartRedis(tb testing.TB) *RedisServer {
 	tb.Helper()
 	bin, err := exec.LookPath("redis-server")
 	if err != nil {
@@ -39,14 +44,15 @@ func startRedis(tb testing.TB) *redisServer {
 	}
 	port := l.Addr().(*net.TCPAddr).Port
 	l.Close()
-	s := &redisServer{tb: tb, bin: bin, port: port, addr: fmt.Sprintf("127.0.0.1:%d", port)}
-	s.start()
-	tb.Cleanup(s.stop)
+	s := &RedisServer{tb: tb, bin: bin, port: port, Addr: fmt.Sprintf("127.0.0.1:%d", port)}
+	s.Start()
+	tb.Cleanup(s.Stop)
 	return s
 }
 
-// start runs the server and waits until it answers PING.
-func (s *redisServer) start() {
+// Start starts the server again on the same address after Stop, and waits
+// until it answers PING: an outage of Redis, ended.
+func (s *RedisServer) Start() {
 	s.tb.Helper()
 	s.cmd = exec.Command(s.bin, "--port", fmt.Sprint(s.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
 		"--protected-mode", "yes", "--loglevel", "warning", "--dir", s.tb.TempDir())
@@ -57,19 +63,20 @@ func (s *redisServer) start() {
 	}
 	deadline := time.Now().Add(10 * time.Second)
 	for {
-		if ping(s.addr) {
+		if redisPing(s.Addr) {
 			return
 		}
 		if time.Now().After(deadline) {
-			s.stop()
-			s.tb.Fatalf("redis-server on %s did not answer PING within 10 s:\n%s", s.addr, out.String())
+			s.Stop()
+			s.tb.Fatalf("redis-server on %s did not answer PING within 10 s:\n%s", s.Addr, out.String())
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
 }
 
-// stop kills the server (the process this test started) and waits for it.
-func (s *redisServer) stop() {
+// Stop kills the server and waits for it to exit: an outage of Redis. All
+// it held is lost, as when a Redis without persistence restarts.
+func (s *RedisServer) Stop() {
 	if s.cmd == nil || s.cmd.Process == nil {
 		return
 	}
@@ -78,8 +85,8 @@ func (s *redisServer) stop() {
 	s.cmd = nil
 }
 
-// ping reports whether a Redis server answers PING at addr.
-func ping(addr string) bool {
+// redisPing reports whether a Redis server answers PING at addr.
+func redisPing(addr string) bool {
 	c, err := net.DialTimeout("tcp", addr, time.Second)
 	if err != nil {
 		return false
