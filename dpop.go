@@ -92,6 +92,7 @@ type proofChecker struct {
 	maxSize int
 	store   Store
 	nonces  *nonceSource // nil: no nonces
+	keys    proofKeys    // keys of proofs that verified
 	issTags map[string]string
 	now     func() time.Time
 }
@@ -108,7 +109,7 @@ func (c *proofChecker) check(ctx context.Context, in *boundRequest, p *Principal
 	case len(in.proofs[0]) > c.maxSize:
 		return proofRefusal(ReasonDPoPProofMalformed, "proof too large")
 	}
-	pf, e := parseProof(in.proofs[0], c.algs)
+	pf, e := parseProof(in.proofs[0], c.algs, &c.keys)
 	if e != nil {
 		return e
 	}
@@ -136,7 +137,7 @@ func (c *proofChecker) check(ctx context.Context, in *boundRequest, p *Principal
 		}
 	}
 	// ath binds the proof to this very token (RFC 9449 §4.3 check 12).
-	ath := sha256.Sum256([]byte(in.token))
+	ath := sha256.Sum256(bytesView(in.token))
 	var want [43]byte
 	b64.Encode(want[:], ath[:])
 	if pf.ath != string(want[:]) {
@@ -162,13 +163,11 @@ func (c *proofChecker) check(ctx context.Context, in *boundRequest, p *Principal
 // client key, and the digest keeps every key short whatever the jti's
 // length.
 func (c *proofChecker) replayKey(issuer string, pf *dpopProof) string {
-	h := sha256.New()
-	h.Write([]byte(pf.jkt))
-	h.Write([]byte{0})
-	h.Write([]byte(pf.jti))
-	var sum [sha256.Size]byte
+	var buf [256]byte
+	in := append(append(append(buf[:0], pf.jkt...), 0), pf.jti...)
+	sum := sha256.Sum256(in)
 	var digest [43]byte
-	b64.Encode(digest[:], h.Sum(sum[:0]))
+	b64.Encode(digest[:], sum[:])
 	return "dpop:" + c.issTags[issuer] + ":" + string(digest[:])
 }
 

@@ -62,8 +62,9 @@ func FuzzParseProof(f *testing.F) {
 	for _, s := range []string{"", ".", "..", "a.b.c", "eyJ0eXAiOiJkcG9wK2p3dCJ9.e30.", strings.Repeat(".", 100)} {
 		f.Add(s)
 	}
+	keys := &proofKeys{} // shared across inputs, as by requests
 	f.Fuzz(func(t *testing.T, raw string) {
-		p, e := parseProof(raw, defaultDPoPAlgorithms)
+		p, e := parseProof(raw, defaultDPoPAlgorithms, keys)
 		if e != nil {
 			if p != nil || e.Scheme != SchemeDPoP || !strings.HasPrefix(string(e.Reason), "dpop_") {
 				t.Fatalf("%q: refusal %v with proof %v", raw, e, p)

@@ -11,6 +11,8 @@ import (
 	"math/big"
 	"slices"
 	"strings"
+	"sync"
+	"unsafe"
 
 	"github.com/wardenhq/warden/internal/jwks"
 )
@@ -39,14 +41,82 @@ const (
 	maxProofRSABits = 4096
 )
 
+// viewString returns a JSON string value without copying it when it needs
+// no unescaping: the proof's decoded header and payload are fresh buffers
+// that nothing writes again, so the strings may share their bytes. A
+// proof's members live no longer than its request.
+func viewString(v []byte) (string, bool) {
+	if len(v) < 2 || v[0] != '"' {
+		return "", false
+	}
+	inner := v[1 : len(v)-1]
+	for _, c := range inner {
+		if c == '\\' || c < 0x20 || c >= 0x80 {
+			return jsonString(v) // escapes or non-ASCII: the careful path
+		}
+	}
+	return unsafe.String(unsafe.SliceData(inner), len(inner)), true
+}
+
+// bytesView returns the bytes of s without copying them, for functions
+// that only read their argument.
+func bytesView(s string) []byte { return unsafe.Slice(unsafe.StringData(s), len(s)) }
+
 // proofRefusal is a check of parseProof that failed, with its cause.
 func proofRefusal(reason Reason, cause string) *Error {
 	return newError(reason, SchemeDPoP, parseError(cause))
 }
 
+// proofKeys remembers the keys of proofs that verified, by their jwk's
+// exact bytes: a client signs every proof with the same key, and parsing
+// it (an EC point check, the thumbprint) each time would cost more than the
+// rest of the proof's checks. Only a key whose proof verified is kept, at
+// most proofKeysSize of them; a full map drops an arbitrary entry, so a
+// flood of keys costs hits, never memory. A nil *proofKeys keeps nothing.
+type proofKeys struct {
+	mu sync.RWMutex
+	m  map[string]proofKey
+}
+
+type proofKey struct {
+	pub any
+	jkt string
+}
+
+const proofKeysSize = 4096
+
+func (c *proofKeys) get(jwk []byte) (proofKey, bool) {
+	if c == nil {
+		return proofKey{}, false
+	}
+	c.mu.RLock()
+	k, ok := c.m[string(jwk)]
+	c.mu.RUnlock()
+	return k, ok
+}
+
+func (c *proofKeys) put(jwk []byte, k proofKey) {
+	if c == nil {
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.m == nil {
+		c.m = make(map[string]proofKey)
+	}
+	if len(c.m) >= proofKeysSize {
+		for old := range c.m {
+			delete(c.m, old)
+			break
+		}
+	}
+	c.m[string(jwk)] = k
+}
+
 // parseProof checks the proof's syntax, header, key and signature, and
-// decodes its claims. algs is the allow-list of signing algorithms.
-func parseProof(raw string, algs []string) (*dpopProof, *Error) {
+// decodes its claims. algs is the allow-list of signing algorithms; keys,
+// when not nil, remembers keys that verified.
+func parseProof(raw string, algs []string, keys *proofKeys) (*dpopProof, *Error) {
 	headerSeg, rest, ok1 := strings.Cut(raw, ".")
 	payloadSeg, sigSeg, ok2 := strings.Cut(rest, ".")
 	if !ok1 || !ok2 || strings.IndexByte(sigSeg, '.') >= 0 {
@@ -63,9 +133,9 @@ func parseProof(raw string, algs []string) (*dpopProof, *Error) {
 		var ok bool
 		switch name {
 		case "alg":
-			alg, ok = jsonString(v)
+			alg, ok = viewString(v)
 		case "typ":
-			typ, ok = jsonString(v)
+			typ, ok = viewString(v)
 			hasTyp = true
 		case "jwk":
 			jwk, ok = v, len(v) > 0 && v[0] == '{'
@@ -96,16 +166,26 @@ func parseProof(raw string, algs []string) (*dpopProof, *Error) {
 	if jwk == nil {
 		return nil, proofRefusal(ReasonDPoPBadKey, "no jwk header")
 	}
-	pub, jkt, err := proofKey(jwk, alg)
-	if err != nil {
-		return nil, newError(ReasonDPoPBadKey, SchemeDPoP, err)
+	key, known := keys.get(jwk)
+	if known && !(&jwks.Key{Public: key.pub}).Fits(alg) {
+		known = false // the same key under another alg: checked in full below
+	}
+	if !known {
+		pub, jkt, err := parseProofKey(jwk, alg)
+		if err != nil {
+			return nil, newError(ReasonDPoPBadKey, SchemeDPoP, err)
+		}
+		key = proofKey{pub, jkt}
 	}
 	sig, err := b64.DecodeString(sigSeg)
 	if err != nil {
 		return nil, proofRefusal(ReasonDPoPBadSignature, "signature is not base64url")
 	}
-	if err := signingMethods[alg].Verify(raw[:len(headerSeg)+1+len(payloadSeg)], sig, pub); err != nil {
+	if err := signingMethods[alg].Verify(raw[:len(headerSeg)+1+len(payloadSeg)], sig, key.pub); err != nil {
 		return nil, newError(ReasonDPoPBadSignature, SchemeDPoP, err)
+	}
+	if !known {
+		keys.put(jwk, key)
 	}
 	payload, err := b64.DecodeString(payloadSeg)
 	if err != nil {
@@ -115,19 +195,19 @@ func parseProof(raw string, algs []string) (*dpopProof, *Error) {
 	if err != nil {
 		return nil, newError(ReasonDPoPProofMalformed, SchemeDPoP, err)
 	}
-	p.jkt = jkt
-	return p, nil
+	p.jkt = key.jkt
+	return &p, nil
 }
 
 var errProofClaims = errors.New("DPoP proof claims are invalid")
 
 // decodeProofClaims reads the claims of RFC 9449 §4.2. jti, htm, htu and
 // iat are required; ath and nonce are checked by the caller.
-func decodeProofClaims(payload []byte) (*dpopProof, error) {
+func decodeProofClaims(payload []byte) (dpopProof, error) {
+	var p dpopProof
 	if !json.Valid(payload) {
-		return nil, errProofClaims
+		return p, errProofClaims
 	}
-	p := &dpopProof{}
 	var hasIAT bool
 	err := walkObject(payload, func(name string, v []byte) error {
 		var dst *string
@@ -152,7 +232,7 @@ func decodeProofClaims(payload []byte) (*dpopProof, error) {
 		default:
 			return nil
 		}
-		s, ok := jsonString(v)
+		s, ok := viewString(v)
 		if !ok {
 			return errProofClaims
 		}
@@ -160,7 +240,7 @@ func decodeProofClaims(payload []byte) (*dpopProof, error) {
 		return nil
 	})
 	if err != nil || p.jti == "" || p.htm == "" || p.htu == "" || !hasIAT {
-		return nil, errProofClaims
+		return p, errProofClaims
 	}
 	return p, nil
 }
@@ -169,13 +249,13 @@ func decodeProofClaims(payload []byte) (*dpopProof, error) {
 // of no use to anyone but an attacker probing the parser.
 var errProofKey = errors.New("the jwk header is not an acceptable public key for alg")
 
-// proofKey reads the proof's jwk header (RFC 9449 §4.3 check 6): a public
+// parseProofKey reads the proof's jwk header (RFC 9449 §4.3 check 6): a public
 // key (a private member refuses it) of a type alg needs, encoded canonically
 // (RFC 7518 §6: fixed-size EC coordinates, minimal RSA integers), and
 // returns it with its RFC 7638 thumbprint. Canonical members make the
 // thumbprint of one key unique, so the jkt comparison cannot be dodged by
 // re-encoding.
-func proofKey(jwk []byte, alg string) (any, string, error) {
+func parseProofKey(jwk []byte, alg string) (any, string, error) {
 	var kty, crv, x, y, n, e string
 	err := walkObject(jwk, func(name string, v []byte) error {
 		var dst *string
@@ -197,7 +277,7 @@ func proofKey(jwk []byte, alg string) (any, string, error) {
 		default:
 			return nil
 		}
-		s, ok := jsonString(v)
+		s, ok := viewString(v)
 		if !ok {
 			return errProofKey
 		}
@@ -208,21 +288,29 @@ func proofKey(jwk []byte, alg string) (any, string, error) {
 		return nil, "", errProofKey
 	}
 	var pub any
-	var thumb []byte
+	var buf [1024]byte
+	thumb := buf[:0]
 	switch kty {
 	case "EC":
 		curve, size := proofCurve(crv)
-		xb, errX := b64.DecodeString(x)
-		yb, errY := b64.DecodeString(y)
-		if curve == nil || errX != nil || errY != nil || len(xb) != size || len(yb) != size {
+		// The SEC 1 uncompressed point 0x04 || X || Y, each coordinate
+		// exactly the field size (RFC 7518 §6.2.1.2).
+		var point [1 + 2*66]byte
+		if curve == nil || b64.DecodedLen(len(x)) != size || b64.DecodedLen(len(y)) != size {
 			return nil, "", errProofKey
 		}
-		k, err := ecdsa.ParseUncompressedPublicKey(curve, append(append([]byte{4}, xb...), yb...))
+		point[0] = 4
+		nx, errX := b64.Decode(point[1:1+size], bytesView(x))
+		ny, errY := b64.Decode(point[1+size:1+2*size], bytesView(y))
+		if errX != nil || errY != nil || nx != size || ny != size {
+			return nil, "", errProofKey
+		}
+		k, err := ecdsa.ParseUncompressedPublicKey(curve, point[:1+2*size])
 		if err != nil {
 			return nil, "", errProofKey
 		}
 		pub = k
-		thumb = thumbprintInput(`{"crv":"`, crv, `","kty":"EC","x":"`, x, `","y":"`, y, `"}`)
+		thumb = appendAll(thumb, `{"crv":"`, crv, `","kty":"EC","x":"`, x, `","y":"`, y, `"}`)
 	case "RSA":
 		nb, errN := b64.DecodeString(n)
 		eb, errE := b64.DecodeString(e)
@@ -237,14 +325,14 @@ func proofKey(jwk []byte, alg string) (any, string, error) {
 			return nil, "", errProofKey
 		}
 		pub = k
-		thumb = thumbprintInput(`{"e":"`, e, `","kty":"RSA","n":"`, n, `"}`)
+		thumb = appendAll(thumb, `{"e":"`, e, `","kty":"RSA","n":"`, n, `"}`)
 	case "OKP":
 		xb, err := b64.DecodeString(x)
 		if crv != "Ed25519" || err != nil || len(xb) != ed25519.PublicKeySize {
 			return nil, "", errProofKey
 		}
 		pub = ed25519.PublicKey(xb)
-		thumb = thumbprintInput(`{"crv":"Ed25519","kty":"OKP","x":"`, x, `"}`)
+		thumb = appendAll(thumb, `{"crv":"Ed25519","kty":"OKP","x":"`, x, `"}`)
 	default:
 		return nil, "", errProofKey
 	}
@@ -268,15 +356,10 @@ func proofCurve(crv string) (elliptic.Curve, int) {
 	return nil, 0
 }
 
-// thumbprintInput concatenates the RFC 7638 §3.2 canonical JSON of a key's
-// required members. The values were checked to be strict base64url or a
-// known curve name, so none needs escaping.
-func thumbprintInput(parts ...string) []byte {
-	n := 0
-	for _, p := range parts {
-		n += len(p)
-	}
-	b := make([]byte, 0, n)
+// appendAll appends the RFC 7638 §3.2 canonical JSON of a key's required
+// members. The values were checked to be strict base64url or a known curve
+// name, so none needs escaping.
+func appendAll(b []byte, parts ...string) []byte {
 	for _, p := range parts {
 		b = append(b, p...)
 	}

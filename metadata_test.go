@@ -102,14 +102,16 @@ func TestMetadataDocument(t *testing.T) {
 	}
 	doc := getMetadata(t, h)
 	want := map[string]any{
-		"resource":                 "https://api.example.test",
-		"authorization_servers":    []string{iss.URL, other},
-		"scopes_supported":         []string{"entry:admin", "entry:read", "entry:write", "report:run"},
-		"bearer_methods_supported": []string{"header"},
-		"resource_name":            "Entries API",
-		"resource_documentation":   "https://docs.example.test/api",
-		"resource_policy_uri":      "https://example.test/policy",
-		"resource_tos_uri":         "https://example.test/tos",
+		"resource":                                   "https://api.example.test",
+		"authorization_servers":                      []string{iss.URL, other},
+		"scopes_supported":                           []string{"entry:admin", "entry:read", "entry:write", "report:run"},
+		"bearer_methods_supported":                   []string{"header"},
+		"resource_name":                              "Entries API",
+		"resource_documentation":                     "https://docs.example.test/api",
+		"resource_policy_uri":                        "https://example.test/policy",
+		"resource_tos_uri":                           "https://example.test/tos",
+		"dpop_signing_alg_values_supported":          []string{"ES256", "ES384", "ES512", "EdDSA", "PS256", "PS384", "PS512", "RS256", "RS384", "RS512"},
+		"tls_client_certificate_bound_access_tokens": true,
 	}
 	if got, w := slices.Sorted(maps.Keys(doc)), slices.Sorted(maps.Keys(want)); !slices.Equal(got, w) {
 		t.Fatalf("got members %v, want exactly %v", got, w)
@@ -140,7 +142,7 @@ func TestMetadataDefaultsAndOverrides(t *testing.T) {
 		t.Fatal(err)
 	}
 	doc := getMetadata(t, h)
-	if got := slices.Sorted(maps.Keys(doc)); !slices.Equal(got, []string{"authorization_servers", "bearer_methods_supported", "resource"}) {
+	if got := slices.Sorted(maps.Keys(doc)); !slices.Equal(got, []string{"authorization_servers", "bearer_methods_supported", "dpop_signing_alg_values_supported", "resource", "tls_client_certificate_bound_access_tokens"}) {
 		t.Errorf("no routes, no names: got members %v", got)
 	}
 	if got := strs(doc["authorization_servers"]); !slices.Equal(got, []string{iss.URL}) {
@@ -314,5 +316,5 @@ func ExampleMiddleware_MetadataHandler() {
 	fmt.Print(w.Body)
 	// Output:
 	// 401 Bearer realm="api", resource_metadata="https://api.example/.well-known/oauth-protected-resource/v1"
-	// {"resource":"https://api.example/v1","authorization_servers":["https://idp.example"],"scopes_supported":["entry:admin","entry:read"],"bearer_methods_supported":["header"],"resource_name":"Entries"}
+	// {"resource":"https://api.example/v1","authorization_servers":["https://idp.example"],"scopes_supported":["entry:admin","entry:read"],"bearer_methods_supported":["header"],"resource_name":"Entries","tls_client_certificate_bound_access_tokens":true,"dpop_signing_alg_values_supported":["ES256","ES384","ES512","EdDSA","PS256","PS384","PS512","RS256","RS384","RS512"]}
 }
