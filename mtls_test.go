@@ -1,75 +1,23 @@
 package warden_test
 
 import (
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
 	"io"
-	"math/big"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"slices"
 	"testing"
-	"time"
 
 	"github.com/wardenhq/warden"
 	"github.com/wardenhq/warden/wardentest"
 )
 
-// testCert is a certificate and its key, generated in the test.
-type testCert struct {
-	cert *x509.Certificate
-	key  *ecdsa.PrivateKey
-}
-
-// newTestCert issues a certificate for cn, signed by parent (self-signed
-// when parent is nil); isCA makes it a CA.
-func newTestCert(t *testing.T, cn string, parent *testCert, isCA bool) *testCert {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	serial, _ := rand.Int(rand.Reader, big.NewInt(1<<62))
-	tmpl := &x509.Certificate{
-		SerialNumber: serial,
-		Subject:      pkix.Name{CommonName: cn},
-		NotBefore:    time.Now().Add(-time.Hour),
-		NotAfter:     time.Now().Add(time.Hour),
-		KeyUsage:     x509.KeyUsageDigitalSignature,
-		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth},
-	}
-	if isCA {
-		tmpl.IsCA, tmpl.BasicConstraintsValid, tmpl.KeyUsage = true, true, x509.KeyUsageCertSign
-		tmpl.ExtKeyUsage = nil
-	}
-	signer, signerKey := tmpl, key
-	if parent != nil {
-		signer, signerKey = parent.cert, parent.key
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, signer, &key.PublicKey, signerKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cert, err := x509.ParseCertificate(der)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return &testCert{cert: cert, key: key}
-}
-
-func (c *testCert) tls() tls.Certificate {
-	return tls.Certificate{Certificate: [][]byte{c.cert.Raw}, PrivateKey: c.key, Leaf: c.cert}
-}
-
 // escapedPEM is the certificate as nginx's $ssl_client_escaped_cert.
-func (c *testCert) escapedPEM() string {
-	return url.PathEscape(string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: c.cert.Raw})))
+func escapedPEM(c *wardentest.Certificate) string {
+	cert, _ := c.PEM()
+	return url.PathEscape(string(cert))
 }
 
 // mtlsServer serves f's route over TLS, asking for client certificates.
@@ -88,10 +36,10 @@ func mtlsServer(t *testing.T, f *bindFixture, auth tls.ClientAuthType, cas *x509
 }
 
 // mtlsClient is a client of srv presenting cert (none when nil).
-func mtlsClient(srv *httptest.Server, cert *testCert) *http.Client {
+func mtlsClient(srv *httptest.Server, cert *wardentest.Certificate) *http.Client {
 	tr := srv.Client().Transport.(*http.Transport).Clone()
 	if cert != nil {
-		tr.TLSClientConfig.Certificates = []tls.Certificate{cert.tls()}
+		tr.TLSClientConfig.Certificates = []tls.Certificate{cert.TLS()}
 	}
 	return &http.Client{Transport: tr}
 }
@@ -126,10 +74,9 @@ func mtlsDo(t *testing.T, c *http.Client, target, auth string, header http.Heade
 // and together with a DPoP binding.
 func TestMTLSTable(t *testing.T) {
 	t.Parallel()
-	ca := newTestCert(t, "test CA", nil, true)
-	alice := newTestCert(t, "alice", ca, false)
-	mallory := newTestCert(t, "mallory", ca, false)
-	selfSigned := newTestCert(t, "self-signed", nil, false)
+	ca := wardentest.NewCA("test CA")
+	alice, mallory := ca.Issue("alice"), ca.Issue("mallory")
+	selfSigned := (*wardentest.Certificate)(nil).Issue("self-signed")
 	dpopKey := wardentest.NewECKey("client")
 	missing := func(challenge string) outcome {
 		desc := "The access token is bound to a client certificate the request lacks"
@@ -142,9 +89,9 @@ func TestMTLSTable(t *testing.T) {
 	const bearer = `Bearer realm="api"`
 
 	type req struct {
-		client *testCert     // presented on the connection
-		token  func() string // minted by the fixture's issuer
-		dpop   bool          // DPoP scheme with a valid proof
+		client *wardentest.Certificate // presented on the connection
+		token  func() string           // minted by the fixture's issuer
+		dpop   bool                    // DPoP scheme with a valid proof
 		header http.Header
 	}
 	cases := []struct {
@@ -190,27 +137,27 @@ func TestMTLSTable(t *testing.T) {
 		}, refusal(401, warden.ReasonDPoPDowngrade, "invalid_token", "The access token is bound to a key and must be presented with DPoP",
 			bearer+`, error="invalid_token", error_description="The access token is bound to a key and must be presented with DPoP"`, dpopBare), false},
 		{"proxy header, its certificate", tls.RequestClientCert, "X-Client-Cert", func(f *bindFixture) req {
-			return req{token: bound(f, alice, nil), header: http.Header{"X-Client-Cert": {alice.escapedPEM()}}}
+			return req{token: bound(f, alice, nil), header: http.Header{"X-Client-Cert": {escapedPEM(alice)}}}
 		}, admitted, true},
 		{"proxy header, Envoy XFCC", tls.RequestClientCert, "X-Forwarded-Client-Cert", func(f *bindFixture) req {
 			return req{token: bound(f, alice, nil), header: http.Header{"X-Forwarded-Client-Cert": {
-				`By=spiffe://proxy;Hash=abc;Cert="` + alice.escapedPEM() + `";Subject="CN=alice"`}}}
+				`By=spiffe://proxy;Hash=abc;Cert="` + escapedPEM(alice) + `";Subject="CN=alice"`}}}
 		}, admitted, true},
 		{"proxy header absent, certificate on the connection ignored", tls.RequestClientCert, "X-Client-Cert", func(f *bindFixture) req {
 			return req{client: alice, token: bound(f, alice, nil)}
 		}, missing(bearer), false},
 		{"proxy header, another certificate", tls.RequestClientCert, "X-Client-Cert", func(f *bindFixture) req {
-			return req{token: bound(f, alice, nil), header: http.Header{"X-Client-Cert": {mallory.escapedPEM()}}}
+			return req{token: bound(f, alice, nil), header: http.Header{"X-Client-Cert": {escapedPEM(mallory)}}}
 		}, mismatch(bearer), false},
 		{"proxy header, not PEM", tls.RequestClientCert, "X-Client-Cert", func(f *bindFixture) req {
 			return req{token: bound(f, alice, nil), header: http.Header{"X-Client-Cert": {"%%%"}}}
 		}, missing(bearer), false},
 		{"proxy header twice", tls.RequestClientCert, "X-Client-Cert", func(f *bindFixture) req {
-			return req{token: bound(f, alice, nil), header: http.Header{"X-Client-Cert": {alice.escapedPEM(), alice.escapedPEM()}}}
+			return req{token: bound(f, alice, nil), header: http.Header{"X-Client-Cert": {escapedPEM(alice), escapedPEM(alice)}}}
 		}, missing(bearer), false},
 		{"proxy header, two XFCC hops", tls.RequestClientCert, "X-Forwarded-Client-Cert", func(f *bindFixture) req {
 			return req{token: bound(f, alice, nil), header: http.Header{"X-Forwarded-Client-Cert": {
-				`Cert="` + mallory.escapedPEM() + `",Cert="` + alice.escapedPEM() + `"`}}}
+				`Cert="` + escapedPEM(mallory) + `",Cert="` + escapedPEM(alice) + `"`}}}
 		}, missing(bearer), false},
 	}
 	for _, tc := range cases {
@@ -224,7 +171,7 @@ func TestMTLSTable(t *testing.T) {
 				_, _ = w.Write([]byte("ok"))
 			}))
 			cas := x509.NewCertPool()
-			cas.AddCert(ca.cert)
+			cas.AddCert(ca.Cert)
 			srv := mtlsServer(t, f, tc.auth, cas)
 			rq := tc.req(f)
 			tok := rq.token()
@@ -251,9 +198,9 @@ func TestMTLSTable(t *testing.T) {
 
 // bound mints a token for entry:read bound to cert and, when key is set,
 // to that DPoP key.
-func bound(f *bindFixture, cert *testCert, key *wardentest.Key) func() string {
+func bound(f *bindFixture, cert *wardentest.Certificate, key *wardentest.Key) func() string {
 	return func() string {
-		return f.iss.Mint(wardentest.Token{Certificate: cert.cert, DPoPKey: key, Claims: wardentest.Claims{"scope": "entry:read"}})
+		return f.iss.Mint(wardentest.Token{Certificate: cert.Cert, DPoPKey: key, Claims: wardentest.Claims{"scope": "entry:read"}})
 	}
 }
 
@@ -261,16 +208,16 @@ func bound(f *bindFixture, cert *testCert, key *wardentest.Key) func() string {
 // certificates refuses an unknown one in the handshake, before warden.
 func TestMTLSUntrustedCertificate(t *testing.T) {
 	t.Parallel()
-	ca := newTestCert(t, "test CA", nil, true)
-	stranger := newTestCert(t, "stranger", nil, false)
+	ca := wardentest.NewCA("test CA")
+	stranger := wardentest.NewCA("stranger").Issue("stranger")
 	f := newBindFixture(t, nil)
 	cas := x509.NewCertPool()
-	cas.AddCert(ca.cert)
+	cas.AddCert(ca.Cert)
 	srv := mtlsServer(t, f, tls.VerifyClientCertIfGiven, cas)
 	req, _ := http.NewRequest(http.MethodGet, srv.URL+"/entries", nil)
 	c := mtlsClient(srv, nil)
 	c.Transport.(*http.Transport).TLSClientConfig.GetClientCertificate = func(*tls.CertificateRequestInfo) (*tls.Certificate, error) {
-		crt := stranger.tls()
+		crt := stranger.TLS()
 		return &crt, nil // sent although the server names another CA
 	}
 	resp, err := c.Do(req)

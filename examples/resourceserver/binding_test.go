@@ -3,16 +3,10 @@ package main
 import (
 	"bytes"
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
-	"crypto/x509/pkix"
 	"encoding/json"
-	"encoding/pem"
 	"io"
-	"math/big"
 	"net"
 	"net/http"
 	"net/url"
@@ -21,7 +15,6 @@ import (
 	"slices"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/wardenhq/warden/wardentest"
 )
@@ -179,18 +172,19 @@ func TestDPoPFleet(t *testing.T) {
 // then wants that certificate.
 func TestTLSAndClientCertificates(t *testing.T) {
 	dir := t.TempDir()
-	ca := certFiles(t, dir, "ca", nil, true)
-	server := certFiles(t, dir, "server", ca, false)
-	client := certFiles(t, dir, "client", ca, false)
+	authority := wardentest.NewCA("test CA")
+	ca := certFiles(t, dir, "ca", authority)
+	server := certFiles(t, dir, "server", authority.Issue("server", "127.0.0.1"))
+	client := authority.Issue("client")
 	s := start(t, "-tls-cert", server.certFile, "-tls-key", server.keyFile, "-client-ca", ca.certFile)
 	if !strings.HasPrefix(s.base, "https://127.0.0.1:") {
 		t.Fatalf("base %q, want https://127.0.0.1:…", s.base)
 	}
 	roots := x509.NewCertPool()
-	roots.AddCert(ca.cert)
+	roots.AddCert(ca.Cert)
 	plain := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: roots}}}
 	withCert := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: roots,
-		Certificates: []tls.Certificate{{Certificate: [][]byte{client.cert.Raw}, PrivateKey: client.key}}}}}
+		Certificates: []tls.Certificate{client.TLS()}}}}
 	tok := dpopToken(t, withCert, s.base, nil)
 	if a := send(t, withCert, "GET", s.base+"/entries", "Bearer "+tok, "", nil); a.status != 200 {
 		t.Errorf("bound token with its certificate: %+v", a)
@@ -210,13 +204,12 @@ func TestTLSAndClientCertificates(t *testing.T) {
 // TestClientCertHeader: behind a TLS-terminating proxy the certificate
 // comes from the header -client-cert-header names.
 func TestClientCertHeader(t *testing.T) {
-	dir := t.TempDir()
-	ca := certFiles(t, dir, "ca", nil, true)
-	client := certFiles(t, dir, "client", ca, false)
+	client := wardentest.NewCA("test CA").Issue("client")
 	iss := wardentest.NewIssuer(t)
 	s := start(t, "-issuer", iss.URL, "-audience", iss.Audience, "-client-cert-header", "X-Client-Cert")
-	tok := iss.Mint(wardentest.Token{Certificate: client.cert, Claims: wardentest.Claims{"scope": "Entry_Read"}})
-	escaped := url.PathEscape(string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: client.cert.Raw})))
+	tok := iss.Mint(wardentest.Token{Certificate: client.Cert, Claims: wardentest.Claims{"scope": "Entry_Read"}})
+	certPEM, _ := client.PEM()
+	escaped := url.PathEscape(string(certPEM))
 	if a := send(t, http.DefaultClient, "GET", s.base+"/entries", "Bearer "+tok, "", http.Header{"X-Client-Cert": {escaped}}); a.status != 200 {
 		t.Errorf("certificate in the header: %+v", a)
 	}
@@ -273,41 +266,19 @@ func TestBindingFlags(t *testing.T) {
 	}
 }
 
-// pair is a certificate, its key, and the PEM files holding them.
+// pair is a test certificate and the PEM files holding it and its key.
 type pair struct {
-	cert              *x509.Certificate
-	key               *ecdsa.PrivateKey
+	*wardentest.Certificate
 	certFile, keyFile string
 }
 
-// certFiles issues a certificate for name (a CA when isCA; a server
-// certificate for 127.0.0.1 when named "server"), signed by parent or by
-// itself, and writes it and its key as PEM files in dir.
-func certFiles(t *testing.T, dir, name string, parent *pair, isCA bool) *pair {
+// certFiles writes c and its key as PEM files named name in dir.
+func certFiles(t *testing.T, dir, name string, c *wardentest.Certificate) *pair {
 	t.Helper()
-	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	serial, _ := rand.Int(rand.Reader, big.NewInt(1<<62))
-	tmpl := &x509.Certificate{SerialNumber: serial, Subject: pkix.Name{CommonName: name},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
-		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}}
-	switch {
-	case isCA:
-		tmpl.IsCA, tmpl.BasicConstraintsValid, tmpl.KeyUsage, tmpl.ExtKeyUsage = true, true, x509.KeyUsageCertSign, nil
-	case name == "server":
-		tmpl.ExtKeyUsage, tmpl.IPAddresses = []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}, []net.IP{net.ParseIP("127.0.0.1")}
+	p := &pair{Certificate: c, certFile: filepath.Join(dir, name+".pem"), keyFile: filepath.Join(dir, name+".key")}
+	cert, key := c.PEM()
+	if os.WriteFile(p.certFile, cert, 0o600) != nil || os.WriteFile(p.keyFile, key, 0o600) != nil {
+		t.Fatal("writing PEM files")
 	}
-	signer, signerKey := tmpl, key
-	if parent != nil {
-		signer, signerKey = parent.cert, parent.key
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, signer, &key.PublicKey, signerKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cert, _ := x509.ParseCertificate(der)
-	p := &pair{cert: cert, key: key, certFile: filepath.Join(dir, name+".pem"), keyFile: filepath.Join(dir, name+".key")}
-	keyDER, _ := x509.MarshalPKCS8PrivateKey(key)
-	_ = os.WriteFile(p.certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600)
-	_ = os.WriteFile(p.keyFile, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: keyDER}), 0o600)
 	return p
 }
