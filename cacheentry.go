@@ -86,7 +86,7 @@ func newTokenEntry(raw string, p *Principal) *tokenEntry {
 	e := &tokenEntry{principal: *p, index: -1}
 	q := &e.principal
 	ns, na := len(p.scopes), len(p.audience)
-	n := len(raw) + len(p.subject) + len(p.clientID) + len(p.issuer) + len(p.tokenID)
+	n := len(raw) + len(p.subject) + len(p.clientID) + len(p.issuer) + len(p.tokenID) + len(p.cnf.JKT) + len(p.cnf.X5TS256)
 	for _, s := range p.scopes {
 		n += len(s)
 	}
@@ -105,6 +105,7 @@ func newTokenEntry(raw string, p *Principal) *tokenEntry {
 	e.raw = arenaCopy(&b, raw)
 	q.subject, q.clientID = arenaCopy(&b, p.subject), arenaCopy(&b, p.clientID)
 	q.issuer, q.tokenID = arenaCopy(&b, p.issuer), arenaCopy(&b, p.tokenID)
+	q.cnf.JKT, q.cnf.X5TS256 = arenaCopy(&b, p.cnf.JKT), arenaCopy(&b, p.cnf.X5TS256)
 
 	strs := e.inline[:0]
 	if ns+na > len(e.inline) {

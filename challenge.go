@@ -16,26 +16,29 @@ type refusals struct {
 	resourceMetadata string // `, resource_metadata="…"` or empty (RFC 9728 §5.1)
 	retryAfter       string // seconds, for 503
 	errorHandler     func(http.ResponseWriter, *http.Request, *Error)
+	dpopAlgs         string // `, algs="…"` of every DPoP challenge (RFC 9449 §7.1)
 }
 
 func newRefusals(realm string, omitScope, exposeReason bool, resourceMetadataURL string, retryAfter int,
-	errorHandler func(http.ResponseWriter, *http.Request, *Error)) *refusals {
+	errorHandler func(http.ResponseWriter, *http.Request, *Error), dpopAlgs []string) *refusals {
 	r := &refusals{realm: realm, omitScope: omitScope, exposeReason: exposeReason,
 		retryAfter: strconv.Itoa(retryAfter), errorHandler: errorHandler}
 	if resourceMetadataURL != "" {
 		r.resourceMetadata = ", resource_metadata=" + quote(resourceMetadataURL)
 	}
+	r.dpopAlgs = ", algs=" + quote(strings.Join(dpopAlgs, " "))
 	return r
 }
 
 // challenges holds the WWW-Authenticate values of one route that do not
 // depend on the request, rendered once when the route is built.
 type challenges struct {
-	schemes           Scheme
-	bare              []string // one bare challenge per accepted scheme, Bearer first
-	bearer            string   // Bearer realm="…"[, resource_metadata="…"]
-	basic             string   // Basic realm="…", charset="UTF-8"
-	insufficientScope string   // Bearer …, error="insufficient_scope"[, scope="…"]
+	schemes Scheme
+	bare    []string // one bare challenge per accepted scheme: Bearer, DPoP, Basic
+	bearer  string   // Bearer realm="…"[, resource_metadata="…"]
+	dpop    string   // DPoP realm="…"[, resource_metadata="…"], algs="…"
+	basic   string   // Basic realm="…", charset="UTF-8"
+	scope   string   // `, error="insufficient_scope"[, scope="…"]`
 }
 
 // forRoute renders the challenges of a route that accepts schemes and
@@ -44,14 +47,18 @@ func (f *refusals) forRoute(schemes Scheme, scopes []string) *challenges {
 	c := &challenges{
 		schemes: schemes,
 		bearer:  "Bearer realm=" + quote(f.realm) + f.resourceMetadata,
+		dpop:    "DPoP realm=" + quote(f.realm) + f.resourceMetadata + f.dpopAlgs,
 		basic:   "Basic realm=" + quote(f.realm) + `, charset="UTF-8"`, // RFC 7617 §2.1
 	}
-	c.insufficientScope = c.bearer + `, error="insufficient_scope"`
+	c.scope = `, error="insufficient_scope"`
 	if !f.omitScope && len(scopes) > 0 {
-		c.insufficientScope += ", scope=" + quote(strings.Join(scopes, " "))
+		c.scope += ", scope=" + quote(strings.Join(scopes, " "))
 	}
 	if schemes&SchemeBearer != 0 {
 		c.bare = append(c.bare, c.bearer)
+	}
+	if schemes&SchemeDPoP != 0 {
+		c.bare = append(c.bare, c.dpop)
 	}
 	if schemes&SchemeBasic != 0 {
 		c.bare = append(c.bare, c.basic)
@@ -84,6 +91,9 @@ func (f *refusals) write(w http.ResponseWriter, r *http.Request, c *challenges, 
 	for _, v := range c.forError(e, o) {
 		h.Add("WWW-Authenticate", v)
 	}
+	if e.nonce != "" {
+		h.Set("DPoP-Nonce", e.nonce) // RFC 9449 §9: the nonce the client must use
+	}
 	switch o.status {
 	case http.StatusServiceUnavailable:
 		h.Set("Retry-After", f.retryAfter)
@@ -113,15 +123,34 @@ func (c *challenges) forError(e *Error, o outcome) []string {
 		return c.bare
 	case o.status == http.StatusServiceUnavailable || o.status == http.StatusTooManyRequests:
 		return nil // not a verdict on the credentials
-	case e.Scheme == SchemeBasic || (e.Reason == ReasonMalformedRequest && c.schemes&SchemeBearer == 0):
+	case e.Scheme == SchemeBasic || (e.Reason == ReasonMalformedRequest && c.schemes&(SchemeBearer|SchemeDPoP) == 0):
 		if e.Reason == ReasonInsufficientScope {
 			return nil // valid client credentials: 403 without a challenge (RFC 7235 §3.1 ties challenges to 401)
 		}
 		return []string{c.basic}
-	case e.Reason == ReasonInsufficientScope:
-		return []string{c.insufficientScope}
-	default:
-		return []string{c.bearer + `, error="` + o.code + `", error_description=` + quote(o.description)}
+	}
+	// A refusal of a token is answered in the scheme it came with: DPoP
+	// (RFC 9449 §7.1) or Bearer; one without a scheme in the route's first.
+	head := c.bearer
+	if e.Scheme == SchemeDPoP || (e.Scheme == 0 && c.schemes&SchemeBearer == 0) {
+		head = c.dpop
+	}
+	if e.Reason == ReasonInsufficientScope {
+		return []string{head + c.scope}
+	}
+	v := head + `, error="` + o.code + `", error_description=` + quote(o.description)
+	if e.Reason == ReasonDPoPDowngrade && c.schemes&SchemeDPoP != 0 {
+		// Tell the client which scheme the token needs.
+		return []string{v, c.dpop}
+	}
+	return []string{v}
+}
+
+// admitDPoP sets the headers of an admitted DPoP request: the next server
+// nonce, when nonces are on (RFC 9449 §8.2).
+func (f *refusals) admitDPoP(w http.ResponseWriter, nonce string) {
+	if nonce != "" {
+		w.Header().Set("DPoP-Nonce", nonce)
 	}
 }
 

@@ -42,6 +42,7 @@ type accessClaims struct {
 	scopePresent                 bool
 	act                          []byte // the raw RFC 8693 "act" value, read by resolveActor once the token is verified
 	actAs                        []byte // the raw vendor "act_as" value; read only for issuers that opt in
+	cnf                          Confirmation
 }
 
 // claimPath names a claim: a top-level member, or a member nested in
@@ -145,6 +146,12 @@ func decodeClaims(payload []byte, scopeClaims []claimPath) (*accessClaims, error
 			c.act = v
 		case "act_as":
 			c.actAs = v
+		case "cnf":
+			cnf, err := decodeConfirmation(v)
+			if err != nil {
+				return err
+			}
+			c.cnf = cnf
 		}
 		for rank, sc := range scopeClaims {
 			if name != sc[0] || rank > scopeRank {
@@ -210,4 +217,46 @@ func stringOrStrings(name string, v []byte) ([]string, error) {
 		out = append(out, s)
 	}
 	return out, nil
+}
+
+// decodeConfirmation reads an RFC 7800 "cnf" claim. warden understands two
+// confirmation methods: "jkt" (RFC 9449 §6.1) and "x5t#S256" (RFC 8705
+// §3.1), each the base64url SHA-256 thumbprint it binds the token to. Any
+// other member names a binding warden cannot check, and a token bound in a
+// way that cannot be checked must not pass as a bearer token: it is
+// refused, as is a thumbprint that is not 32 bytes of strict base64url.
+func decodeConfirmation(v []byte) (Confirmation, error) {
+	var c Confirmation
+	if len(v) == 0 || v[0] != '{' {
+		return c, invalidClaim("cnf")
+	}
+	err := walkObject(v, func(name string, m []byte) error {
+		var dst *string
+		switch name {
+		case "jkt":
+			dst = &c.JKT
+		case "x5t#S256":
+			dst = &c.X5TS256
+		default:
+			return invalidClaim("cnf")
+		}
+		s, ok := jsonString(m)
+		if !ok || !isThumbprint(s) {
+			return invalidClaim("cnf")
+		}
+		*dst = s
+		return nil
+	})
+	return c, err
+}
+
+// isThumbprint reports whether s is the strict base64url encoding of a
+// SHA-256 digest.
+func isThumbprint(s string) bool {
+	if len(s) != 43 {
+		return false
+	}
+	var d [32]byte
+	n, err := b64.Decode(d[:], []byte(s))
+	return err == nil && n == 32
 }

@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net/http"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/wardenhq/warden/internal/fetch"
@@ -147,6 +148,14 @@ type Config struct {
 	// context and the outcome, before the response is written.
 	// LogDecisions is a ready-made hook; ChainDecisions combines several.
 	OnDecision func(ctx context.Context, d Decision)
+
+	// DPoP configures DPoP-bound tokens (RFC 9449): allowed beside Bearer
+	// by default, or required, or off. A token bound to a DPoP key
+	// (cnf "jkt") is admitted only with a valid proof, whatever the mode.
+	DPoP DPoPConfig
+	// MTLS configures where the client certificate comes from for tokens
+	// bound to one (RFC 8705 §3, cnf "x5t#S256"), which are always checked.
+	MTLS MTLSConfig
 
 	// KeySetPolicy tunes how remote JWK Sets are fetched, cached and
 	// refreshed.
@@ -388,6 +397,8 @@ type settings struct {
 	retryAfter  int // seconds, for 503s
 	// introspecting is the issuer with an Introspection, or "".
 	introspecting string
+	dpopAlgs      []string
+	publicURL     string // DPoP.PublicURL, normalised
 }
 
 // checkConfig applies the defaults and checks everything that can be
@@ -438,6 +449,9 @@ func checkConfig(cfg Config) (*settings, error) {
 		return nil, err
 	}
 	s.retryAfter = max(1, int(s.keys.UnknownKIDInterval/time.Second))
+	if err := s.checkBinding(); err != nil {
+		return nil, err
+	}
 	if len(s.Issuers) == 0 && s.Clients == nil {
 		return nil, configErrorf("an issuer (Config.Issuers) or a client verifier (Config.Clients) is required")
 	}
@@ -460,6 +474,65 @@ func checkConfig(cfg Config) (*settings, error) {
 		s.issuers = append(s.issuers, ic)
 	}
 	return s, nil
+}
+
+// checkBinding checks Config.DPoP and Config.MTLS and applies their
+// defaults.
+func (s *settings) checkBinding() error {
+	d := &s.DPoP
+	if d.Mode > DPoPOff {
+		return configErrorf("DPoP.Mode %d is not a DPoPMode", d.Mode)
+	}
+	if d.Mode == DPoPOff && (d.Algorithms != nil || d.ProofWindow != 0 || d.PublicURL != "" || d.NonceKey != nil || d.ReplayStore != nil) {
+		return configErrorf("DPoP is off, but DPoP settings are given")
+	}
+	if d.ProofWindow < 0 {
+		return configErrorf("DPoP.ProofWindow must not be negative (zero means the default)")
+	}
+	d.ProofWindow = cmp.Or(d.ProofWindow, defaultProofWindow)
+	s.dpopAlgs = slices.Clone(defaultDPoPAlgorithms)
+	if d.Algorithms != nil {
+		s.dpopAlgs = nil
+		for _, a := range d.Algorithms {
+			if !slices.Contains(defaultDPoPAlgorithms, a) {
+				return configErrorf("DPoP.Algorithms: %q is not an asymmetric JWS algorithm warden verifies", a)
+			}
+			if !slices.Contains(s.dpopAlgs, a) {
+				s.dpopAlgs = append(s.dpopAlgs, a)
+			}
+		}
+		if len(s.dpopAlgs) == 0 {
+			return configErrorf("DPoP.Algorithms is empty: leave it nil for the default")
+		}
+	}
+	if d.PublicURL != "" {
+		u, ok := normalizeHTU(d.PublicURL)
+		if !ok || strings.ContainsAny(d.PublicURL, "?#") {
+			return configErrorf("DPoP.PublicURL %q is not an absolute http(s) URL without query or fragment", d.PublicURL)
+		}
+		s.publicURL = strings.TrimSuffix(u, "/")
+	}
+	if d.NonceKey != nil {
+		if len(d.NonceKey) != nonceKeySize {
+			return configErrorf("DPoP.NonceKey must be %d bytes, got %d", nonceKeySize, len(d.NonceKey))
+		}
+		d.NonceKey = bytes.Clone(d.NonceKey)
+	}
+	if d.ReplayStore == nil && d.Mode != DPoPOff {
+		d.ReplayStore = NewMemoryStore(0, s.Now)
+	}
+	if h := s.MTLS.CertificateHeader; h != "" {
+		for i := 0; i < len(h); i++ {
+			if !isTChar(h[i]) {
+				return configErrorf("MTLS.CertificateHeader %q is not a header name", h)
+			}
+		}
+		switch http.CanonicalHeaderKey(h) {
+		case "Authorization", "Dpop", "Host", "Cookie":
+			return configErrorf("MTLS.CertificateHeader %q is a header clients set", h)
+		}
+	}
+	return nil
 }
 
 // keySetOptions converts KeySetPolicy into the key-set wing's options.
@@ -617,7 +690,38 @@ func (s *settings) impersonation() *impersonation {
 }
 
 func (s *settings) refusals() *refusals {
-	return newRefusals(s.Realm, s.OmitScopeInChallenge, s.ExposeReason, s.ResourceMetadataURL, s.retryAfter, s.ErrorHandler)
+	return newRefusals(s.Realm, s.OmitScopeInChallenge, s.ExposeReason, s.ResourceMetadataURL, s.retryAfter, s.ErrorHandler, s.dpopAlgs)
+}
+
+// binding builds the binding step: the DPoP proof checker and where the
+// client certificate comes from. Without issuers there is nothing to bind.
+func (s *settings) binding() *binding {
+	if len(s.issuers) == 0 {
+		return nil
+	}
+	b := &binding{mode: s.DPoP.Mode, publicURL: s.publicURL}
+	if h := s.MTLS.CertificateHeader; h != "" {
+		b.certHeader = http.CanonicalHeaderKey(h)
+	}
+	if s.DPoP.Mode == DPoPOff {
+		return b
+	}
+	c := &proofChecker{
+		algs:    s.dpopAlgs,
+		window:  s.DPoP.ProofWindow,
+		maxSize: s.MaxTokenSize,
+		store:   s.DPoP.ReplayStore,
+		issTags: map[string]string{},
+		now:     s.Now,
+	}
+	if s.DPoP.NonceKey != nil {
+		c.nonces = newNonceSource(s.DPoP.NonceKey)
+	}
+	for _, ic := range s.issuers {
+		c.issTags[ic.URL] = issuerTag(ic.URL)
+	}
+	b.proofs = c
+	return b
 }
 
 // verifier builds the verifier and each issuer's key source, or returns nil

@@ -11,8 +11,8 @@ import (
 
 // requestCredentials are what a request presented, before any verification.
 type requestCredentials struct {
-	scheme Scheme // SchemeBearer or SchemeBasic; zero when none usable
-	value  string // the bearer token, or the Basic token68
+	scheme Scheme // SchemeBearer, SchemeDPoP or SchemeBasic; zero when none usable
+	value  string // the access token, or the Basic token68
 }
 
 // parseAuthorization reads one Authorization field value (RFC 9110 §11.6.2):
@@ -38,12 +38,15 @@ func parseAuthorization(v string, maxSize int) (requestCredentials, *Error) {
 		scheme = SchemeBearer
 	case strings.EqualFold(v[:n], "Basic"):
 		scheme = SchemeBasic
+	case strings.EqualFold(v[:n], "DPoP"):
+		// RFC 9449 §7.1: a DPoP-bound token, with the same token68 syntax.
+		scheme = SchemeDPoP
 	default:
 		return requestCredentials{}, newError(ReasonUnsupportedScheme, 0, nil)
 	}
 	rest := v[n:]
 	if rest == "" {
-		if scheme == SchemeBearer {
+		if scheme != SchemeBasic {
 			return requestCredentials{}, newError(ReasonMalformedRequest, scheme, errMissingToken)
 		}
 		return requestCredentials{}, newError(ReasonBasicInvalid, scheme, errMissingToken)
@@ -59,7 +62,7 @@ func parseAuthorization(v string, maxSize int) (requestCredentials, *Error) {
 	token, garbage, _ := strings.Cut(rest, " ")
 	if len(token) > maxSize {
 		// Refused before any parsing, so a huge token costs nothing more.
-		if scheme == SchemeBearer {
+		if scheme != SchemeBasic {
 			return requestCredentials{}, newError(ReasonTokenTooLarge, scheme, nil)
 		}
 		return requestCredentials{}, newError(ReasonBasicInvalid, scheme, nil)
@@ -68,7 +71,7 @@ func parseAuthorization(v string, maxSize int) (requestCredentials, *Error) {
 		return requestCredentials{}, malformedCredentials(scheme)
 	}
 	if garbage != "" {
-		if scheme == SchemeBearer {
+		if scheme != SchemeBasic {
 			return requestCredentials{}, newError(ReasonMalformedRequest, scheme, errTrailingData)
 		}
 		return requestCredentials{}, newError(ReasonBasicInvalid, scheme, errTrailingData)

@@ -28,6 +28,8 @@
 //	403     scope missing                           Bearer realm="api", error="insufficient_scope", scope="…"
 //	403     Basic client lacks the permission       (none)
 //	401     opaque token inactive; token revoked     Bearer realm="api", error="invalid_token", error_description="…"
+//	401     DPoP proof refused (RFC 9449 §7.1)      DPoP realm="api", algs="ES256 …", error="invalid_dpop_proof", …
+//	401     server nonce required (RFC 9449 §9)     DPoP realm="api", algs="…", error="use_dpop_nonce", …; DPoP-Nonce is set
 //	503     no usable keys (issuer unreachable)     (none); Retry-After is set
 //	503     introspection endpoint or revocation    (none); Retry-After is set
 //	        store unreachable
@@ -55,6 +57,17 @@
 // a deny-list (Config.Revocation) that every bearer token is checked
 // against; replicas sharing one Store refuse a revoked token from their
 // next request on.
+// # Sender-constrained tokens
+//
+// A route that takes Bearer also takes DPoP-bound tokens (RFC 9449:
+// "Authorization: DPoP" with a DPoP proof), unless Config.DPoP says off or
+// required; missing credentials are then answered with a Bearer and a DPoP
+// challenge. A token bound to a DPoP key (cnf "jkt") is admitted only with
+// a valid, fresh, unused proof of that key, and one bound to a client
+// certificate (cnf "x5t#S256", RFC 8705) only with that certificate;
+// Principal.Confirmation says which. Proofs are recorded in a Store (in
+// memory, or shared by a fleet through the store/redis module) so that each
+// is accepted once.
 //
 // # Keys
 //

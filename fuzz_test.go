@@ -203,7 +203,7 @@ func (fx *fuzzFixture) wasSigned(tok string) bool {
 }
 
 var (
-	fuzzChallengeRE = regexp.MustCompile(`^(Bearer realm="api"(, error="(invalid_request|invalid_token)", error_description="[A-Za-z ,.]+"|, error="insufficient_scope", (scope="entry:read"|error_description="[A-Za-z ,.]+"))?|Basic realm="api", charset="UTF-8")$`)
+	fuzzChallengeRE = regexp.MustCompile(`^(Bearer realm="api"(, error="(invalid_request|invalid_token)", error_description="[A-Za-z ,.]+"|, error="insufficient_scope", (scope="entry:read"|error_description="[A-Za-z ,.]+"))?|Basic realm="api", charset="UTF-8"|DPoP realm="api", algs="[A-Za-z0-9 ]+")$`)
 	fuzzBodyRE      = regexp.MustCompile(`^\{"error":"[a-z_]+","error_description":"[A-Za-z ,.]+"\}\n$`)
 )
 

@@ -428,6 +428,7 @@ const (
 	descImperson  = "The client is not permitted to act for this subject"
 
 	bareBearer   = `Bearer realm="api"`
+	bareDPoP     = `DPoP realm="api", algs="ES256 ES384 ES512 EdDSA PS256 PS384 PS512 RS256 RS384 RS512"` // issue 12: DPoP is allowed beside Bearer by default
 	bareBasic    = `Basic realm="api", charset="UTF-8"`
 	reqChallenge = `Bearer realm="api", error="invalid_request", error_description="The request is malformed"`
 	impChallenge = `Bearer realm="api", error="insufficient_scope", error_description="` + descImperson + `"`
@@ -440,9 +441,9 @@ const (
 	bodyKeys     = `{"error":"temporarily_unavailable","error_description":"The access token cannot be verified right now"}` + "\n"
 )
 
-// bareBoth is the answer to no credentials on a route taking Bearer and
-// Basic: one bare challenge per scheme.
-var bareBoth = []string{bareBearer, bareBasic}
+// bareBoth is the answer to no credentials on a route taking Bearer (and so
+// DPoP, allowed by default) and Basic: one bare challenge per scheme.
+var bareBoth = []string{bareBearer, bareDPoP, bareBasic}
 
 // tokChallenge is the challenge of an invalid_token refusal.
 func tokChallenge(desc string) []string {

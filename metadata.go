@@ -50,8 +50,9 @@ type ResourceMetadata struct {
 // metadataDocument is the JSON body. Members warden does not support are
 // left out rather than sent with their default value: jwks_uri and
 // resource_signing_alg_values_supported concern responses signed by the
-// resource (warden signs nothing), and the DPoP, mTLS and RAR members
-// default to "not supported" when absent (RFC 9728 §2).
+// resource (warden signs nothing), and the RAR member defaults to "not
+// supported" when absent (RFC 9728 §2). The DPoP members follow
+// Config.DPoP; certificate-bound tokens are always supported.
 type metadataDocument struct {
 	Resource               string   `json:"resource"`
 	AuthorizationServers   []string `json:"authorization_servers,omitempty"`
@@ -61,6 +62,10 @@ type metadataDocument struct {
 	ResourceDocumentation  string   `json:"resource_documentation,omitempty"`
 	ResourcePolicyURI      string   `json:"resource_policy_uri,omitempty"`
 	ResourceTOSURI         string   `json:"resource_tos_uri,omitempty"`
+
+	TLSClientCertificateBoundAccessTokens bool     `json:"tls_client_certificate_bound_access_tokens"`
+	DPoPSigningAlgValuesSupported         []string `json:"dpop_signing_alg_values_supported,omitempty"`
+	DPoPBoundAccessTokensRequired         bool     `json:"dpop_bound_access_tokens_required,omitempty"`
 }
 
 // MetadataURL returns where RFC 9728 §3.1 says the metadata of resource is
@@ -121,6 +126,13 @@ func (m *Middleware) MetadataHandler(md ResourceMetadata) (http.Handler, error) 
 		ResourceDocumentation:  md.ResourceDocumentation,
 		ResourcePolicyURI:      md.ResourcePolicyURI,
 		ResourceTOSURI:         md.ResourceTOSURI,
+	}
+	if m.binding != nil {
+		doc.TLSClientCertificateBoundAccessTokens = true
+		if m.binding.proofs != nil {
+			doc.DPoPSigningAlgValuesSupported = m.binding.proofs.algs
+			doc.DPoPBoundAccessTokensRequired = m.binding.mode == DPoPRequired
+		}
 	}
 	if doc.AuthorizationServers == nil && m.tokens != nil {
 		for _, ti := range m.tokens.order {

@@ -96,14 +96,16 @@ func TestMetadataDocument(t *testing.T) {
 	require.NoError(t, err)
 	doc := getMetadata(t, h)
 	want := map[string]any{
-		"resource":                 "https://api.example.test",
-		"authorization_servers":    []string{iss.URL, other},
-		"scopes_supported":         []string{"entry:admin", "entry:read", "entry:write", "report:run"},
-		"bearer_methods_supported": []string{"header"},
-		"resource_name":            "Entries API",
-		"resource_documentation":   "https://docs.example.test/api",
-		"resource_policy_uri":      "https://example.test/policy",
-		"resource_tos_uri":         "https://example.test/tos",
+		"resource":                                   "https://api.example.test",
+		"authorization_servers":                      []string{iss.URL, other},
+		"scopes_supported":                           []string{"entry:admin", "entry:read", "entry:write", "report:run"},
+		"bearer_methods_supported":                   []string{"header"},
+		"resource_name":                              "Entries API",
+		"resource_documentation":                     "https://docs.example.test/api",
+		"resource_policy_uri":                        "https://example.test/policy",
+		"resource_tos_uri":                           "https://example.test/tos",
+		"dpop_signing_alg_values_supported":          []string{"ES256", "ES384", "ES512", "EdDSA", "PS256", "PS384", "PS512", "RS256", "RS384", "RS512"},
+		"tls_client_certificate_bound_access_tokens": true,
 	}
 	require.Equal(t, slices.Sorted(maps.Keys(want)), slices.Sorted(maps.Keys(doc)), "members")
 	for k, v := range want {
@@ -127,7 +129,7 @@ func TestMetadataDefaultsAndOverrides(t *testing.T) {
 	h, err := mw.MetadataHandler(warden.ResourceMetadata{Resource: "https://api.example.test/v1"})
 	require.NoError(t, err)
 	doc := getMetadata(t, h)
-	assert.Equal(t, []string{"authorization_servers", "bearer_methods_supported", "resource"}, slices.Sorted(maps.Keys(doc)), "no routes, no names: members")
+	assert.Equal(t, []string{"authorization_servers", "bearer_methods_supported", "dpop_signing_alg_values_supported", "resource", "tls_client_certificate_bound_access_tokens"}, slices.Sorted(maps.Keys(doc)), "no routes, no names: members")
 	assert.Equal(t, []string{iss.URL}, strs(doc["authorization_servers"]))
 
 	h, err = mw.MetadataHandler(warden.ResourceMetadata{
@@ -215,7 +217,7 @@ func TestResourceMetadataChallenge(t *testing.T) {
 			status     int
 			want       []string // challenges, with {} where the parameter goes
 		}{
-			{"no credentials", "", 401, []string{`Bearer realm="api"{}`, `Basic realm="api", charset="UTF-8"`}},
+			{"no credentials", "", 401, []string{`Bearer realm="api"{}`, `DPoP realm="api"{}, algs="ES256 ES384 ES512 EdDSA PS256 PS384 PS512 RS256 RS384 RS512"`, `Basic realm="api", charset="UTF-8"`}},
 			{"invalid token", "Bearer abc.def", 401, []string{`Bearer realm="api"{}, error="invalid_token", error_description="The access token is malformed"`}},
 			{"insufficient scope", "Bearer " + iss.Scoped("other"), 403, []string{`Bearer realm="api"{}, error="insufficient_scope", scope="entry:read"`}},
 			{"bad basic", basicAuth("c1:nope"), 401, []string{`Basic realm="api", charset="UTF-8"`}},
@@ -283,5 +285,5 @@ func ExampleMiddleware_MetadataHandler() {
 	fmt.Print(w.Body)
 	// Output:
 	// 401 Bearer realm="api", resource_metadata="https://api.example/.well-known/oauth-protected-resource/v1"
-	// {"resource":"https://api.example/v1","authorization_servers":["https://idp.example"],"scopes_supported":["entry:admin","entry:read"],"bearer_methods_supported":["header"],"resource_name":"Entries"}
+	// {"resource":"https://api.example/v1","authorization_servers":["https://idp.example"],"scopes_supported":["entry:admin","entry:read"],"bearer_methods_supported":["header"],"resource_name":"Entries","tls_client_certificate_bound_access_tokens":true,"dpop_signing_alg_values_supported":["ES256","ES384","ES512","EdDSA","PS256","PS384","PS512","RS256","RS384","RS512"]}
 }

@@ -24,6 +24,7 @@ type Middleware struct {
 type steps struct {
 	credentials   *extractor     // credentials.go
 	tokens        *verifier      // verifier.go; nil without issuers
+	binding       *binding       // binding.go: DPoP and certificate-bound tokens; nil without issuers
 	clients       *basicAuth     // basic.go; nil without Config.Clients
 	impersonation *impersonation // principal.go
 	refusals      *refusals      // challenge.go
@@ -51,6 +52,7 @@ func New(cfg Config) (*Middleware, error) {
 	if st.tokens, err = s.verifier(); err != nil {
 		return nil, err
 	}
+	st.binding = s.binding()
 	schemes := SchemeBearer
 	if st.tokens == nil {
 		schemes = SchemeBasic // a Basic-only configuration: no issuer at all
@@ -82,7 +84,7 @@ func (m *Middleware) Accept(schemes ...Scheme) *Middleware {
 	}
 	switch {
 	case s == 0 || s&^(SchemeBearer|SchemeBasic) != 0:
-		panic("warden: Accept needs SchemeBearer and/or SchemeBasic")
+		panic("warden: Accept needs SchemeBearer and/or SchemeBasic (DPoP follows SchemeBearer as Config.DPoP.Mode says)")
 	case s&SchemeBasic != 0 && m.clients == nil:
 		panic("warden: SchemeBasic needs Config.Clients")
 	case s&SchemeBearer != 0 && m.tokens == nil:
@@ -130,11 +132,12 @@ type route struct {
 
 func (m *Middleware) newRoute(req requirement) *route {
 	m.routeScopes.add(req.scopes)
+	schemes := m.binding.routeSchemes(m.schemes)
 	return &route{
-		schemes:     m.schemes,
+		schemes:     schemes,
 		req:         req,
 		requirement: req.String(),
-		challenges:  m.refusals.forRoute(m.schemes, req.scopes),
+		challenges:  m.refusals.forRoute(schemes, req.scopes),
 	}
 }
 
@@ -156,6 +159,9 @@ func (m *Middleware) handler(rt *route, next http.Handler) http.Handler {
 			m.refusals.write(w, r, rt.challenges, e)
 			return
 		}
+		if p.scheme == SchemeDPoP {
+			m.refusals.admitDPoP(w, m.binding.nextNonce())
+		}
 		next.ServeHTTP(w, r.WithContext(withPrincipal(r.Context(), p)))
 	})
 }
@@ -163,18 +169,28 @@ func (m *Middleware) handler(rt *route, next http.Handler) http.Handler {
 // authenticate finds and verifies the request's credentials.
 func (m *Middleware) authenticate(r *http.Request, schemes Scheme) (*Principal, *Error) {
 	creds, e := m.credentials.extract(r)
-	if e != nil {
+	if e != nil && !(e.Scheme == SchemeDPoP && schemes&SchemeDPoP == 0) {
 		return nil, e
 	}
-	if creds.scheme&schemes == 0 {
+	if e != nil || creds.scheme&schemes == 0 {
 		// A scheme this route does not take counts as no credentials
-		// (RFC 6750 §3.1, RFC 7235 §3.1).
+		// (RFC 6750 §3.1, RFC 7235 §3.1), however malformed.
 		return nil, newError(ReasonUnsupportedScheme, 0, nil)
 	}
 	if creds.scheme == SchemeBasic {
 		return m.clients.authenticate(r.Context(), creds.value)
 	}
-	return m.tokens.verify(r.Context(), creds.value)
+	p, e := m.tokens.verify(r.Context(), creds.value)
+	if e != nil {
+		if creds.scheme == SchemeDPoP {
+			e.Scheme = SchemeDPoP // answered with a DPoP challenge (RFC 9449 §7.1)
+		}
+		return nil, e
+	}
+	if e := m.binding.verify(r.Context(), r, creds.scheme, creds.value, p); e != nil {
+		return nil, e
+	}
+	return p, nil
 }
 
 // authorize applies the impersonation policy and the route's requirement.
@@ -193,7 +209,8 @@ func (m *Middleware) authorize(ctx context.Context, req requirement, p *Principa
 
 // Verify checks a raw access token as the middleware would, without HTTP:
 // signature, claims and the impersonation policy, but no scope requirement.
-// Errors are *Error.
+// A token bound to a DPoP key or a client certificate is refused, since
+// without a request nothing proves the binding. Errors are *Error.
 func (m *Middleware) Verify(ctx context.Context, rawToken string) (*Principal, error) {
 	if m.tokens == nil {
 		return nil, newError(ReasonWrongIssuer, SchemeBearer, nil)
@@ -205,6 +222,9 @@ func (m *Middleware) Verify(ctx context.Context, rawToken string) (*Principal, e
 		return nil, malformedCredentials(SchemeBearer)
 	}
 	p, e := m.tokens.verify(ctx, rawToken)
+	if e == nil {
+		e = unprovable(p)
+	}
 	if e == nil {
 		e = m.authorize(ctx, requirement{}, p)
 	}

@@ -55,17 +55,17 @@ func TestRFC6750Table(t *testing.T) {
 		want want
 	}{
 		// Credentials (RFC 6750 §2.1, §3.1) on a route taking one scheme.
-		{"no credentials", request{path: "/entries"}, want{401, []string{bareBearer}, bodyNone, ""}},
-		{"empty Authorization", request{path: "/entries", auth: []string{""}}, want{401, []string{bareBearer}, bodyNone, ""}},
+		{"no credentials", request{path: "/entries"}, want{401, []string{bareBearer, bareDPoP}, bodyNone, ""}},
+		{"empty Authorization", request{path: "/entries", auth: []string{""}}, want{401, []string{bareBearer, bareDPoP}, bodyNone, ""}},
 		{"valid RS256 token", request{path: "/entries", auth: []string{"Bearer " + read}}, ok("user-1")},
 		{"valid ES256 token", request{path: "/entries", auth: []string{"Bearer " + ec}}, ok("user-1")},
 		{"valid EdDSA token", request{path: "/entries", auth: []string{"Bearer " + ed}}, ok("user-1")},
-		{"unsupported scheme", request{path: "/entries", auth: []string{"Token " + read}}, want{401, []string{bareBearer}, bodyNone, ""}},
-		{"scheme without separator", request{path: "/entries", auth: []string{"Bearer" + read}}, want{401, []string{bareBearer}, bodyNone, ""}},
-		{"Basic on a Bearer-only route", request{path: "/entries", auth: []string{basicAuth("dir-client:dir-secret")}}, want{401, []string{bareBearer}, bodyNone, ""}},
+		{"unsupported scheme", request{path: "/entries", auth: []string{"Token " + read}}, want{401, []string{bareBearer, bareDPoP}, bodyNone, ""}},
+		{"scheme without separator", request{path: "/entries", auth: []string{"Bearer" + read}}, want{401, []string{bareBearer, bareDPoP}, bodyNone, ""}},
+		{"Basic on a Bearer-only route", request{path: "/entries", auth: []string{basicAuth("dir-client:dir-secret")}}, want{401, []string{bareBearer, bareDPoP}, bodyNone, ""}},
 		{"Bearer on a Basic-only route", request{path: "/organisations", auth: []string{"Bearer " + read}}, want{401, []string{bareBasic}, bodyNone, ""}},
-		{"query token when disabled", request{path: "/entries?access_token=" + read}, want{401, []string{bareBearer}, bodyNone, ""}},
-		{"form token when disabled", request{method: "POST", path: "/entries", body: "access_token=" + read}, want{401, []string{bareBearer}, bodyNone, ""}},
+		{"query token when disabled", request{path: "/entries?access_token=" + read}, want{401, []string{bareBearer, bareDPoP}, bodyNone, ""}},
+		{"form token when disabled", request{method: "POST", path: "/entries", body: "access_token=" + read}, want{401, []string{bareBearer, bareDPoP}, bodyNone, ""}},
 
 		// The default leeway (60 s; the attack table configures 30 s).
 		{"expired", request{path: "/entries", auth: []string{"Bearer " + mint(wardentest.Claims{"exp": now.Add(-2 * time.Minute).Unix(), "scope": "Entry_Read"})}}, want{401, tokChallenge(descExpired), tokBody(descExpired), ""}},

@@ -28,7 +28,23 @@ type Principal struct {
 	tokenID   string
 	scheme    Scheme
 	actor     *Actor
-	claims    []byte // the verified JWT payload, nil for Basic
+	cnf       Confirmation // the token's binding (RFC 7800 "cnf"); zero for an unbound token and for Basic
+	claims    []byte       // the verified JWT payload, nil for Basic
+}
+
+// Confirmation says how an access token is bound to the client allowed to
+// present it (RFC 7800 "cnf"): to a DPoP key, to a TLS client certificate,
+// to both (each binding is then checked), or, both fields empty, to nothing
+// (a bearer token).
+type Confirmation struct {
+	// JKT is the RFC 7638 SHA-256 thumbprint of the DPoP public key the
+	// token is bound to (cnf "jkt", RFC 9449 §6.1); every request proved
+	// possession of its private key.
+	JKT string `json:"jkt,omitempty"`
+	// X5TS256 is the SHA-256 thumbprint of the client certificate the token
+	// is bound to (cnf "x5t#S256", RFC 8705 §3.1); every request came with
+	// that certificate.
+	X5TS256 string `json:"x5t#S256,omitempty"`
 }
 
 // Actor is a party acting on behalf of the principal's subject (RFC 8693
@@ -81,6 +97,11 @@ func (p *Principal) Scheme() Scheme { return p.scheme }
 // impersonated, else nil.
 func (p *Principal) Actor() *Actor { return p.actor.clone() }
 
+// Confirmation returns how the token is bound to its client: a DPoP key
+// thumbprint, a certificate thumbprint, both, or neither (a bearer token,
+// and every Basic principal). warden checked every binding it names.
+func (p *Principal) Confirmation() Confirmation { return p.cnf }
+
 // Impersonated reports whether a client acts on behalf of the subject.
 func (p *Principal) Impersonated() bool { return p.actor != nil }
 
@@ -108,18 +129,22 @@ func (p *Principal) Claims(v any) error {
 // not included.
 func (p *Principal) MarshalJSON() ([]byte, error) {
 	type view struct {
-		Subject   string   `json:"subject"`
-		ClientID  string   `json:"client_id"`
-		Scopes    []string `json:"scopes"`
-		Scheme    Scheme   `json:"scheme"`
-		Actor     *Actor   `json:"actor"`
-		Issuer    string   `json:"issuer,omitempty"`
-		Audience  []string `json:"audience,omitempty"`
-		ExpiresAt int64    `json:"expires_at,omitempty"`
-		TokenID   string   `json:"token_id,omitempty"`
+		Subject   string        `json:"subject"`
+		ClientID  string        `json:"client_id"`
+		Scopes    []string      `json:"scopes"`
+		Scheme    Scheme        `json:"scheme"`
+		Actor     *Actor        `json:"actor"`
+		Issuer    string        `json:"issuer,omitempty"`
+		Audience  []string      `json:"audience,omitempty"`
+		ExpiresAt int64         `json:"expires_at,omitempty"`
+		TokenID   string        `json:"token_id,omitempty"`
+		Cnf       *Confirmation `json:"cnf,omitempty"`
 	}
 	v := view{Subject: p.subject, ClientID: p.clientID, Scopes: p.scopes, Scheme: p.scheme, Actor: p.actor,
 		Issuer: p.issuer, Audience: p.audience, TokenID: p.tokenID}
+	if p.cnf != (Confirmation{}) {
+		v.Cnf = &p.cnf
+	}
 	if v.Scopes == nil {
 		v.Scopes = []string{}
 	}

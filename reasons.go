@@ -18,6 +18,10 @@ type Scheme uint8
 const (
 	SchemeBearer Scheme = 1 << iota // RFC 6750 bearer token (a JWT access token)
 	SchemeBasic                     // RFC 7617 Basic with OAuth client credentials (RFC 6749 §2.3.1)
+	// SchemeDPoP is an RFC 9449 DPoP-bound access token with its proof. A
+	// route that takes SchemeBearer takes it too, as Config.DPoP.Mode says;
+	// it is not a scheme to pass to Accept.
+	SchemeDPoP
 )
 
 // String returns the scheme's name as written in the Authorization header.
@@ -27,6 +31,8 @@ func (s Scheme) String() string {
 		return "Bearer"
 	case SchemeBasic:
 		return "Basic"
+	case SchemeDPoP:
+		return "DPoP"
 	case SchemeBearer | SchemeBasic:
 		return "Bearer|Basic"
 	case 0:
@@ -79,6 +85,30 @@ const (
 	ReasonTokenRevoked             Reason = "token_revoked"
 	ReasonIntrospectionUnavailable Reason = "introspection_unavailable"
 	ReasonRevocationUnavailable    Reason = "revocation_unavailable"
+
+	// DPoP (RFC 9449 §4.3, §7, §9): one reason per check of the proof.
+	ReasonDPoPProofMissing   Reason = "dpop_proof_missing"
+	ReasonDPoPProofRepeated  Reason = "dpop_proof_repeated"
+	ReasonDPoPProofMalformed Reason = "dpop_proof_malformed"
+	ReasonDPoPWrongType      Reason = "dpop_wrong_type"
+	ReasonDPoPDisallowedAlg  Reason = "dpop_disallowed_alg"
+	ReasonDPoPBadKey         Reason = "dpop_bad_key"
+	ReasonDPoPBadSignature   Reason = "dpop_bad_signature"
+	ReasonDPoPWrongMethod    Reason = "dpop_wrong_method"
+	ReasonDPoPWrongURI       Reason = "dpop_wrong_uri"
+	ReasonDPoPStale          Reason = "dpop_stale"
+	ReasonDPoPNonceMissing   Reason = "dpop_nonce_missing"
+	ReasonDPoPNonceInvalid   Reason = "dpop_nonce_invalid"
+	ReasonDPoPTokenHash      Reason = "dpop_token_hash"
+	ReasonDPoPKeyMismatch    Reason = "dpop_key_mismatch"
+	ReasonDPoPReplayed       Reason = "dpop_replayed"
+	ReasonDPoPUnboundToken   Reason = "dpop_unbound_token"
+	ReasonDPoPDowngrade      Reason = "dpop_downgrade"
+	ReasonReplayUnavailable  Reason = "replay_unavailable"
+
+	// Certificate-bound tokens (RFC 8705 §3).
+	ReasonCertificateMissing  Reason = "certificate_missing"
+	ReasonCertificateMismatch Reason = "certificate_mismatch"
 )
 
 // RFC 6750 §3.1 error codes, plus the codes used where RFC 6750 has none.
@@ -87,6 +117,8 @@ const (
 	codeInvalidToken       = "invalid_token"
 	codeInsufficientScope  = "insufficient_scope"
 	codeInvalidClient      = "invalid_client"          // RFC 6749 §5.2, for failed client authentication
+	codeInvalidDPoPProof   = "invalid_dpop_proof"      // RFC 9449 §7.1
+	codeUseDPoPNonce       = "use_dpop_nonce"          // RFC 9449 §9
 	codeUnauthorized       = "unauthorized"            // no credentials: RFC 6750 §3.1 forbids an error code in the challenge
 	codeUnavailable        = "temporarily_unavailable" // RFC 6749 §4.1.2.1 wording, for a key source that has nothing to offer
 	descriptionInsufficent = "The request requires higher privileges than provided by the access token"
@@ -138,6 +170,27 @@ var reasonTable = map[Reason]outcome{
 	ReasonTokenRevoked:             {http.StatusUnauthorized, codeInvalidToken, "The access token was revoked"},
 	ReasonIntrospectionUnavailable: {http.StatusServiceUnavailable, codeUnavailable, "The access token cannot be checked right now"},
 	ReasonRevocationUnavailable:    {http.StatusServiceUnavailable, codeUnavailable, "The access token cannot be checked right now"},
+
+	ReasonDPoPProofMissing:    {http.StatusUnauthorized, codeInvalidDPoPProof, "The request lacks a DPoP proof"},
+	ReasonDPoPProofRepeated:   {http.StatusUnauthorized, codeInvalidDPoPProof, "The request carries more than one DPoP proof"},
+	ReasonDPoPProofMalformed:  {http.StatusUnauthorized, codeInvalidDPoPProof, "The DPoP proof is malformed"},
+	ReasonDPoPWrongType:       {http.StatusUnauthorized, codeInvalidDPoPProof, "The DPoP proof type is not dpop+jwt"},
+	ReasonDPoPDisallowedAlg:   {http.StatusUnauthorized, codeInvalidDPoPProof, "The DPoP proof signing algorithm is not accepted"},
+	ReasonDPoPBadKey:          {http.StatusUnauthorized, codeInvalidDPoPProof, "The DPoP proof key is not an acceptable public key"},
+	ReasonDPoPBadSignature:    {http.StatusUnauthorized, codeInvalidDPoPProof, "The DPoP proof signature is invalid"},
+	ReasonDPoPWrongMethod:     {http.StatusUnauthorized, codeInvalidDPoPProof, "The DPoP proof is for another HTTP method"},
+	ReasonDPoPWrongURI:        {http.StatusUnauthorized, codeInvalidDPoPProof, "The DPoP proof is for another URI"},
+	ReasonDPoPStale:           {http.StatusUnauthorized, codeInvalidDPoPProof, "The DPoP proof is not fresh"},
+	ReasonDPoPNonceMissing:    {http.StatusUnauthorized, codeUseDPoPNonce, "Resource server requires nonce in DPoP proof"},
+	ReasonDPoPNonceInvalid:    {http.StatusUnauthorized, codeUseDPoPNonce, "Resource server requires nonce in DPoP proof"},
+	ReasonDPoPTokenHash:       {http.StatusUnauthorized, codeInvalidDPoPProof, "The DPoP proof is not bound to this access token"},
+	ReasonDPoPKeyMismatch:     {http.StatusUnauthorized, codeInvalidToken, "Invalid DPoP key binding"},
+	ReasonDPoPReplayed:        {http.StatusUnauthorized, codeInvalidDPoPProof, "The DPoP proof was already used"},
+	ReasonDPoPUnboundToken:    {http.StatusUnauthorized, codeInvalidToken, "The access token is not bound to a DPoP key"},
+	ReasonDPoPDowngrade:       {http.StatusUnauthorized, codeInvalidToken, "The access token is bound to a key and must be presented with DPoP"},
+	ReasonReplayUnavailable:   {http.StatusServiceUnavailable, codeUnavailable, "The DPoP proof cannot be checked right now"},
+	ReasonCertificateMissing:  {http.StatusUnauthorized, codeInvalidToken, "The access token is bound to a client certificate the request lacks"},
+	ReasonCertificateMismatch: {http.StatusUnauthorized, codeInvalidToken, "The access token is bound to another client certificate"},
 }
 
 // Error is the typed error for every refusal. Its Reason decides the HTTP
@@ -154,6 +207,9 @@ type Error struct {
 	// Err is the underlying cause. It may hold untrusted text and must not be
 	// shown to clients.
 	Err error
+	// nonce is a fresh RFC 9449 §8 server nonce, sent as DPoP-Nonce with
+	// the refusal; set only by the DPoP step when it asks for one.
+	nonce string
 }
 
 func newError(reason Reason, scheme Scheme, cause error) *Error {
@@ -209,6 +265,11 @@ var allReasons = []Reason{
 	ReasonInsufficientScope, ReasonImpersonationDenied, ReasonBasicInvalid, ReasonBasicThrottled,
 	ReasonKeysUnavailable, ReasonPermissionsUnavailable, ReasonClientsUnavailable, ReasonBasicOverloaded,
 	ReasonTokenInactive, ReasonTokenRevoked, ReasonIntrospectionUnavailable, ReasonRevocationUnavailable,
+	ReasonDPoPProofMissing, ReasonDPoPProofRepeated, ReasonDPoPProofMalformed, ReasonDPoPWrongType,
+	ReasonDPoPDisallowedAlg, ReasonDPoPBadKey, ReasonDPoPBadSignature, ReasonDPoPWrongMethod, ReasonDPoPWrongURI,
+	ReasonDPoPStale, ReasonDPoPNonceMissing, ReasonDPoPNonceInvalid, ReasonDPoPTokenHash, ReasonDPoPKeyMismatch,
+	ReasonDPoPReplayed, ReasonDPoPUnboundToken, ReasonDPoPDowngrade, ReasonReplayUnavailable,
+	ReasonCertificateMissing, ReasonCertificateMismatch,
 }
 
 // Status returns the HTTP status a refusal with this reason is answered

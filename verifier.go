@@ -310,7 +310,14 @@ func newTokenPrincipal(cl *accessClaims, actAsOn bool, payload []byte) (*Princip
 		audience: cl.aud,
 		tokenID:  cl.jti,
 		scheme:   SchemeBearer,
+		cnf:      cl.cnf,
 		claims:   payload,
+	}
+	if cl.cnf.JKT != "" {
+		// A DPoP-bound token is only ever admitted with its proof
+		// (RFC 9449 §7.1), so its principal says DPoP from the start and a
+		// cached one is shared by every request that presents it.
+		p.scheme = SchemeDPoP
 	}
 	p.expiresAt = time.Unix(cl.exp.seconds, 0)
 	if cl.iat.present {

@@ -62,7 +62,7 @@ func (i *Issuer) FailIntrospection(f Failure) { i.tokens.mode.Store(int32(f)) }
 // t.Header and t.Key are unused) the introspection endpoint answers with
 // until exp passes or the token is revoked.
 func (i *Issuer) MintOpaque(t Token) string {
-	claims := i.claims(t.Claims, i.Now())
+	claims := i.claims(t.Claims, i.Now(), confirmation(t.DPoPKey, t.Certificate))
 	b := make([]byte, 32)
 	_, _ = rand.Read(b)
 	tok := base64.RawURLEncoding.EncodeToString(b)

@@ -3,6 +3,7 @@ package wardentest
 import (
 	"crypto/rand"
 	"crypto/rsa"
+	"crypto/x509"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
@@ -239,6 +240,14 @@ type Token struct {
 	Header map[string]any
 	// Key signs the token; default the issuer's first key.
 	Key *Key
+	// DPoPKey, when set, binds the token to that key: cnf "jkt" is its
+	// RFC 7638 thumbprint (RFC 9449 §6.1), so warden admits the token only
+	// with the scheme DPoP and a proof signed by the key (Key.Proof).
+	DPoPKey *Key
+	// Certificate, when set, binds the token to that client certificate:
+	// cnf "x5t#S256" is its SHA-256 thumbprint (RFC 8705 §3.1), so warden
+	// admits the token only over a connection presenting it.
+	Certificate *x509.Certificate
 }
 
 // Mint signs an access token.
@@ -250,7 +259,7 @@ func (i *Issuer) Mint(t Token) string {
 		key = i.keys[0]
 	}
 	i.mu.Unlock()
-	claims := i.claims(t.Claims, now)
+	claims := i.claims(t.Claims, now, confirmation(t.DPoPKey, t.Certificate))
 	header := map[string]any{"alg": key.Alg, "kid": key.ID, "typ": "at+jwt"}
 	for k, v := range t.Header {
 		if v == nil {
@@ -265,8 +274,9 @@ func (i *Issuer) Mint(t Token) string {
 	return key.Sign(alg, hb, pb)
 }
 
-// claims merges over the default claims of a token minted at now.
-func (i *Issuer) claims(over Claims, now time.Time) Claims {
+// claims merges over the default claims of a token minted at now, bound by
+// cnf (RFC 7800 §3.1) unless cnf is nil.
+func (i *Issuer) claims(over Claims, now time.Time, cnf map[string]any) Claims {
 	claims := Claims{
 		"iss":       i.URL,
 		"aud":       i.Audience,
@@ -275,6 +285,9 @@ func (i *Issuer) claims(over Claims, now time.Time) Claims {
 		"iat":       now.Unix(),
 		"exp":       now.Add(5 * time.Minute).Unix(),
 		"jti":       randomID(),
+	}
+	if cnf != nil {
+		claims["cnf"] = cnf
 	}
 	for k, v := range over {
 		if v == nil {
@@ -289,6 +302,22 @@ func (i *Issuer) claims(over Claims, now time.Time) Claims {
 // Scoped mints a default token carrying the given space-separated scopes.
 func (i *Issuer) Scoped(scope string) string {
 	return i.Mint(Token{Claims: Claims{"scope": scope}})
+}
+
+// confirmation is the cnf claim binding a token to a DPoP key and/or a
+// certificate, or nil.
+func confirmation(key *Key, cert *x509.Certificate) map[string]any {
+	if key == nil && cert == nil {
+		return nil
+	}
+	cnf := map[string]any{}
+	if key != nil {
+		cnf["jkt"] = key.Thumbprint()
+	}
+	if cert != nil {
+		cnf["x5t#S256"] = certThumbprint(cert)
+	}
+	return cnf
 }
 
 func randomID() string {

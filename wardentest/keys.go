@@ -30,6 +30,18 @@
 //
 // Every token endpoint response carries Cache-Control: no-store (RFC 6749
 // §5.1).
+//
+// # Bound tokens
+//
+// A token request with a DPoP header (RFC 9449 §5) gets a token bound to
+// the proof's key (cnf "jkt", token_type "DPoP"): the proof must be a
+// dpop+jwt for POST to the token endpoint, signed by its public jwk, with an
+// iat within a minute of the issuer's clock; otherwise the answer is 400
+// invalid_dpop_proof. A token request over TLS with a client certificate
+// gets a token bound to it (cnf "x5t#S256", RFC 8705 §3). Mint binds tokens
+// with Token.DPoPKey and Token.Certificate; Key.Proof builds the proofs a
+// client sends, and StartRedis runs a real redis-server for tests of a
+// replay store shared by replicas.
 package wardentest
 
 import (

@@ -21,6 +21,7 @@ const (
 	codeUnsupportedGrantType = "unsupported_grant_type"
 	codeInvalidScope         = "invalid_scope"
 	codeUnauthorizedClient   = "unauthorized_client"
+	codeInvalidDPoPProof     = "invalid_dpop_proof" // RFC 9449 §5
 )
 
 // descriptions are fixed: nothing from the request is echoed.
@@ -30,6 +31,7 @@ var descriptions = map[string]string{
 	codeUnsupportedGrantType:  "Only the client_credentials grant is supported",
 	codeInvalidScope:          "The requested scope is not granted to this client",
 	codeUnauthorizedClient:    "The client may not act for this user",
+	codeInvalidDPoPProof:      "The DPoP proof is invalid",
 	"temporarily_unavailable": "Client credentials cannot be verified right now",
 }
 
@@ -122,11 +124,37 @@ func (i *Issuer) grant(w http.ResponseWriter, r *http.Request, auth *tokenAuth) 
 		writeOAuthError(w, http.StatusBadRequest, codeInvalidScope)
 		return
 	}
-	i.issue(w, clientID, req.ActAs, granted, client.Opaque)
+	cnf, err := i.tokenBinding(r)
+	if err != nil {
+		writeOAuthError(w, http.StatusBadRequest, codeInvalidDPoPProof)
+		return
+	}
+	i.issue(w, clientID, req.ActAs, granted, cnf, client.Opaque)
+}
+
+// tokenBinding returns the cnf claim of the token a request gets: bound to
+// the key of its DPoP proof (RFC 9449 §5), and to the client certificate
+// of its TLS connection (RFC 8705 §3), when it has them.
+func (i *Issuer) tokenBinding(r *http.Request) (map[string]any, error) {
+	jkt, err := i.tokenRequestKey(r)
+	if err != nil {
+		return nil, err
+	}
+	cnf := map[string]any{}
+	if jkt != "" {
+		cnf["jkt"] = jkt
+	}
+	if r.TLS != nil && len(r.TLS.PeerCertificates) > 0 {
+		cnf["x5t#S256"] = certThumbprint(r.TLS.PeerCertificates[0])
+	}
+	if len(cnf) == 0 {
+		return nil, nil
+	}
+	return cnf, nil
 }
 
 // issue mints the access token and writes the RFC 6749 §5.1 response.
-func (i *Issuer) issue(w http.ResponseWriter, clientID, actAs string, scopes []string, opaque bool) {
+func (i *Issuer) issue(w http.ResponseWriter, clientID, actAs string, scopes []string, cnf map[string]any, opaque bool) {
 	now := i.Now()
 	lifetime := i.TokenLifetime
 	if lifetime <= 0 {
@@ -148,14 +176,21 @@ func (i *Issuer) issue(w http.ResponseWriter, clientID, actAs string, scopes []s
 	if len(scopes) == 0 {
 		claims["scope"] = nil
 	}
+	tokenType := "Bearer"
+	if cnf != nil {
+		claims["cnf"] = cnf
+	}
+	if cnf["jkt"] != nil {
+		tokenType = "DPoP" // RFC 9449 §5
+	}
 	mint := i.Mint
 	if opaque {
-		mint = i.MintOpaque
+		mint = i.MintOpaque // the introspection answer carries the claims, cnf included
 	}
 	body := map[string]any{
 		"access_token": mint(Token{Claims: claims}),
 		"expires_in":   int64(lifetime.Seconds()),
-		"token_type":   "Bearer",
+		"token_type":   tokenType,
 		// RFC 6749 §5.1: scope is required when it differs from the request,
 		// as it does when none was requested.
 		"scope": strings.Join(scopes, " "),

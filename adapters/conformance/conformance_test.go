@@ -21,6 +21,7 @@ import (
 // Fixed challenges (RFC 6750 §3, RFC 7617 §2) for the default realm.
 const (
 	bearerBare = `Bearer realm="api"`
+	dpopBare   = `DPoP realm="api", algs="ES256 ES384 ES512 EdDSA PS256 PS384 PS512 RS256 RS384 RS512"` // DPoP is allowed by default
 	basicBare  = `Basic realm="api", charset="UTF-8"`
 )
 
@@ -48,7 +49,7 @@ func conformanceCases(iss *wardentest.Issuer) []conformanceCase {
 	now := time.Now()
 	bearer := func(tok string) []string { return []string{"Bearer " + tok} }
 	return []conformanceCase{
-		{name: "no token", path: "/entries", status: 401, challenges: []string{bearerBare}},
+		{name: "no token", path: "/entries", status: 401, challenges: []string{bearerBare, dpopBare}},
 		{name: "bad token", path: "/entries", auth: bearer("not-a-jwt"), status: 401,
 			challenges: invalidToken("The access token is malformed")},
 		{name: "bad signature", path: "/entries",
@@ -77,8 +78,8 @@ func conformanceCases(iss *wardentest.Issuer) []conformanceCase {
 			challenges: []string{basicBare}},
 		{name: "Basic lacking permission", path: "/organisations", auth: []string{basicAuth(readerID, readerSecret)}, status: 403},
 		{name: "Basic on a Bearer-only route", path: "/entries", auth: []string{basicAuth(readerID, readerSecret)}, status: 401,
-			challenges: []string{bearerBare}},
-		{name: "both schemes, no credentials", path: "/whoami", status: 401, challenges: []string{bearerBare, basicBare}},
+			challenges: []string{bearerBare, dpopBare}},
+		{name: "both schemes, no credentials", path: "/whoami", status: 401, challenges: []string{bearerBare, dpopBare, basicBare}},
 		{name: "both schemes, good token", path: "/whoami", auth: bearer(iss.Scoped("")), status: 200, subject: "user-1"},
 		{name: "impersonated token (act)", path: "/entries",
 			auth: bearer(iss.Mint(wardentest.Token{Claims: wardentest.Claims{

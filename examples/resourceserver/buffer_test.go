@@ -25,7 +25,7 @@ func (b *syncBuffer) Write(p []byte) (int, error) {
 	defer b.mu.Unlock()
 	b.buf.Write(p)
 	for _, l := range strings.Split(string(p), "\n") {
-		if strings.HasPrefix(l, "listening on http://") {
+		if strings.HasPrefix(l, "listening on http") { // http:// or https://
 			select {
 			case b.listening <- l:
 			default:

@@ -87,7 +87,7 @@ demo clients (token endpoint POST %[1]s/oauth/token; secrets in Basic or in the 
 try:
   TOKEN=$(curl -s -u demo-reader:demo-reader-secret -d grant_type=client_credentials %[1]s/oauth/token | %[3]s)
   curl -i -H "Authorization: Bearer $TOKEN" %[1]s/entries             # 200
-  curl -i %[1]s/entries                                                # 401 and a Bearer challenge
+  curl -i %[1]s/entries                                                # 401, Bearer and DPoP challenges
   curl -i -X POST -H "Authorization: Bearer $TOKEN" %[1]s/entries     # 403: the token is read-only
   curl -i -u demo-directory:demo-directory-secret %[1]s/organisations  # 200 with HTTP Basic
   BOB=$(curl -s -u demo-impersonator:demo-impersonator-secret -d grant_type=client_credentials -d act_as=bob %[1]s/oauth/token | %[3]s)

@@ -27,11 +27,21 @@
 //	-introspect-jwt       introspect JWTs too, so revoked JWTs are refused within the cache TTL
 //
 // Demo mode introspects the demo issuer's opaque tokens (client demo-opaque).
+//
+//	-dpop MODE            DPoP (RFC 9449) on the Bearer routes: off, allowed (default) or required
+//	-dpop-nonce           require server nonces in DPoP proofs (RFC 9449 §9)
+//	-dpop-nonce-key FILE  the nonce key, 64 hex characters, shared by every instance (implies -dpop-nonce)
+//	-public-url URL       the origin clients call, for DPoP htu (default http:// or https:// + the address)
+//	-redis ADDR           record DPoP proofs in Redis at ADDR, shared by every instance, instead of in memory
+//	-tls-cert FILE        serve HTTPS with this certificate (PEM), with -tls-key FILE
+//	-client-ca FILE       request (not require) client certificates issued by this CA, for mTLS-bound tokens
+//	-client-cert-header NAME  take the client certificate from this header (URL-encoded PEM) set by a TLS proxy
 package main
 
 import (
 	"context"
 	"crypto/rand"
+	"crypto/tls"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -69,12 +79,13 @@ type options struct {
 	introspect, introspectID, introspectSecret        string
 	introspectTTL                                     time.Duration
 	introspectJWT                                     bool
+	binding                                           bindingOptions
 }
 
 // demoAudience is the audience of the demo issuer's tokens.
 const demoAudience = "https://api.example.test"
 
-func parseFlags(args []string) (options, error) {
+func parseFlags(args []string) (options, *flag.FlagSet, error) {
 	var o options
 	fs := flag.NewFlagSet("resourceserver", flag.ContinueOnError)
 	fs.SetOutput(io.Discard) // the error is reported in one line by main
@@ -89,40 +100,47 @@ func parseFlags(args []string) (options, error) {
 	fs.StringVar(&o.introspectSecret, "introspect-client-secret", "", "warden's client secret there (client_secret_basic)")
 	fs.DurationVar(&o.introspectTTL, "introspect-cache-ttl", 30*time.Second, "how long an active introspection answer is cached")
 	fs.BoolVar(&o.introspectJWT, "introspect-jwt", false, "introspect JWTs too, to refuse revoked ones")
+	o.binding.flags(fs)
 	if err := fs.Parse(args); err != nil {
-		return o, err
+		return o, fs, err
+	}
+	if err := o.binding.check(); err != nil {
+		return o, fs, err
 	}
 	switch {
 	case (o.introspect != "" || o.introspectID != "" || o.introspectSecret != "") && o.issuer == "":
-		return o, errors.New("-introspect, -introspect-client-id and -introspect-client-secret need -issuer (demo mode introspects its own issuer)")
+		return o, fs, errors.New("-introspect, -introspect-client-id and -introspect-client-secret need -issuer (demo mode introspects its own issuer)")
 	case o.introspect != "" && o.introspectID == "":
-		return o, errors.New("-introspect needs -introspect-client-id and -introspect-client-secret")
+		return o, fs, errors.New("-introspect needs -introspect-client-id and -introspect-client-secret")
 	case (o.introspectID == "") != (o.introspectSecret == ""):
-		return o, errors.New("-introspect-client-id and -introspect-client-secret go together")
+		return o, fs, errors.New("-introspect-client-id and -introspect-client-secret go together")
 	case o.introspectTTL <= 0:
-		return o, errors.New("-introspect-cache-ttl must be positive")
+		return o, fs, errors.New("-introspect-cache-ttl must be positive")
 	}
 	switch {
 	case fs.NArg() > 0:
-		return o, fmt.Errorf("unexpected argument %q", fs.Arg(0))
+		return o, fs, fmt.Errorf("unexpected argument %q", fs.Arg(0))
 	case o.issuer != "" && o.audience == "":
-		return o, errors.New("-audience is required with -issuer")
+		return o, fs, errors.New("-audience is required with -issuer")
 	case o.jwks != "" && o.issuer == "":
-		return o, errors.New("-jwks needs -issuer: the tokens' issuer must be checked too")
+		return o, fs, errors.New("-jwks needs -issuer: the tokens' issuer must be checked too")
 	case o.issuer == "" && o.audience == "":
 		o.audience = demoAudience
 	}
-	return o, nil
+	return o, fs, nil
 }
 
 // run serves until ctx is done. It writes the banner to stdout and the
 // access log to stderr.
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	o, err := parseFlags(args)
+	o, fs, err := parseFlags(args)
 	if errors.Is(err, flag.ErrHelp) {
-		fmt.Fprintln(stdout, "usage: resourceserver [-addr ADDR] [-issuer URL [-jwks URL] -audience AUD"+
-			" [-introspect URL] [-introspect-client-id ID -introspect-client-secret SECRET]] [-introspect-cache-ttl D] [-introspect-jwt]"+
-			" [-realm REALM] [-basic-clients FILE]")
+		fmt.Fprintln(stdout, "usage: resourceserver [-addr ADDR] [-issuer URL [-jwks URL] -audience AUD] [-realm REALM] [-basic-clients FILE]\n"+
+			"                      [-introspect URL] [-introspect-client-id ID -introspect-client-secret SECRET] [-introspect-cache-ttl D] [-introspect-jwt]\n"+
+			"                      [-dpop off|allowed|required] [-dpop-nonce] [-dpop-nonce-key FILE] [-public-url URL] [-redis ADDR]\n"+
+			"                      [-tls-cert FILE -tls-key FILE [-client-ca FILE]] [-client-cert-header NAME]")
+		fs.SetOutput(stdout)
+		fs.PrintDefaults()
 		return nil
 	}
 	if err != nil {
@@ -133,12 +151,20 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 
+	tlsConfig, err := o.binding.tlsConfig()
+	if err != nil {
+		return err
+	}
 	// Listen first: in demo mode the issuer's URL is this listener's.
 	ln, err := net.Listen("tcp", o.addr)
 	if err != nil {
 		return err
 	}
-	base := "http://" + advertised(ln.Addr())
+	scheme := "http://"
+	if tlsConfig != nil {
+		ln, scheme = tls.NewListener(ln, tlsConfig), "https://"
+	}
+	base := scheme + advertised(ln.Addr())
 	mux := http.NewServeMux()
 	logger := slog.New(slog.NewTextHandler(stderr, nil))
 	started := new(atomic.Bool)
@@ -155,6 +181,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		}},
 		Realm:      o.realm,
 		Clients:    clients,
+		HTTPClient: o.binding.httpClient(tlsConfig),
 		OnDecision: warden.ChainDecisions(recordReason, warden.LogDecisions(logger)),
 		Logger:     slog.New(startupGate{logger.Handler(), started}),
 	}
@@ -162,6 +189,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		// The endpoint as given, or (empty) the discovery document's.
 		cfg.Issuers[0].Introspection = warden.Introspection{Endpoint: o.introspect, ClientID: o.introspectID,
 			ClientSecret: o.introspectSecret, CacheTTL: o.introspectTTL, JWT: o.introspectJWT}
+	}
+	if cfg.DPoP, cfg.MTLS, err = o.binding.config(base); err != nil {
+		return err
+	}
+	if closer, ok := cfg.DPoP.ReplayStore.(io.Closer); ok {
+		defer closer.Close()
 	}
 	demo := o.issuer == ""
 	if demo {
@@ -205,6 +238,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	if demo {
 		printDemo(stdout, base, o.audience, o.introspectTTL)
+		printDPoPDemo(stdout, base, o.binding)
 	}
 	started.Store(true)
 	fmt.Fprintf(stdout, "listening on %s\n", base)

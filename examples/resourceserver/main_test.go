@@ -132,6 +132,7 @@ func (s *server) check(t *testing.T, c call) {
 
 const (
 	bearerChallenge = `Bearer realm="api"`
+	dpopChallenge   = `DPoP realm="api", algs="ES256 ES384 ES512 EdDSA PS256 PS384 PS512 RS256 RS384 RS512"` // DPoP is allowed on every Bearer route
 	basicChallenge  = `Basic realm="api", charset="UTF-8"`
 )
 
@@ -147,11 +148,11 @@ func TestDemoRoutes(t *testing.T) {
 	}
 	calls := []call{
 		{"healthz", "GET", "/healthz", cred{}, 200, nil, `"ok"`, "-"},
-		{"entries without a token", "GET", "/entries", cred{}, 401, []string{bearerChallenge}, `"unauthorized"`, "missing_credentials"},
+		{"entries without a token", "GET", "/entries", cred{}, 401, []string{bearerChallenge, dpopChallenge}, `"unauthorized"`, "missing_credentials"},
 		{"entries with a bad token", "GET", "/entries", bearer(reader[:len(reader)-4] + "AAAA"), 401,
 			[]string{`Bearer realm="api", error="invalid_token", error_description="The access token signature is invalid"`}, "invalid_token", "bad_signature"},
 		{"entries", "GET", "/entries", bearer(reader), 200, nil, "Hello, warden", "ok"},
-		{"entries with Basic", "GET", "/entries", directory, 401, []string{bearerChallenge}, "", "unsupported_scheme"},
+		{"entries with Basic", "GET", "/entries", directory, 401, []string{bearerChallenge, dpopChallenge}, "", "unsupported_scheme"},
 		{"create, read-only token", "POST", "/entries", bearer(reader), 403, scopeChallenge("Entry_Write"), "insufficient_scope", "insufficient_scope"},
 		{"create", "POST", "/entries", bearer(writer), 201, nil, `"created_by":"demo-writer"`, "ok"},
 		{"create as bob", "POST", "/entries", bearer(bob), 201, nil, `"created_by":"bob","acting_client":"demo-impersonator"`, "ok"},
@@ -160,7 +161,7 @@ func TestDemoRoutes(t *testing.T) {
 		{"contenttypes", "GET", "/contenttypes", bearer(reader), 200, nil, "blogPost", "ok"},
 		{"contenttypes as alice", "GET", "/contenttypes", bearer(alice), 403, scopeChallenge("ContentType_Read"), "", "insufficient_scope"},
 		{"projects without the scopes", "GET", "/projects", bearer(writer), 403, scopeChallenge("Project_Read Project_Admin"), "", "insufficient_scope"},
-		{"whoami without credentials", "GET", "/whoami", cred{}, 401, []string{bearerChallenge, basicChallenge}, "", "missing_credentials"},
+		{"whoami without credentials", "GET", "/whoami", cred{}, 401, []string{bearerChallenge, dpopChallenge, basicChallenge}, "", "missing_credentials"},
 		{"whoami, Bearer", "GET", "/whoami", bearer(reader), 200, nil, `"subject":"demo-reader","client_id":"demo-reader","scopes":["Entry_Read","ContentType_Read"],"scheme":"Bearer","actor":null`, "ok"},
 		{"whoami, impersonated", "GET", "/whoami", bearer(bob), 200, nil, `"subject":"bob","client_id":"demo-impersonator","scopes":["Entry_Read","Entry_Write"],"scheme":"Bearer","actor":{"sub":"demo-impersonator"}`, "ok"},
 		{"whoami, Basic", "GET", "/whoami", directory, 200, nil, `"subject":"demo-directory","client_id":"demo-directory","scopes":["Organisation_Read"],"scheme":"Basic","actor":null`, "ok"},
