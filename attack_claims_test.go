@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+
+	"github.com/wardenhq/warden"
 )
 
 // atkClaimRows are table section D: claims. Rows D16..D18 run on the
@@ -190,7 +192,7 @@ func TestAttackScopeConfig(t *testing.T) {
 					t.Errorf("Require(%q) did not panic", s)
 				}
 			}()
-			fx.mws[""].Require(s)
+			fx.mws[""].Require(warden.Scopes(s))
 		})
 	}
 }

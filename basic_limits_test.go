@@ -68,7 +68,7 @@ func blSetup(t *testing.T, v ClientVerifier, ttl time.Duration) (*Middleware, *c
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { m.Close() })
-	return m, keys, m.Accept(SchemeBasic).Require("read")(ctOK)
+	return m, keys, m.Accept(SchemeBasic).Require(Scopes("read"))(ctOK)
 }
 
 // blResponse is what a refusal looks like on the wire.

@@ -102,8 +102,8 @@ var ctOK = http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { w.Wri
 func TestTokenCacheHitStillAuthorizes(t *testing.T) {
 	keys := newCTKeys(t)
 	m := keys.middleware(t, 0)
-	read := m.Require("read")(ctOK)
-	write := m.Require("read", "write")(ctOK)
+	read := m.Require(Scopes("read"))(ctOK)
+	write := m.Require(Scopes("read", "write"))(ctOK)
 	tok := keys.mint(t, "read", "jti-1")
 
 	steps := []struct {
@@ -308,7 +308,7 @@ func TestHotPathAllocations(t *testing.T) {
 	}
 
 	m := keys.middleware(t, 0)
-	h := m.Require("read")(ctOK)
+	h := m.Require(Scopes("read"))(ctOK)
 	r := httptest.NewRequest(http.MethodGet, "/", nil)
 	r.Header.Set("Authorization", "Bearer "+tok)
 	w := &ctDiscard{h: http.Header{}}
@@ -422,7 +422,7 @@ func TestBasicCache(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer m.Close()
-	h := m.Accept(SchemeBasic).Require("read")(ctOK)
+	h := m.Accept(SchemeBasic).Require(Scopes("read"))(ctOK)
 	basic := func(creds string) int {
 		r := httptest.NewRequest(http.MethodGet, "/", nil)
 		r.Header.Set("Authorization", "Basic "+base64.StdEncoding.EncodeToString([]byte(creds)))

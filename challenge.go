@@ -2,8 +2,10 @@ package warden
 
 import (
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // refusals writes every refusal warden makes: status, challenges,
@@ -12,6 +14,7 @@ import (
 type refusals struct {
 	realm            string
 	omitScope        bool
+	accumulate       bool // AccumulateScopesInChallenge: scope="…" also lists the token's scopes
 	exposeReason     bool
 	resourceMetadata string // `, resource_metadata="…"` or empty (RFC 9728 §5.1)
 	retryAfter       string // seconds, for 503
@@ -36,15 +39,19 @@ type challenges struct {
 	bearer            string   // Bearer realm="…"[, resource_metadata="…"]
 	basic             string   // Basic realm="…", charset="UTF-8"
 	insufficientScope string   // Bearer …, error="insufficient_scope"[, scope="…"]
+	scopes            []string // the scopes the route's requirement names
+	accumulate        bool
 }
 
 // forRoute renders the challenges of a route that accepts schemes and
 // requires scopes.
 func (f *refusals) forRoute(schemes Scheme, scopes []string) *challenges {
 	c := &challenges{
-		schemes: schemes,
-		bearer:  "Bearer realm=" + quote(f.realm) + f.resourceMetadata,
-		basic:   "Basic realm=" + quote(f.realm) + `, charset="UTF-8"`, // RFC 7617 §2.1
+		schemes:    schemes,
+		bearer:     "Bearer realm=" + quote(f.realm) + f.resourceMetadata,
+		basic:      "Basic realm=" + quote(f.realm) + `, charset="UTF-8"`, // RFC 7617 §2.1
+		scopes:     scopes,
+		accumulate: f.accumulate,
 	}
 	c.insufficientScope = c.bearer + `, error="insufficient_scope"`
 	if !f.omitScope && len(scopes) > 0 {
@@ -113,16 +120,55 @@ func (c *challenges) forError(e *Error, o outcome) []string {
 		return c.bare
 	case o.status == http.StatusServiceUnavailable || o.status == http.StatusTooManyRequests:
 		return nil // not a verdict on the credentials
+	case e.Reason == ReasonClientNotAllowed || e.Reason == ReasonInsufficientRole || e.Reason == ReasonClaimRejected:
+		// Valid credentials this route does not admit for a reason no new
+		// token of the same client would mend by asking for scopes: 403
+		// without a challenge (RFC 9110 §15.5.4), so the client is not
+		// sent to the authorization server for something it cannot grant.
+		return nil
 	case e.Scheme == SchemeBasic || (e.Reason == ReasonMalformedRequest && c.schemes&SchemeBearer == 0):
 		if e.Reason == ReasonInsufficientScope {
 			return nil // valid client credentials: 403 without a challenge (RFC 7235 §3.1 ties challenges to 401)
 		}
 		return []string{c.basic}
 	case e.Reason == ReasonInsufficientScope:
+		if c.accumulate && len(e.granted) > 0 {
+			return []string{c.accumulated(e.granted)}
+		}
 		return []string{c.insufficientScope}
+	case e.Reason == ReasonInsufficientUserAuthentication:
+		return []string{c.stepUp(e, o)}
 	default:
 		return []string{c.bearer + `, error="` + o.code + `", error_description=` + quote(o.description)}
 	}
+}
+
+// accumulated renders an insufficient_scope challenge whose scope lists
+// the token's own scopes, then the route's (MCP 2025-11-25, "Scope Challenge
+// Handling"; Config.AccumulateScopesInChallenge). Both are scope-tokens, so
+// nothing needs escaping.
+func (c *challenges) accumulated(granted []string) string {
+	all := slices.Clone(granted)
+	for _, s := range c.scopes {
+		if !slices.Contains(all, s) {
+			all = append(all, s)
+		}
+	}
+	return c.bearer + `, error="insufficient_scope", scope=` + quote(strings.Join(all, " "))
+}
+
+// stepUp renders an RFC 9470 §3 challenge: the authentication context
+// classes and the maximum authentication age the route requires, for the
+// client to ask the authorization server for.
+func (c *challenges) stepUp(e *Error, o outcome) string {
+	s := c.bearer + `, error="` + o.code + `", error_description=` + quote(o.description)
+	if len(e.acrValues) > 0 {
+		s += ", acr_values=" + quote(strings.Join(e.acrValues, " "))
+	}
+	if e.maxAge > 0 {
+		s += `, max_age="` + strconv.FormatInt(int64(e.maxAge/time.Second), 10) + `"`
+	}
+	return s
 }
 
 // fixedStatusWriter lets an ErrorHandler write its own body while the status

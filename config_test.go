@@ -73,9 +73,9 @@ func TestRouteProgrammingErrors(t *testing.T) {
 	mw, err := warden.New(warden.Config{Issuers: []warden.IssuerConfig{{URL: iss.URL, Audience: iss.Audience, JWKS: wardentest.JWKS(iss.Keys()...)}}})
 	require.NoError(t, err)
 	for _, scope := range []string{`a"b`, `a\b`, "a b", "", "é"} {
-		assert.Panics(t, func() { mw.Require(scope) }, "scope %q", scope)
+		assert.Panics(t, func() { mw.Require(warden.Scopes(scope)) }, "scope %q", scope)
 	}
-	assert.Panics(t, func() { mw.RequireAny() })
+	assert.Panics(t, func() { mw.Require(warden.AnyScope()) })
 	assert.Panics(t, func() { mw.Accept(warden.SchemeBasic) })
 	assert.NotPanics(t, func() { mw.Require() })
 }
@@ -84,7 +84,7 @@ func TestRouteProgrammingErrors(t *testing.T) {
 // default, on when configured.
 func TestTokenTransports(t *testing.T) {
 	f := newFixture(t, func(c *warden.Config, _ *wardentest.Issuer) { c.AllowQueryToken, c.AllowFormToken = true, true })
-	h := f.mw.Require("Entry_Read")(echoPrincipal)
+	h := f.mw.Require(warden.Scopes("Entry_Read"))(echoPrincipal)
 	token := f.iss.Scoped("Entry_Read")
 	cases := []struct {
 		name   string
@@ -115,7 +115,7 @@ func TestChallengeOptions(t *testing.T) {
 		c.OmitScopeInChallenge = true
 		c.ExposeReason = true
 	})
-	h := f.mw.Require("Entry_Read")(echoPrincipal)
+	h := f.mw.Require(warden.Scopes("Entry_Read"))(echoPrincipal)
 	w := request{auth: []string{"Bearer " + f.iss.Scoped("Other")}}.do(h)
 	assert.Equal(t, 403, w.Code)
 	assert.Equal(t, []string{`Bearer realm="my \"quoted\" \\ realm", error="insufficient_scope"`}, w.Header().Values("WWW-Authenticate"))
@@ -128,7 +128,7 @@ func TestPermissionResolverFailure(t *testing.T) {
 	f := newFixture(t, func(c *warden.Config, _ *wardentest.Issuer) {
 		c.Impersonation.Permissions = func(context.Context, *warden.Principal) ([]string, error) { return nil, errors.New("directory down") }
 	})
-	h := f.mw.Require("Entry_Read")(echoPrincipal)
+	h := f.mw.Require(warden.Scopes("Entry_Read"))(echoPrincipal)
 	token := f.iss.Mint(wardentest.Token{Claims: wardentest.Claims{"sub": "alice", "act": map[string]any{"sub": "c1"}, "scope": "Entry_Read"}})
 	w := request{auth: []string{"Bearer " + token}}.do(h)
 	assert.Equal(t, http.StatusServiceUnavailable, w.Code)
@@ -236,7 +236,7 @@ func TestExposeReasonAddsOnlyTheCode(t *testing.T) {
 		mw, err := warden.New(warden.Config{Issuers: []warden.IssuerConfig{{URL: iss.URL, Audience: iss.Audience, JWKS: wardentest.JWKS(iss.Keys()...)}}, ExposeReason: expose, Now: iss.Now})
 		require.NoError(t, err)
 		t.Cleanup(func() { _ = mw.Close() })
-		return mw.Require("Entry_Read")(echoPrincipal)
+		return mw.Require(warden.Scopes("Entry_Read"))(echoPrincipal)
 	}
 	hidden, exposed := build(false), build(true)
 	cases := []struct {

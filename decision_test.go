@@ -258,7 +258,7 @@ func TestDecisionReasons(t *testing.T) {
 					t.Fatalf("New: %v", err)
 				}
 				t.Cleanup(func() { mw.Close() })
-				h := mw.Accept(warden.SchemeBearer, warden.SchemeBasic).Require("entry:read")(
+				h := mw.Accept(warden.SchemeBearer, warden.SchemeBasic).Require(warden.Scopes("entry:read"))(
 					http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusNoContent) }))
 				if tc.prepare != nil {
 					tc.prepare(t, h)
@@ -299,6 +299,12 @@ func TestDecisionReasons(t *testing.T) {
 				checkRefused(t, w, d, tc.reason, expose)
 			})
 		}
+	}
+	// Requirements beyond scopes need routes of their own: requirement_test.go
+	// produces their reasons (TestRequirementReasons).
+	for _, r := range []warden.Reason{warden.ReasonClientNotAllowed, warden.ReasonInsufficientRole,
+		warden.ReasonClaimRejected, warden.ReasonInsufficientUserAuthentication} {
+		covered[r] = true
 	}
 	for _, r := range warden.Reasons() {
 		if !covered[r] {
@@ -366,7 +372,8 @@ func TestReasonStatus(t *testing.T) {
 	want := map[int][]warden.Reason{
 		0:   {warden.ReasonOK},
 		400: {warden.ReasonMalformedRequest},
-		403: {warden.ReasonInsufficientScope, warden.ReasonImpersonationDenied},
+		403: {warden.ReasonInsufficientScope, warden.ReasonImpersonationDenied,
+			warden.ReasonClientNotAllowed, warden.ReasonInsufficientRole, warden.ReasonClaimRejected},
 		429: {warden.ReasonBasicThrottled},
 		503: {warden.ReasonKeysUnavailable, warden.ReasonPermissionsUnavailable, warden.ReasonClientsUnavailable, warden.ReasonBasicOverloaded},
 	}
@@ -410,7 +417,7 @@ func TestLogDecisions(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	h := mw.Accept(warden.SchemeBearer, warden.SchemeBasic).RequireAny("entry:read", "entry:admin")(
+	h := mw.Accept(warden.SchemeBearer, warden.SchemeBasic).Require(warden.AnyScope("entry:read", "entry:admin"))(
 		http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {}))
 	good := iss.Scoped("entry:read")
 	forged := iss.Mint(wardentest.Token{Key: wardentest.NewECKey("ec-1")})
@@ -516,7 +523,7 @@ func ExampleLogDecisions() {
 	if err != nil {
 		panic(err)
 	}
-	h := mw.Require("entry:read")(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
+	h := mw.Require(warden.Scopes("entry:read"))(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
 
 	exp := time.Now().Add(time.Minute).Unix()
 	payload := fmt.Sprintf(`{"iss":"https://idp.example","aud":"https://api.example","client_id":"reporting","exp":%d,"scope":"entry:write"}`, exp)

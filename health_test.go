@@ -120,7 +120,7 @@ func TestReadyStates(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { mw.Close() })
-	api := mw.Require("entry:read")(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusNoContent) }))
+	api := mw.Require(warden.Scopes("entry:read"))(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusNoContent) }))
 	call := func() int {
 		r := httptest.NewRequest(http.MethodGet, "/", nil)
 		r.Header.Set("Authorization", "Bearer "+iss.Scoped("entry:read"))

@@ -1,6 +1,7 @@
 package warden
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"reflect"
@@ -63,6 +64,105 @@ func walkObject(data []byte, fn func(name string, value []byte) error) error {
 		i = skipSpace(data, i+1)
 	}
 	return errNotObject
+}
+
+// memberValue returns the value of the member called name in the JSON
+// object data (valid JSON; leading space allowed), the last one when the
+// name repeats, as walkObject's readers keep it. Names are compared
+// without allocating unless one is escaped, so looking up a claim on every
+// request costs no garbage.
+func memberValue(data []byte, name string) ([]byte, bool) {
+	i := skipSpace(data, 0)
+	if i >= len(data) || data[i] != '{' {
+		return nil, false
+	}
+	i = skipSpace(data, i+1)
+	if i < len(data) && data[i] == '}' {
+		return nil, false
+	}
+	var found []byte
+	for i < len(data) && data[i] == '"' {
+		end := skipString(data, i)
+		match := false
+		if raw := data[i+1 : end-1]; bytes.IndexByte(raw, '\\') < 0 {
+			match = string(raw) == name
+		} else if n, err := unquoteName(data[i:end]); err == nil {
+			match = n == name
+		}
+		i = skipSpace(data, end)
+		if i >= len(data) || data[i] != ':' {
+			return nil, false
+		}
+		i = skipSpace(data, i+1)
+		vend := skipValue(data, i)
+		if vend <= i {
+			return nil, false
+		}
+		if match {
+			found = data[i:vend]
+		}
+		i = skipSpace(data, vend)
+		if i >= len(data) {
+			return nil, false
+		}
+		if data[i] == '}' {
+			return found, found != nil
+		}
+		if data[i] != ',' {
+			return nil, false
+		}
+		i = skipSpace(data, i+1)
+	}
+	return nil, false
+}
+
+// walkArray calls fn for every element of the JSON array in data (valid
+// JSON), in order, with its raw value. It reports false when data is not an
+// array.
+func walkArray(data []byte, fn func(elem []byte) bool) bool {
+	i := skipSpace(data, 0)
+	if i >= len(data) || data[i] != '[' {
+		return false
+	}
+	i = skipSpace(data, i+1)
+	if i < len(data) && data[i] == ']' {
+		return true
+	}
+	for i < len(data) {
+		end := skipValue(data, i)
+		if end <= i || !fn(data[i:end]) {
+			return end > i
+		}
+		i = skipSpace(data, end)
+		if i >= len(data) || data[i] == ']' {
+			return i < len(data)
+		}
+		if data[i] != ',' {
+			return false
+		}
+		i = skipSpace(data, i+1)
+	}
+	return false
+}
+
+// jsonStringIs reports whether the JSON value v is a string, and whether
+// it equals s, as jsonString would decode it; a plain string costs no
+// allocation.
+func jsonStringIs(v []byte, s string) (equal, isString bool) {
+	if len(v) < 2 || v[0] != '"' {
+		return false, false
+	}
+	inner := v[1 : len(v)-1]
+	if bytes.IndexByte(inner, '\\') < 0 && utf8.Valid(inner) {
+		for _, c := range inner {
+			if c < 0x20 {
+				return false, false // invalid JSON; json.Valid already refused it
+			}
+		}
+		return string(inner) == s, true
+	}
+	d, ok := jsonString(v)
+	return ok && d == s, ok
 }
 
 func unquoteName(q []byte) (string, error) {

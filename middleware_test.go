@@ -20,12 +20,12 @@ import (
 // rfc6750Mux mounts the routes the table exercises.
 func rfc6750Mux(mw *warden.Middleware) http.Handler {
 	mux := http.NewServeMux()
-	mux.Handle("/entries", mw.Require("Entry_Read")(echoPrincipal))
-	mux.Handle("/entries/write", mw.Require("Entry_Read", "Entry_Write")(echoPrincipal))
-	mux.Handle("/search", mw.RequireAny("Entry_Read", "Entry_Admin")(echoPrincipal))
+	mux.Handle("/entries", mw.Require(warden.Scopes("Entry_Read"))(echoPrincipal))
+	mux.Handle("/entries/write", mw.Require(warden.Scopes("Entry_Read", "Entry_Write"))(echoPrincipal))
+	mux.Handle("/search", mw.Require(warden.AnyScope("Entry_Read", "Entry_Admin"))(echoPrincipal))
 	mux.Handle("/whoami", mw.Accept(warden.SchemeBearer, warden.SchemeBasic).Authenticate(echoPrincipal))
-	mux.Handle("/both", mw.Accept(warden.SchemeBearer, warden.SchemeBasic).Require("Organisation_Read")(echoPrincipal))
-	mux.Handle("/organisations", mw.Accept(warden.SchemeBasic).Require("Organisation_Read")(echoPrincipal))
+	mux.Handle("/both", mw.Accept(warden.SchemeBearer, warden.SchemeBasic).Require(warden.Scopes("Organisation_Read"))(echoPrincipal))
+	mux.Handle("/organisations", mw.Accept(warden.SchemeBasic).Require(warden.Scopes("Organisation_Read"))(echoPrincipal))
 	return mux
 }
 
@@ -214,7 +214,7 @@ func TestKeysUnavailable(t *testing.T) {
 	})
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = mw.Close() })
-	w := request{path: "/", auth: []string{"Bearer " + iss.Scoped("Entry_Read")}}.do(mw.Require("Entry_Read")(echoPrincipal))
+	w := request{path: "/", auth: []string{"Bearer " + iss.Scoped("Entry_Read")}}.do(mw.Require(warden.Scopes("Entry_Read"))(echoPrincipal))
 	assert.Equal(t, http.StatusServiceUnavailable, w.Code)
 	assert.Empty(t, w.Header().Values("WWW-Authenticate"))
 	assert.NotEmpty(t, w.Header().Get("Retry-After"))

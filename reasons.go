@@ -74,6 +74,12 @@ const (
 	ReasonPermissionsUnavailable Reason = "permissions_unavailable"
 	ReasonClientsUnavailable     Reason = "clients_unavailable"
 	ReasonBasicOverloaded        Reason = "basic_overloaded"
+
+	// Refusals of a route's requirement beyond scopes (requirement.go).
+	ReasonClientNotAllowed               Reason = "client_not_allowed"
+	ReasonInsufficientRole               Reason = "insufficient_role"
+	ReasonClaimRejected                  Reason = "claim_rejected"
+	ReasonInsufficientUserAuthentication Reason = "insufficient_user_authentication"
 )
 
 // RFC 6750 §3.1 error codes, plus the codes used where RFC 6750 has none.
@@ -81,9 +87,11 @@ const (
 	codeInvalidRequest     = "invalid_request"
 	codeInvalidToken       = "invalid_token"
 	codeInsufficientScope  = "insufficient_scope"
-	codeInvalidClient      = "invalid_client"          // RFC 6749 §5.2, for failed client authentication
-	codeUnauthorized       = "unauthorized"            // no credentials: RFC 6750 §3.1 forbids an error code in the challenge
-	codeUnavailable        = "temporarily_unavailable" // RFC 6749 §4.1.2.1 wording, for a key source that has nothing to offer
+	codeInvalidClient      = "invalid_client"                   // RFC 6749 §5.2, for failed client authentication
+	codeUnauthorized       = "unauthorized"                     // no credentials: RFC 6750 §3.1 forbids an error code in the challenge
+	codeUnavailable        = "temporarily_unavailable"          // RFC 6749 §4.1.2.1 wording, for a key source that has nothing to offer
+	codeAccessDenied       = "access_denied"                    // RFC 6749 §4.1.2.1 wording, for a valid token this route does not admit for reasons other than scope
+	codeUserAuthentication = "insufficient_user_authentication" // RFC 9470 §3
 	descriptionInsufficent = "The request requires higher privileges than provided by the access token"
 )
 
@@ -126,6 +134,11 @@ var reasonTable = map[Reason]outcome{
 	ReasonPermissionsUnavailable: {http.StatusServiceUnavailable, codeUnavailable, "Permissions cannot be resolved right now"},
 	ReasonClientsUnavailable:     {http.StatusServiceUnavailable, codeUnavailable, "Client credentials cannot be verified right now"},
 	ReasonBasicOverloaded:        {http.StatusServiceUnavailable, codeUnavailable, "Too many client authentications are in progress"},
+
+	ReasonClientNotAllowed:               {http.StatusForbidden, codeAccessDenied, "The client is not allowed to use this resource"},
+	ReasonInsufficientRole:               {http.StatusForbidden, codeAccessDenied, "The principal lacks a role this resource requires"},
+	ReasonClaimRejected:                  {http.StatusForbidden, codeAccessDenied, "The access token's claims do not permit this request"},
+	ReasonInsufficientUserAuthentication: {http.StatusUnauthorized, codeUserAuthentication, "A different or more recent user authentication is required"},
 }
 
 // Error is the typed error for every refusal. Its Reason decides the HTTP
@@ -134,7 +147,8 @@ var reasonTable = map[Reason]outcome{
 type Error struct {
 	// Reason is the stable code of what failed.
 	Reason Reason
-	// Scopes lists the scopes the route requires, for insufficient_scope.
+	// Scopes lists the scopes the route requires, for insufficient_scope:
+	// every scope its requirement names (see Requirement).
 	Scopes []string
 	// Scheme is the authentication scheme the refusal concerns, or zero when
 	// no credentials were presented.
@@ -142,6 +156,13 @@ type Error struct {
 	// Err is the underlying cause. It may hold untrusted text and must not be
 	// shown to clients.
 	Err error
+
+	// What the challenge of some refusals needs besides the reason: the
+	// RFC 9470 step-up parameters of insufficient_user_authentication, and
+	// the token's own scopes for Config.AccumulateScopesInChallenge.
+	acrValues []string
+	maxAge    time.Duration
+	granted   []string
 }
 
 func newError(reason Reason, scheme Scheme, cause error) *Error {
@@ -196,6 +217,7 @@ var allReasons = []Reason{
 	ReasonMissingClaim, ReasonInvalidClaim,
 	ReasonInsufficientScope, ReasonImpersonationDenied, ReasonBasicInvalid, ReasonBasicThrottled,
 	ReasonKeysUnavailable, ReasonPermissionsUnavailable, ReasonClientsUnavailable, ReasonBasicOverloaded,
+	ReasonClientNotAllowed, ReasonInsufficientRole, ReasonClaimRejected, ReasonInsufficientUserAuthentication,
 }
 
 // Status returns the HTTP status a refusal with this reason is answered
