@@ -29,6 +29,7 @@ const (
 	defaultMaxTokenLifetime = 24 * time.Hour
 	defaultBasicCacheTTL    = 30 * time.Second
 	defaultTokenCacheSize   = 10000
+	defaultPermissionsTTL   = 30 * time.Second
 	defaultTenantKeySets    = 1000
 	defaultNewTenantsPerMin = 60
 )
@@ -273,7 +274,14 @@ type Impersonation struct {
 	// subject, which then decide every scope check: a scope is granted only
 	// when the token carries it and the subject holds it, so a down-scoped
 	// token stays down-scoped. An error refuses the request with 503.
+	// Answers are cached per issuer and subject (Principal.Subject) for
+	// PermissionsTTL, so the answer must depend on nothing else; concurrent
+	// requests for one subject share one call, and errors are not cached.
 	Permissions func(ctx context.Context, p *Principal) ([]string, error)
+	// PermissionsTTL is how long a Permissions answer is reused: a
+	// permission withdrawn in the directory stops counting within it.
+	// At most 4,096 subjects are cached. Default 30 s.
+	PermissionsTTL time.Duration
 }
 
 // KeySetPolicy tunes how remote JWK Sets are fetched and refreshed. Every
@@ -383,6 +391,7 @@ func checkConfig(cfg Config) (*settings, error) {
 	s.MaxTokenSize = cmp.Or(s.MaxTokenSize, defaultMaxTokenSize)
 	s.BasicCacheTTL = cmp.Or(s.BasicCacheTTL, defaultBasicCacheTTL)
 	s.TokenCacheSize = cmp.Or(s.TokenCacheSize, defaultTokenCacheSize)
+	s.Impersonation.PermissionsTTL = cmp.Or(s.Impersonation.PermissionsTTL, defaultPermissionsTTL)
 	if s.Logger == nil {
 		s.Logger = slog.Default()
 	}
@@ -392,6 +401,7 @@ func checkConfig(cfg Config) (*settings, error) {
 	for name, v := range map[string]int64{
 		"Leeway": int64(s.Leeway), "MaxTokenLifetime": int64(s.MaxTokenLifetime), "MaxTokenSize": int64(s.MaxTokenSize),
 		"BasicCacheTTL": int64(s.BasicCacheTTL), "TokenCacheSize": int64(s.TokenCacheSize),
+		"Impersonation.PermissionsTTL": int64(s.Impersonation.PermissionsTTL),
 	} {
 		if v < 0 {
 			return nil, configErrorf("%s must not be negative (zero means the default)", name)
@@ -650,7 +660,11 @@ func (s *settings) basicAuth() *basicAuth {
 }
 
 func (s *settings) impersonation() *impersonation {
-	return &impersonation{allow: s.Impersonation.Allow, permissions: s.Impersonation.Permissions, logger: s.Logger}
+	im := &impersonation{allow: s.Impersonation.Allow, logger: s.Logger}
+	if s.Impersonation.Permissions != nil {
+		im.permissions = newPermissionCache(s.Impersonation.Permissions, s.Impersonation.PermissionsTTL, s.Now)
+	}
+	return im
 }
 
 func (s *settings) requirementCheck() *requirementCheck {

@@ -208,7 +208,8 @@ func (m *Middleware) handler(rt *route, next http.Handler) http.Handler {
 // none at all) is refused as one without credentials. A request refused by
 // Check has two decisions: its route's (ok) and Check's refusal; a Check
 // that passes adds none. Check runs the impersonation policy again, as the
-// permissions it resolves decide scopes.
+// permissions it resolves (cached, see Impersonation.PermissionsTTL) decide
+// scopes.
 func (m *Middleware) Check(w http.ResponseWriter, r *http.Request, reqs ...Requirement) bool {
 	var start time.Time
 	if m.onDecision != nil {

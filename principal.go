@@ -309,7 +309,7 @@ func (a *Actor) actorID() string {
 // principal has an actor.
 type impersonation struct {
 	allow       func(ctx context.Context, actor, subject string) bool
-	permissions func(ctx context.Context, p *Principal) ([]string, error)
+	permissions *permissionCache // nil without a resolver
 	logger      *slog.Logger
 }
 
@@ -325,7 +325,7 @@ func (im *impersonation) check(ctx context.Context, p *Principal) (perms []strin
 	if im.permissions == nil {
 		return nil, false, nil
 	}
-	perms, err := im.permissions(ctx, p)
+	perms, err := im.permissions.get(ctx, p)
 	if err != nil {
 		im.logger.ErrorContext(ctx, "warden: permission resolver failed", "error", err)
 		return nil, false, newError(ReasonPermissionsUnavailable, p.scheme, err)
