@@ -22,6 +22,18 @@ var errNotObject = errors.New("not a JSON object")
 // wins when fn overwrites (RFC 7519 §4 allows either; Go's own decoder keeps
 // the last, and so must every reader of the same token).
 func walkObject(data []byte, fn func(name string, value []byte) error) error {
+	return walkMembers(data, func(quoted, value []byte) error {
+		name, err := unquoteName(quoted)
+		if err != nil {
+			return err
+		}
+		return fn(name, value)
+	})
+}
+
+// walkMembers is walkObject with each name still quoted, as it appears in
+// data, so that a reader looking for one name need not allocate the others.
+func walkMembers(data []byte, fn func(quoted, value []byte) error) error {
 	i := skipSpace(data, 0)
 	if i >= len(data) || data[i] != '{' {
 		return errNotObject
@@ -35,10 +47,7 @@ func walkObject(data []byte, fn func(name string, value []byte) error) error {
 			return errNotObject
 		}
 		end := skipString(data, i)
-		name, err := unquoteName(data[i:end])
-		if err != nil {
-			return err
-		}
+		quoted := data[i:end]
 		i = skipSpace(data, end)
 		if i >= len(data) || data[i] != ':' {
 			return errNotObject
@@ -48,7 +57,7 @@ func walkObject(data []byte, fn func(name string, value []byte) error) error {
 		if vend <= i {
 			return errNotObject
 		}
-		if err := fn(name, data[i:vend]); err != nil {
+		if err := fn(quoted, data[i:vend]); err != nil {
 			return err
 		}
 		i = skipSpace(data, vend)
@@ -72,48 +81,20 @@ func walkObject(data []byte, fn func(name string, value []byte) error) error {
 // without allocating unless one is escaped, so looking up a claim on every
 // request costs no garbage.
 func memberValue(data []byte, name string) ([]byte, bool) {
-	i := skipSpace(data, 0)
-	if i >= len(data) || data[i] != '{' {
-		return nil, false
-	}
-	i = skipSpace(data, i+1)
-	if i < len(data) && data[i] == '}' {
-		return nil, false
-	}
 	var found []byte
-	for i < len(data) && data[i] == '"' {
-		end := skipString(data, i)
+	err := walkMembers(data, func(quoted, value []byte) error {
 		match := false
-		if raw := data[i+1 : end-1]; bytes.IndexByte(raw, '\\') < 0 {
+		if raw := quoted[1 : len(quoted)-1]; bytes.IndexByte(raw, '\\') < 0 {
 			match = string(raw) == name
-		} else if n, err := unquoteName(data[i:end]); err == nil {
+		} else if n, err := unquoteName(quoted); err == nil {
 			match = n == name
 		}
-		i = skipSpace(data, end)
-		if i >= len(data) || data[i] != ':' {
-			return nil, false
-		}
-		i = skipSpace(data, i+1)
-		vend := skipValue(data, i)
-		if vend <= i {
-			return nil, false
-		}
 		if match {
-			found = data[i:vend]
+			found = value
 		}
-		i = skipSpace(data, vend)
-		if i >= len(data) {
-			return nil, false
-		}
-		if data[i] == '}' {
-			return found, found != nil
-		}
-		if data[i] != ',' {
-			return nil, false
-		}
-		i = skipSpace(data, i+1)
-	}
-	return nil, false
+		return nil
+	})
+	return found, err == nil && found != nil
 }
 
 // walkArray calls fn for every element of the JSON array in data (valid

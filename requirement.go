@@ -117,15 +117,7 @@ func AnyScope(scopes ...string) Requirement {
 
 func scopeNode(kind reqKind, scopes []string) *reqNode {
 	n := &reqNode{kind: kind}
-	for _, s := range scopes {
-		if !validScopeToken(s) {
-			n.err = cmpErr(n.err, fmt.Errorf("warden: %q is not a valid scope (RFC 6749 §3.3 scope-token)", s))
-			continue
-		}
-		if !slices.Contains(n.values, s) {
-			n.values = append(n.values, s)
-		}
-	}
+	n.addValues(scopes, validScopeToken, "%q is not a valid scope (RFC 6749 §3.3 scope-token)")
 	n.scopes = n.values
 	sep := " "
 	if kind == reqAnyScope {
@@ -133,6 +125,20 @@ func scopeNode(kind reqKind, scopes []string) *reqNode {
 	}
 	n.text = joinValues(scopes, sep) // invalid values too, quoted: the decision shows what was asked
 	return n
+}
+
+// addValues keeps the valid ones of values, once each, in order, and
+// records the first invalid one as the node's error (format has one %q).
+func (n *reqNode) addValues(values []string, valid func(string) bool, format string) {
+	for _, v := range values {
+		if !valid(v) {
+			n.err = cmpErr(n.err, fmt.Errorf("warden: "+format, v))
+			continue
+		}
+		if !slices.Contains(n.values, v) {
+			n.values = append(n.values, v)
+		}
+	}
 }
 
 // All requires every one of reqs. All() requires nothing.
@@ -236,15 +242,7 @@ func valueNode(kind reqKind, name string, values []string, valid func(string) bo
 	if len(values) == 0 {
 		n.err = fmt.Errorf("warden: %s requirement needs at least one value", name)
 	}
-	for _, v := range values {
-		if !valid(v) {
-			n.err = cmpErr(n.err, fmt.Errorf("warden: %s requirement: %q is not a valid value", name, v))
-			continue
-		}
-		if !slices.Contains(n.values, v) {
-			n.values = append(n.values, v)
-		}
-	}
+	n.addValues(values, valid, name+" requirement: %q is not a valid value")
 	sep := "|"
 	if kind == reqRoles {
 		sep = " "
@@ -298,17 +296,9 @@ func Claim[T any](name string, pred func(T) bool) Requirement {
 // server for (RFC 9470 §3, §4). Basic principals never meet it.
 func StepUp(maxAge time.Duration, acr ...string) Requirement {
 	n := &reqNode{kind: reqStepUp, maxAge: maxAge}
-	for _, a := range acr {
-		// acr values travel space-separated in a quoted auth-param, so
-		// each must be a token of the scope-token alphabet.
-		if !validScopeToken(a) {
-			n.err = cmpErr(n.err, fmt.Errorf("warden: StepUp: %q is not a valid acr value", a))
-			continue
-		}
-		if !slices.Contains(n.values, a) {
-			n.values = append(n.values, a)
-		}
-	}
+	// acr values travel space-separated in a quoted auth-param, so each
+	// must be a token of the scope-token alphabet.
+	n.addValues(acr, validScopeToken, "StepUp: %q is not a valid acr value")
 	switch {
 	case maxAge < 0 || maxAge%time.Second != 0:
 		n.err = cmpErr(n.err, errors.New("warden: StepUp: maxAge must be zero or a positive whole number of seconds"))

@@ -39,7 +39,7 @@ func BenchmarkRequirement(b *testing.B) {
 			h := f.mw.Require(c.req)(reqNoContent)
 			r := httptest.NewRequest(http.MethodGet, "/", nil)
 			r.Header.Set("Authorization", token)
-			w := &discardWriter{h: http.Header{}}
+			w := &benchWriter{h: http.Header{}}
 			h.ServeHTTP(w, r)
 			if w.code != http.StatusNoContent {
 				b.Fatalf("got %d", w.code)
@@ -51,13 +51,3 @@ func BenchmarkRequirement(b *testing.B) {
 		})
 	}
 }
-
-// discardWriter keeps nothing but the status.
-type discardWriter struct {
-	h    http.Header
-	code int
-}
-
-func (d *discardWriter) Header() http.Header         { return d.h }
-func (d *discardWriter) Write(p []byte) (int, error) { return len(p), nil }
-func (d *discardWriter) WriteHeader(code int)        { d.code = code }

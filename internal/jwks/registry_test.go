@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"log/slog"
+	"math"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -124,11 +125,14 @@ func TestRegistryCreationWindow(t *testing.T) {
 func TestRegistryFailedFirstFetch(t *testing.T) {
 	s := newRegServer(t)
 	r, clock := newTestRegistry(t, s, 100, 100)
-	if _, _, err := key(r, s, "bad1"); !errors.Is(err, ErrUnavailable) {
+	src, _, err := key(r, s, "bad1")
+	if !errors.Is(err, ErrUnavailable) {
 		t.Fatalf("got %v, want ErrUnavailable", err)
 	}
+	if due := src.(*Remote).due.Load(); due != math.MaxInt64 {
+		t.Errorf("a retry is scheduled at %d; want none (the registry decides)", due)
+	}
 	clock.Advance(30 * time.Second)
-	time.Sleep(50 * time.Millisecond) // a background retry would have started by now
 	if _, err := r.Source(s.srv.URL + "/bad1"); !errors.Is(err, ErrUnavailable) {
 		t.Errorf("within MinRefreshInterval: got %v", err)
 	}
