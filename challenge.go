@@ -132,12 +132,12 @@ func (c *challenges) forError(e *Error, o outcome) []string {
 		}
 		return []string{c.basic}
 	case e.Reason == ReasonInsufficientScope:
-		if c.accumulate && len(e.granted) > 0 {
-			return []string{c.accumulated(e.granted)}
+		if c.accumulate && e.detail != nil && len(e.detail.granted) > 0 {
+			return []string{c.accumulated(e.detail.granted)}
 		}
 		return []string{c.insufficientScope}
-	case e.Reason == ReasonInsufficientUserAuthentication:
-		return []string{c.stepUp(e, o)}
+	case e.Reason == ReasonInsufficientUserAuthentication && e.detail != nil:
+		return []string{c.stepUp(e.detail, o)}
 	default:
 		return []string{c.bearer + `, error="` + o.code + `", error_description=` + quote(o.description)}
 	}
@@ -160,13 +160,13 @@ func (c *challenges) accumulated(granted []string) string {
 // stepUp renders an RFC 9470 §3 challenge: the authentication context
 // classes and the maximum authentication age the route requires, for the
 // client to ask the authorization server for.
-func (c *challenges) stepUp(e *Error, o outcome) string {
+func (c *challenges) stepUp(d *refusalDetail, o outcome) string {
 	s := c.bearer + `, error="` + o.code + `", error_description=` + quote(o.description)
-	if len(e.acrValues) > 0 {
-		s += ", acr_values=" + quote(strings.Join(e.acrValues, " "))
+	if len(d.acrValues) > 0 {
+		s += ", acr_values=" + quote(strings.Join(d.acrValues, " "))
 	}
-	if e.maxAge > 0 {
-		s += `, max_age="` + strconv.FormatInt(int64(e.maxAge/time.Second), 10) + `"`
+	if d.maxAge > 0 {
+		s += `, max_age="` + strconv.FormatInt(int64(d.maxAge/time.Second), 10) + `"`
 	}
 	return s
 }

@@ -668,7 +668,7 @@ func (s *settings) impersonation() *impersonation {
 }
 
 func (s *settings) requirementCheck() *requirementCheck {
-	return &requirementCheck{roleClaims: s.roleClaims, now: s.Now}
+	return &requirementCheck{roleClaims: s.roleClaims, accumulate: s.AccumulateScopesInChallenge, now: s.Now}
 }
 
 func (s *settings) refusals() *refusals {

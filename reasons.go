@@ -157,9 +157,15 @@ type Error struct {
 	// shown to clients.
 	Err error
 
-	// What the challenge of some refusals needs besides the reason: the
-	// RFC 9470 step-up parameters of insufficient_user_authentication, and
-	// the token's own scopes for Config.AccumulateScopesInChallenge.
+	// detail is what the challenge of a few refusals needs besides the
+	// reason; nil for all others, so that a refusal costs what it did.
+	detail *refusalDetail
+}
+
+// refusalDetail is what the challenge of a step-up refusal needs (RFC 9470
+// §3 acr_values and max_age), or of an insufficient_scope refusal under
+// Config.AccumulateScopesInChallenge (the token's own scopes).
+type refusalDetail struct {
 	acrValues []string
 	maxAge    time.Duration
 	granted   []string

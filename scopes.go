@@ -26,6 +26,7 @@ type principalView struct {
 // a requirement and, when it does not, which one refusal it gets.
 type requirementCheck struct {
 	roleClaims []claimPath // where roles are read (Config.RoleClaims)
+	accumulate bool        // insufficient_scope refusals carry the token's scopes (Config.AccumulateScopesInChallenge)
 	now        func() time.Time
 }
 
@@ -43,9 +44,11 @@ func (c *requirementCheck) evaluate(q Requirement, v principalView) *Error {
 	switch f.reason {
 	case ReasonInsufficientScope:
 		e.Scopes = slices.Clone(q.n.scopes)
-		e.granted = v.scopes
+		if c.accumulate {
+			e.detail = &refusalDetail{granted: v.scopes}
+		}
 	case ReasonInsufficientUserAuthentication:
-		e.acrValues, e.maxAge = f.node.values, f.node.maxAge
+		e.detail = &refusalDetail{acrValues: f.node.values, maxAge: f.node.maxAge}
 	}
 	return e
 }
