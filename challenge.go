@@ -14,7 +14,6 @@ import (
 type refusals struct {
 	realm            string
 	omitScope        bool
-	accumulate       bool // AccumulateScopesInChallenge: scope="…" also lists the token's scopes
 	exposeReason     bool
 	resourceMetadata string // `, resource_metadata="…"` or empty (RFC 9728 §5.1)
 	retryAfter       string // seconds, for 503
@@ -40,18 +39,16 @@ type challenges struct {
 	basic             string   // Basic realm="…", charset="UTF-8"
 	insufficientScope string   // Bearer …, error="insufficient_scope"[, scope="…"]
 	scopes            []string // the scopes the route's requirement names
-	accumulate        bool
 }
 
 // forRoute renders the challenges of a route that accepts schemes and
 // requires scopes.
 func (f *refusals) forRoute(schemes Scheme, scopes []string) *challenges {
 	c := &challenges{
-		schemes:    schemes,
-		bearer:     "Bearer realm=" + quote(f.realm) + f.resourceMetadata,
-		basic:      "Basic realm=" + quote(f.realm) + `, charset="UTF-8"`, // RFC 7617 §2.1
-		scopes:     scopes,
-		accumulate: f.accumulate,
+		schemes: schemes,
+		bearer:  "Bearer realm=" + quote(f.realm) + f.resourceMetadata,
+		basic:   "Basic realm=" + quote(f.realm) + `, charset="UTF-8"`, // RFC 7617 §2.1
+		scopes:  scopes,
 	}
 	c.insufficientScope = c.bearer + `, error="insufficient_scope"`
 	if !f.omitScope && len(scopes) > 0 {
@@ -132,7 +129,7 @@ func (c *challenges) forError(e *Error, o outcome) []string {
 		}
 		return []string{c.basic}
 	case e.Reason == ReasonInsufficientScope:
-		if c.accumulate && e.detail != nil && len(e.detail.granted) > 0 {
+		if e.detail != nil && len(e.detail.granted) > 0 { // Config.AccumulateScopesInChallenge
 			return []string{c.accumulated(e.detail.granted)}
 		}
 		return []string{c.insufficientScope}

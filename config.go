@@ -672,9 +672,7 @@ func (s *settings) requirementCheck() *requirementCheck {
 }
 
 func (s *settings) refusals() *refusals {
-	r := newRefusals(s.Realm, s.OmitScopeInChallenge, s.ExposeReason, s.ResourceMetadataURL, s.retryAfter, s.ErrorHandler)
-	r.accumulate = s.AccumulateScopesInChallenge
-	return r
+	return newRefusals(s.Realm, s.OmitScopeInChallenge, s.ExposeReason, s.ResourceMetadataURL, s.retryAfter, s.ErrorHandler)
 }
 
 // verifier builds the verifier and each issuer's key source, or returns nil

@@ -30,6 +30,7 @@ func BenchmarkRequirement(b *testing.B) {
 		{"none", warden.Requirement{}},
 		{"scopes", warden.Scopes("Entry_Read")},
 		{"A_and_(B_or_C)", warden.All(warden.Scopes("Entry_Read"), warden.AnyScope("Report_Read", "Report_Admin"))},
+		{"any_of_kinds", warden.Any(warden.Roles("root"), warden.Scopes("Entry_Read"))},
 		{"audience+clients", warden.All(warden.Audience(f.iss.Audience), warden.Clients("client-1"))},
 		{"roles", warden.Roles("admin", "eng")},
 		{"claim", warden.Claim("tid", func(s string) bool { return s == "t1" })},

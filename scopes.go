@@ -1,6 +1,7 @@
 package warden
 
 import (
+	"errors"
 	"slices"
 	"strings"
 	"time"
@@ -36,8 +37,8 @@ func (c *requirementCheck) evaluate(q Requirement, v principalView) *Error {
 		return nil
 	}
 	env := reqEnv{view: v, rules: c, now: c.now()}
-	f := q.n.eval(&env)
-	if f == nil {
+	f, met := q.n.eval(&env)
+	if met {
 		return nil
 	}
 	e := newError(f.reason, v.scheme, f.cause)
@@ -80,34 +81,48 @@ var severity = map[Reason]int{
 	ReasonWrongIssuer:                    6,
 }
 
-// eval returns nil when the node is met, else why not.
-func (n *reqNode) eval(env *reqEnv) *unmet {
+// Causes of failed parts, for logs: fixed values, so that a part failing on
+// the way to an alternative that passes allocates nothing.
+var (
+	causeAudience     = errors.New(`"aud" holds none of the route's audiences`)
+	causeClaimMissing = errors.New("the route's claim is missing")
+	causeNoACR        = &claimError{claim: "acr", missing: true}
+	causeACR          = errors.New(`"acr" is none of the route's values`)
+	causeNoAuthTime   = &claimError{claim: "auth_time", missing: true}
+	causeAuthTime     = errors.New(`"auth_time" is older than the route's max_age`)
+)
+
+// eval reports whether the node is met and, when it is not, why. Failures
+// are values: an alternative that fails on the way to one that passes
+// costs no allocation.
+func (n *reqNode) eval(env *reqEnv) (unmet, bool) {
 	switch n.kind {
 	case reqAll:
-		var worst *unmet
+		var worst unmet
+		met := true
 		for _, c := range n.children {
-			if f := c.eval(env); f != nil && (worst == nil || severity[f.reason] > severity[worst.reason]) {
-				worst = f
+			if f, ok := c.eval(env); !ok && (met || severity[f.reason] > severity[worst.reason]) {
+				worst, met = f, false
 			}
 		}
-		return worst
+		return worst, met
 	case reqAny:
-		best := &unmet{reason: ReasonInsufficientScope, node: n, cause: n.err} // Any(): never met
+		best := unmet{reason: ReasonInsufficientScope, node: n, cause: n.err} // Any(): never met
 		for i, c := range n.children {
-			f := c.eval(env)
-			if f == nil {
-				return nil
+			f, ok := c.eval(env)
+			if ok {
+				return unmet{}, true
 			}
 			if i == 0 || severity[f.reason] < severity[best.reason] {
 				best = f
 			}
 		}
-		return best
+		return best, false
 	}
 	if reason, cause := n.leaf(env); reason != ReasonOK {
-		return &unmet{reason: reason, node: n, cause: cause}
+		return unmet{reason: reason, node: n, cause: cause}, false
 	}
-	return nil
+	return unmet{}, true
 }
 
 // leaf checks a node that is not All or Any, returning ReasonOK when it is
@@ -129,7 +144,7 @@ func (n *reqNode) leaf(env *reqEnv) (Reason, error) {
 		}
 	case reqAudience:
 		if n.err != nil || !slices.ContainsFunc(n.values, func(a string) bool { return slices.Contains(v.audience, a) }) {
-			return fail(ReasonWrongAudience, &claimError{claim: "aud", missing: len(v.audience) == 0})
+			return fail(ReasonWrongAudience, causeAudience)
 		}
 	case reqClients:
 		if n.err != nil || v.clientID == "" || !slices.Contains(n.values, v.clientID) {
@@ -154,7 +169,7 @@ func (n *reqNode) leaf(env *reqEnv) (Reason, error) {
 		}
 		raw, ok := lookupClaim(v.claims, n.path)
 		if !ok {
-			return fail(ReasonClaimRejected, &claimError{claim: strings.Join(n.path, "."), missing: true})
+			return fail(ReasonClaimRejected, causeClaimMissing)
 		}
 		if met, err := n.pred(raw); err != nil || !met {
 			return fail(ReasonClaimRejected, err)
@@ -176,23 +191,23 @@ func (n *reqNode) authenticatedEnough(claims []byte, now time.Time) error {
 	if len(n.values) > 0 {
 		raw, ok := lookupClaim(claims, claimPath{"acr"})
 		if !ok {
-			return &claimError{claim: "acr", missing: true}
+			return causeNoACR
 		}
 		if !slices.ContainsFunc(n.values, func(acr string) bool { eq, _ := jsonStringIs(raw, acr); return eq }) {
-			return invalidClaim("acr")
+			return causeACR
 		}
 	}
 	if n.maxAge > 0 {
 		raw, ok := lookupClaim(claims, claimPath{"auth_time"})
 		if !ok {
-			return &claimError{claim: "auth_time", missing: true}
+			return causeNoAuthTime
 		}
 		at, err := parseNumericDate("auth_time", raw)
 		if err != nil {
 			return err
 		}
 		if now.Sub(time.Unix(at.seconds, 0)) > n.maxAge {
-			return invalidClaim("auth_time")
+			return causeAuthTime
 		}
 	}
 	return nil
