@@ -84,12 +84,12 @@ var severity = map[Reason]int{
 // Causes of failed parts, for logs: fixed values, so that a part failing on
 // the way to an alternative that passes allocates nothing.
 var (
-	causeAudience     = errors.New(`"aud" holds none of the route's audiences`)
-	causeClaimMissing = errors.New("the route's claim is missing")
-	causeNoACR        = &claimError{claim: "acr", missing: true}
-	causeACR          = errors.New(`"acr" is none of the route's values`)
-	causeNoAuthTime   = &claimError{claim: "auth_time", missing: true}
-	causeAuthTime     = errors.New(`"auth_time" is older than the route's max_age`)
+	errRouteAudience     = errors.New(`"aud" holds none of the route's audiences`)
+	errRouteClaimMissing = errors.New("the route's claim is missing")
+	errNoACR             = &claimError{claim: "acr", missing: true}
+	errRouteACR          = errors.New(`"acr" is none of the route's values`)
+	errNoAuthTime        = &claimError{claim: "auth_time", missing: true}
+	errAuthTimeTooOld    = errors.New(`"auth_time" is older than the route's max_age`)
 )
 
 // eval reports whether the node is met and, when it is not, why. Failures
@@ -144,7 +144,7 @@ func (n *reqNode) leaf(env *reqEnv) (Reason, error) {
 		}
 	case reqAudience:
 		if n.err != nil || !slices.ContainsFunc(n.values, func(a string) bool { return slices.Contains(v.audience, a) }) {
-			return fail(ReasonWrongAudience, causeAudience)
+			return fail(ReasonWrongAudience, errRouteAudience)
 		}
 	case reqClients:
 		if n.err != nil || v.clientID == "" || !slices.Contains(n.values, v.clientID) {
@@ -169,7 +169,7 @@ func (n *reqNode) leaf(env *reqEnv) (Reason, error) {
 		}
 		raw, ok := lookupClaim(v.claims, n.path)
 		if !ok {
-			return fail(ReasonClaimRejected, causeClaimMissing)
+			return fail(ReasonClaimRejected, errRouteClaimMissing)
 		}
 		if met, err := n.pred(raw); err != nil || !met {
 			return fail(ReasonClaimRejected, err)
@@ -191,23 +191,23 @@ func (n *reqNode) authenticatedEnough(claims []byte, now time.Time) error {
 	if len(n.values) > 0 {
 		raw, ok := lookupClaim(claims, claimPath{"acr"})
 		if !ok {
-			return causeNoACR
+			return errNoACR
 		}
 		if !slices.ContainsFunc(n.values, func(acr string) bool { eq, _ := jsonStringIs(raw, acr); return eq }) {
-			return causeACR
+			return errRouteACR
 		}
 	}
 	if n.maxAge > 0 {
 		raw, ok := lookupClaim(claims, claimPath{"auth_time"})
 		if !ok {
-			return causeNoAuthTime
+			return errNoAuthTime
 		}
 		at, err := parseNumericDate("auth_time", raw)
 		if err != nil {
 			return err
 		}
 		if now.Sub(time.Unix(at.seconds, 0)) > n.maxAge {
-			return causeAuthTime
+			return errAuthTimeTooOld
 		}
 	}
 	return nil
