@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/assert"
+	"github.com/wardenhq/warden"
 )
 
 // atkClaimRows are table section D: claims. Rows D16..D18 run on the
@@ -190,7 +191,7 @@ func TestAttackScopeConfig(t *testing.T) {
 	fx := newAtkFixture(t)
 	for i, s := range []string{`a"b`, `a\b`, "", "a b", "caf\u00e9"} {
 		t.Run(fmt.Sprintf("E10-%d", i), func(t *testing.T) {
-			assert.Panics(t, func() { fx.mws[""].Require(s) }, "Require(%q)", s)
+			assert.Panics(t, func() { fx.mws[""].Require(warden.Scopes(s)) }, "Require(%q)", s)
 		})
 	}
 }

@@ -205,7 +205,7 @@ func (fx *atkFixture) handler(row atkRow) http.Handler {
 	if req == nil {
 		req = []string{"entry:read"}
 	}
-	return mw.Accept(warden.SchemeBearer, warden.SchemeBasic).Require(req...)(echoPrincipal)
+	return mw.Accept(warden.SchemeBearer, warden.SchemeBasic).Require(warden.Scopes(req...))(echoPrincipal)
 }
 
 // serve sends a row's request to its route directly (no network).

@@ -58,7 +58,7 @@ func BenchmarkBasicFailureFlood(b *testing.B) {
 				b.Fatal(err)
 			}
 			defer m.Close()
-			h := m.Accept(warden.SchemeBasic).Require("read")(benchNext)
+			h := m.Accept(warden.SchemeBasic).Require(warden.Scopes("read"))(benchNext)
 			var seq atomic.Int64
 			var statuses [3]atomic.Int64 // 401, 429, 503
 			b.SetParallelism(8)

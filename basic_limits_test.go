@@ -68,7 +68,7 @@ func blSetup(t *testing.T, v warden.ClientVerifier, ttl time.Duration) (*warden.
 	t.Helper()
 	clock := newTestClock()
 	m := newMiddleware(t, warden.Config{Clients: v, BasicCacheTTL: ttl, Now: clock.Now})
-	return m, clock, m.Accept(warden.SchemeBasic).Require("read")(noContent)
+	return m, clock, m.Accept(warden.SchemeBasic).Require(warden.Scopes("read"))(noContent)
 }
 
 // blResponse is what a refusal looks like on the wire.

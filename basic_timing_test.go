@@ -86,7 +86,7 @@ func benchmarkBasicFailure(b *testing.B, clientID, secret string) {
 				b.Fatal(err)
 			}
 			defer mw.Close()
-			h := mw.Accept(warden.SchemeBasic).Require("entry:read")(http.NotFoundHandler())
+			h := mw.Accept(warden.SchemeBasic).Require(warden.Scopes("entry:read"))(http.NotFoundHandler())
 			auth := "Basic " + base64.StdEncoding.EncodeToString([]byte(clientID+":"+secret))
 			b.ReportAllocs()
 			for b.Loop() {

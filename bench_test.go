@@ -173,8 +173,8 @@ func benchCases(b *testing.B, a *benchAlg) []benchCase {
 	// path=new: a cache of one entry fed distinct tokens in turn, so every
 	// request is a miss that verifies the token and inserts it, evicting
 	// the last one, as a never-seen token does with the cache on.
-	fresh := benchMiddleware(b, a, 1).Require("read")(benchNext)
-	cached := benchMiddleware(b, a, 0).Require("read")(benchNext)
+	fresh := benchMiddleware(b, a, 1).Require(warden.Scopes("read"))(benchNext)
+	cached := benchMiddleware(b, a, 0).Require(warden.Scopes("read"))(benchNext)
 	cases := []benchCase{
 		{"crypto", benchCrypto(a.key, input, sig)},
 		{"floor", func(*benchWriter) bool {
@@ -318,7 +318,7 @@ func benchBasicCases(b *testing.B) []benchCase {
 			b.Fatal(err)
 		}
 		b.Cleanup(func() { _ = m.Close() })
-		h := m.Accept(warden.SchemeBasic).Require("read")(benchNext)
+		h := m.Accept(warden.SchemeBasic).Require(warden.Scopes("read"))(benchNext)
 		out = append(out, benchCase{c.path, benchServe(h, auth, http.StatusNoContent)})
 	}
 	return out

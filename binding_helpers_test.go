@@ -96,7 +96,7 @@ func newBindFixture(t *testing.T, mutate func(*warden.Config)) *bindFixture {
 	}
 	t.Cleanup(func() { mw.Close() })
 	f.mw = mw
-	f.h = mw.Require("entry:read")(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	f.h = mw.Require(warden.Scopes("entry:read"))(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		p, _ := warden.PrincipalFrom(r.Context())
 		w.Header().Set("X-Scheme", p.Scheme().String())
 		_, _ = w.Write([]byte("ok"))

@@ -51,8 +51,8 @@ func TestTokenCacheHitStillAuthorizes(t *testing.T) {
 	t.Parallel()
 	f := newCacheFixture(t)
 	m := f.middleware(t, 0)
-	read := m.Require("read")(noContent)
-	write := m.Require("read", "write")(noContent)
+	read := m.Require(warden.Scopes("read"))(noContent)
+	write := m.Require(warden.Scopes("read", "write"))(noContent)
 	tok := f.mint("read", "jti-1")
 
 	steps := []struct {
@@ -139,7 +139,7 @@ func TestHotPathAllocations(t *testing.T) {
 	}
 
 	m := f.middleware(t, 0)
-	h := m.Require("read")(noContent)
+	h := m.Require(warden.Scopes("read"))(noContent)
 	r := httptest.NewRequest(http.MethodGet, "/", nil)
 	r.Header.Set("Authorization", "Bearer "+tok)
 	w := &discardWriter{h: http.Header{}}

@@ -2,8 +2,10 @@ package warden
 
 import (
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // refusals writes every refusal warden makes: status, challenges,
@@ -39,6 +41,7 @@ type challenges struct {
 	dpop    string   // DPoP realm="…"[, resource_metadata="…"], algs="…"
 	basic   string   // Basic realm="…", charset="UTF-8"
 	scope   string   // `, error="insufficient_scope"[, scope="…"]`
+	scopes  []string // the scopes the route's requirement names
 }
 
 // forRoute renders the challenges of a route that accepts schemes and
@@ -49,6 +52,7 @@ func (f *refusals) forRoute(schemes Scheme, scopes []string) *challenges {
 		bearer:  "Bearer realm=" + quote(f.realm) + f.resourceMetadata,
 		dpop:    "DPoP realm=" + quote(f.realm) + f.resourceMetadata + f.dpopAlgs,
 		basic:   "Basic realm=" + quote(f.realm) + `, charset="UTF-8"`, // RFC 7617 §2.1
+		scopes:  scopes,
 	}
 	c.scope = `, error="insufficient_scope"`
 	if !f.omitScope && len(scopes) > 0 {
@@ -123,6 +127,12 @@ func (c *challenges) forError(e *Error, o outcome) []string {
 		return c.bare
 	case o.status == http.StatusServiceUnavailable || o.status == http.StatusTooManyRequests:
 		return nil // not a verdict on the credentials
+	case e.Reason == ReasonClientNotAllowed || e.Reason == ReasonInsufficientRole || e.Reason == ReasonClaimRejected:
+		// Valid credentials this route does not admit for a reason no new
+		// token of the same client would mend by asking for scopes: 403
+		// without a challenge (RFC 9110 §15.5.4), so the client is not
+		// sent to the authorization server for something it cannot grant.
+		return nil
 	case e.Scheme == SchemeBasic || (e.Reason == ReasonMalformedRequest && c.schemes&(SchemeBearer|SchemeDPoP) == 0):
 		if e.Reason == ReasonInsufficientScope {
 			return nil // valid client credentials: 403 without a challenge (RFC 7235 §3.1 ties challenges to 401)
@@ -135,8 +145,13 @@ func (c *challenges) forError(e *Error, o outcome) []string {
 	if e.Scheme == SchemeDPoP || (e.Scheme == 0 && c.schemes&SchemeBearer == 0) {
 		head = c.dpop
 	}
-	if e.Reason == ReasonInsufficientScope {
+	switch {
+	case e.Reason == ReasonInsufficientScope && e.detail != nil && len(e.detail.granted) > 0:
+		return []string{c.accumulated(head, e.detail.granted)} // Config.AccumulateScopesInChallenge
+	case e.Reason == ReasonInsufficientScope:
 		return []string{head + c.scope}
+	case e.Reason == ReasonInsufficientUserAuthentication && e.detail != nil:
+		return []string{c.stepUp(head, e.detail, o)}
 	}
 	v := head + `, error="` + o.code + `", error_description=` + quote(o.description)
 	if e.Reason == ReasonDPoPDowngrade && c.schemes&SchemeDPoP != 0 {
@@ -144,6 +159,34 @@ func (c *challenges) forError(e *Error, o outcome) []string {
 		return []string{v, c.dpop}
 	}
 	return []string{v}
+}
+
+// accumulated renders an insufficient_scope challenge whose scope lists
+// the token's own scopes, then the route's (MCP 2025-11-25, "Scope Challenge
+// Handling"; Config.AccumulateScopesInChallenge). Both are scope-tokens, so
+// nothing needs escaping.
+func (c *challenges) accumulated(head string, granted []string) string {
+	all := slices.Clone(granted)
+	for _, s := range c.scopes {
+		if !slices.Contains(all, s) {
+			all = append(all, s)
+		}
+	}
+	return head + `, error="insufficient_scope", scope=` + quote(strings.Join(all, " "))
+}
+
+// stepUp renders an RFC 9470 §3 challenge: the authentication context
+// classes and the maximum authentication age the route requires, for the
+// client to ask the authorization server for.
+func (c *challenges) stepUp(head string, d *refusalDetail, o outcome) string {
+	s := head + `, error="` + o.code + `", error_description=` + quote(o.description)
+	if len(d.acrValues) > 0 {
+		s += ", acr_values=" + quote(strings.Join(d.acrValues, " "))
+	}
+	if d.maxAge > 0 {
+		s += `, max_age="` + strconv.FormatInt(int64(d.maxAge/time.Second), 10) + `"`
+	}
+	return s
 }
 
 // admitDPoP sets the headers of an admitted DPoP request: the next server

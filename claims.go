@@ -73,20 +73,11 @@ func parseClaimPath(s string) (claimPath, error) {
 // when a member is absent or an intermediate value is not an object.
 func lookupPath(v []byte, path claimPath) ([]byte, bool) {
 	for _, seg := range path {
-		if len(v) == 0 || v[0] != '{' {
+		m, ok := memberValue(v, seg) // the last duplicate wins, as at the top level
+		if !ok {
 			return nil, false
 		}
-		var found []byte
-		_ = walkObject(v, func(name string, m []byte) error {
-			if name == seg {
-				found = m // the last duplicate wins, as at the top level
-			}
-			return nil
-		})
-		if found == nil {
-			return nil, false
-		}
-		v = found
+		v = m
 	}
 	return v, true
 }

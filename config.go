@@ -30,7 +30,13 @@ const (
 	defaultMaxTokenLifetime = 24 * time.Hour
 	defaultBasicCacheTTL    = 30 * time.Second
 	defaultTokenCacheSize   = 10000
+	defaultPermissionsTTL   = 30 * time.Second
+	defaultTenantKeySets    = 1000
+	defaultNewTenantsPerMin = 60
 )
+
+// defaultRoleClaims are read for roles when Config.RoleClaims is empty.
+var defaultRoleClaims = []string{"roles"}
 
 // defaultScopeClaims are read for scopes when Config.ScopeClaims is empty.
 var defaultScopeClaims = []string{"scope", "scp"}
@@ -85,6 +91,14 @@ type Config struct {
 	// §4.2 collision-resistant name) is one top-level name. Names are
 	// matched exactly. Default {"scope", "scp"}.
 	ScopeClaims []string
+	// RoleClaims are the claims Roles requirements read, each a JSON array
+	// of strings or a single string; a principal holds the roles of all of
+	// them. Names are as in ScopeClaims: a dotted name reads a nested
+	// member ("realm_access.roles", "resource_access.my-api.roles"), a URI
+	// is one top-level name, and every name is matched exactly. The claims
+	// are read from the verified token on every request whose route
+	// requires roles. Default {"roles"}.
+	RoleClaims []string
 	// TokenCacheSize is the number of verified tokens cached: the cache
 	// holds that many, then evicts one per new token by CLOCK (an expired
 	// token, else one not presented since the last sweep). Its memory is
@@ -127,6 +141,17 @@ type Config struct {
 	// OmitScopeInChallenge leaves the scope auth-param out of
 	// insufficient_scope challenges.
 	OmitScopeInChallenge bool
+	// AccumulateScopesInChallenge makes the scope auth-param of
+	// insufficient_scope challenges list the scopes the token already
+	// holds followed by those the requirement names, as the MCP
+	// authorization specification of 2025-11-25 recommends, so that a
+	// client which replaces its token with one for the challenged scopes
+	// keeps what it had. Off by default: RFC 6750 §3 defines scope as the
+	// scopes necessary for the request, and newer MCP revisions leave the
+	// accumulation to the client. Only the verified token's own scopes are
+	// echoed, never a permission resolver's answer. It cannot be combined
+	// with OmitScopeInChallenge.
+	AccumulateScopesInChallenge bool
 	// ExposeReason adds the machine-readable reason code ("unknown_kid",
 	// "wrong_audience", …) to the JSON error body. It changes nothing else:
 	// the error_description is the same fixed text either way, and it
@@ -178,15 +203,20 @@ type IssuerConfig struct {
 	// compared byte for byte. Required.
 	URL string
 	// Audience must be one of the token's "aud" values. Required unless
-	// SkipAudienceCheck is true.
+	// Audiences is set or SkipAudienceCheck is true.
 	Audience string
+	// Audiences are further audiences the issuer's tokens may be minted
+	// for: a token must name Audience or one of Audiences. A route that
+	// serves only one of them says so with the Audience requirement.
+	Audiences []string
 	// SkipAudienceCheck disables the audience check. Leaving Audience empty
 	// is not enough: the opt-out has to be explicit.
 	SkipAudienceCheck bool
 	// JWKSURL fetches keys from this JWK Set URL and skips discovery.
 	JWKSURL string
 	// DiscoveryURL fetches this discovery document (OpenID Connect or
-	// RFC 8414) instead of deriving its location from URL.
+	// RFC 8414) instead of deriving its location from URL. For a
+	// multi-tenant issuer it may hold {tenant} too.
 	DiscoveryURL string
 	// JWKS is a static JWK Set document: no network is used. For tests and
 	// air-gapped deployments. It is parsed like a fetched set: keys that
@@ -213,6 +243,14 @@ type IssuerConfig struct {
 	// introspects nothing. At most one issuer may set it: an opaque token
 	// names no issuer, and sending it to several would disclose it to all.
 	Introspection Introspection
+	// Tenants makes the issuer multi-tenant: its URL is then a template
+	// holding the placeholder {tenant} as one whole path segment, such as
+	// https://login.microsoftonline.com/{tenant}/v2.0, and Tenants says
+	// which tenants are accepted and bounds what they cost. Keys come by
+	// discovery only, from each tenant's own document (DiscoveryURL, which
+	// may hold {tenant}, or the OpenID Connect location under the tenant's
+	// issuer), which must name exactly the tenant's issuer.
+	Tenants TenantPolicy
 }
 
 // Introspection configures RFC 7662 token introspection at one issuer: the
@@ -292,6 +330,36 @@ type Revocation struct {
 	FailOpen bool
 }
 
+// TenantPolicy configures a multi-tenant issuer (IssuerConfig.Tenants).
+// A token's "iss" must equal the template with {tenant} replaced by one
+// path segment of 1 to 64 characters from A-Z a-z 0-9 - . _ (not "." or
+// ".."), compared byte for byte; any other token is refused as from an
+// untrusted issuer before any network request. The key set of a tenant is
+// found by discovery when its first token arrives, shared by every later
+// request, and bounded: see MaxKeySets and MaxNewPerMinute. The request
+// that finds a tenant's keys missing waits at most
+// KeySetPolicy.UnknownKIDWait for them, then gets 503.
+type TenantPolicy struct {
+	// Allowed lists the accepted tenants, as they appear in "iss".
+	// Required unless AnyTenant is set.
+	Allowed []string
+	// AnyTenant accepts every tenant, as an explicit opt-in: any token of
+	// the identity provider is then trusted, whoever's tenant minted it, so
+	// routes should check the tenant (a Claim requirement on "tid", say).
+	AnyTenant bool
+	// MaxKeySets bounds the tenants whose key sets are held at once (each
+	// with a background refresh); to make room the least recently used is
+	// dropped, and fetched again if it returns. Default 1,000.
+	MaxKeySets int
+	// MaxNewPerMinute bounds how many tenant key sets are fetched for the
+	// first time in any minute, so that invented tenant names cost the
+	// identity provider at most this many discovery fetches a minute;
+	// beyond it, tokens of tenants not held get 503. A tenant whose first
+	// fetch fails is tried again only when asked for after
+	// KeySetPolicy.MinRefreshInterval, and that counts too. Default 60.
+	MaxNewPerMinute int
+}
+
 // Impersonation is the policy for impersonated subjects: a principal whose
 // token names an actor (Principal.Actor) acting for its subject.
 type Impersonation struct {
@@ -303,7 +371,14 @@ type Impersonation struct {
 	// subject, which then decide every scope check: a scope is granted only
 	// when the token carries it and the subject holds it, so a down-scoped
 	// token stays down-scoped. An error refuses the request with 503.
+	// Answers are cached per issuer and subject (Principal.Subject) for
+	// PermissionsTTL, so the answer must depend on nothing else; concurrent
+	// requests for one subject share one call, and errors are not cached.
 	Permissions func(ctx context.Context, p *Principal) ([]string, error)
+	// PermissionsTTL is how long a Permissions answer is reused: a
+	// permission withdrawn in the directory stops counting within it.
+	// At most 4,096 subjects are cached. Default 30 s.
+	PermissionsTTL time.Duration
 }
 
 // KeySetPolicy tunes how remote JWK Sets are fetched and refreshed. Every
@@ -392,6 +467,7 @@ type settings struct {
 	Config
 	algs        []string // the asymmetric algorithms allowed
 	scopeClaims []claimPath
+	roleClaims  []claimPath
 	issuers     []IssuerConfig // copied: a caller reusing its buffers cannot change a built Middleware
 	keys        jwks.Options
 	retryAfter  int // seconds, for 503s
@@ -416,6 +492,7 @@ func checkConfig(cfg Config) (*settings, error) {
 	s.MaxTokenSize = cmp.Or(s.MaxTokenSize, defaultMaxTokenSize)
 	s.BasicCacheTTL = cmp.Or(s.BasicCacheTTL, defaultBasicCacheTTL)
 	s.TokenCacheSize = cmp.Or(s.TokenCacheSize, defaultTokenCacheSize)
+	s.Impersonation.PermissionsTTL = cmp.Or(s.Impersonation.PermissionsTTL, defaultPermissionsTTL)
 	if s.Logger == nil {
 		s.Logger = slog.Default()
 	}
@@ -425,6 +502,7 @@ func checkConfig(cfg Config) (*settings, error) {
 	for name, v := range map[string]int64{
 		"Leeway": int64(s.Leeway), "MaxTokenLifetime": int64(s.MaxTokenLifetime), "MaxTokenSize": int64(s.MaxTokenSize),
 		"BasicCacheTTL": int64(s.BasicCacheTTL), "TokenCacheSize": int64(s.TokenCacheSize),
+		"Impersonation.PermissionsTTL": int64(s.Impersonation.PermissionsTTL),
 	} {
 		if v < 0 {
 			return nil, configErrorf("%s must not be negative (zero means the default)", name)
@@ -438,8 +516,14 @@ func checkConfig(cfg Config) (*settings, error) {
 			return nil, configErrorf("ResourceMetadataURL: %v", err)
 		}
 	}
+	if s.OmitScopeInChallenge && s.AccumulateScopesInChallenge {
+		return nil, configErrorf("OmitScopeInChallenge and AccumulateScopesInChallenge are both set")
+	}
 	var err error
-	if s.scopeClaims, err = scopeClaimPaths(s.ScopeClaims); err != nil {
+	if s.scopeClaims, err = claimPaths("ScopeClaims", s.ScopeClaims, defaultScopeClaims); err != nil {
+		return nil, err
+	}
+	if s.roleClaims, err = claimPaths("RoleClaims", s.RoleClaims, defaultRoleClaims); err != nil {
 		return nil, err
 	}
 	if s.algs, err = allowedAlgorithms(s.Algorithms); err != nil {
@@ -458,6 +542,7 @@ func checkConfig(cfg Config) (*settings, error) {
 	seen := map[string]bool{}
 	for _, ic := range s.Issuers {
 		ic.JWKS, ic.HMACSecret = bytes.Clone(ic.JWKS), bytes.Clone(ic.HMACSecret)
+		ic.Audiences, ic.Tenants.Allowed = slices.Clone(ic.Audiences), slices.Clone(ic.Tenants.Allowed)
 		if err := checkIssuer(ic); err != nil {
 			return nil, err
 		}
@@ -561,11 +646,17 @@ func checkIssuer(ic IssuerConfig) error {
 	if ic.URL == "" {
 		return configErrorf("an issuer URL is required")
 	}
-	if ic.Audience == "" && !ic.SkipAudienceCheck {
+	if ic.Audience == "" && len(ic.Audiences) == 0 && !ic.SkipAudienceCheck {
 		return configErrorf("issuer %q: Audience is required (set SkipAudienceCheck to disable the check)", ic.URL)
 	}
-	if ic.Audience != "" && ic.SkipAudienceCheck {
+	if (ic.Audience != "" || len(ic.Audiences) > 0) && ic.SkipAudienceCheck {
 		return configErrorf("issuer %q: Audience and SkipAudienceCheck are both set", ic.URL)
+	}
+	if slices.Contains(ic.Audiences, "") {
+		return configErrorf("issuer %q: Audiences holds an empty audience", ic.URL)
+	}
+	if template, err := checkTenants(ic); template || err != nil {
+		return err
 	}
 	sources := 0
 	for _, set := range []bool{ic.JWKSURL != "", ic.DiscoveryURL != "", ic.JWKS != nil, ic.HMACSecret != nil} {
@@ -655,20 +746,69 @@ func hmacAlgorithmsFor(issuer string, names []string, secret []byte) ([]string, 
 	return out, nil
 }
 
-// scopeClaimPaths parses Config.ScopeClaims.
-func scopeClaimPaths(names []string) ([]claimPath, error) {
+// claimPaths parses Config.ScopeClaims or Config.RoleClaims.
+func claimPaths(field string, names, defaults []string) ([]claimPath, error) {
 	if len(names) == 0 {
-		names = defaultScopeClaims
+		names = defaults
 	}
 	out := make([]claimPath, 0, len(names))
 	for _, n := range names {
 		p, err := parseClaimPath(n)
 		if err != nil {
-			return nil, configErrorf("ScopeClaims: %v", err)
+			return nil, configErrorf("%s: %v", field, err)
 		}
 		out = append(out, p)
 	}
 	return out, nil
+}
+
+// checkTenants checks a multi-tenant issuer (its URL holds {tenant}) in
+// full, and reports whether it is one. Any other issuer must leave Tenants
+// zero.
+func checkTenants(ic IssuerConfig) (template bool, err error) {
+	prefix, suffix, template, err := splitTemplate(ic.URL)
+	if err != nil {
+		return true, configErrorf("issuer %q: %v", ic.URL, err)
+	}
+	tp := ic.Tenants
+	if !template {
+		if tp.AnyTenant || tp.Allowed != nil || tp.MaxKeySets != 0 || tp.MaxNewPerMinute != 0 {
+			return false, configErrorf("issuer %q: Tenants is set, but the URL holds no %s", ic.URL, tenantPlaceholder)
+		}
+		if strings.ContainsAny(ic.DiscoveryURL, "{}") {
+			return false, configErrorf("issuer %q: DiscoveryURL holds a placeholder, but the URL holds none", ic.URL)
+		}
+		return false, nil
+	}
+	switch {
+	case tp.AnyTenant == (len(tp.Allowed) > 0):
+		return true, configErrorf("issuer %q: set exactly one of Tenants.Allowed and Tenants.AnyTenant", ic.URL)
+	case tp.MaxKeySets < 0 || tp.MaxNewPerMinute < 0:
+		return true, configErrorf("issuer %q: Tenants limits must not be negative (zero means the default)", ic.URL)
+	case ic.JWKSURL != "" || ic.JWKS != nil || ic.HMACSecret != nil:
+		return true, configErrorf("issuer %q: a multi-tenant issuer takes its keys by discovery only", ic.URL)
+	case ic.DiscoveryURL != "" && strings.Count(ic.DiscoveryURL, tenantPlaceholder) != 1:
+		return true, configErrorf("issuer %q: the DiscoveryURL of a multi-tenant issuer must hold %s once", ic.URL, tenantPlaceholder)
+	}
+	for _, t := range tp.Allowed {
+		if !validTenant(t) {
+			return true, configErrorf("issuer %q: %q is not a valid tenant (1 to %d of A-Z a-z 0-9 - . _)", ic.URL, t, maxTenantLength)
+		}
+	}
+	// Check the URLs as a tenant fills them.
+	sample := prefix + "tenant" + suffix
+	if err := fetch.CheckURL(sample); err != nil {
+		return true, configErrorf("issuer %q cannot be used for discovery: %v", ic.URL, err)
+	}
+	if _, err := jwks.DiscoveryURLs(sample); err != nil {
+		return true, configErrorf("%v", err)
+	}
+	if d := ic.DiscoveryURL; d != "" {
+		if err := fetch.CheckURL(strings.Replace(d, tenantPlaceholder, "tenant", 1)); err != nil {
+			return true, configErrorf("issuer %q: %v", ic.URL, err)
+		}
+	}
+	return true, nil
 }
 
 // The methods below build each step of the request path from the checked
@@ -686,7 +826,15 @@ func (s *settings) basicAuth() *basicAuth {
 }
 
 func (s *settings) impersonation() *impersonation {
-	return &impersonation{allow: s.Impersonation.Allow, permissions: s.Impersonation.Permissions, logger: s.Logger}
+	im := &impersonation{allow: s.Impersonation.Allow, logger: s.Logger}
+	if s.Impersonation.Permissions != nil {
+		im.permissions = newPermissionCache(s.Impersonation.Permissions, s.Impersonation.PermissionsTTL, s.Now)
+	}
+	return im
+}
+
+func (s *settings) requirementCheck() *requirementCheck {
+	return &requirementCheck{roleClaims: s.roleClaims, accumulate: s.AccumulateScopesInChallenge, now: s.Now}
 }
 
 func (s *settings) refusals() *refusals {
@@ -743,6 +891,14 @@ func (s *settings) verifier() (*verifier, error) {
 		revoked:     s.denyList(),
 	}
 	for _, ic := range s.issuers {
+		if t, err := s.tenantIssuer(ic); t != nil || err != nil {
+			if err != nil {
+				v.close()
+				return nil, err
+			}
+			v.tenants = append(v.tenants, t)
+			continue
+		}
 		ti, err := s.trustedIssuer(ic)
 		if err == nil && !ic.Introspection.isZero() {
 			ti.introspection, err = s.introspector(ic, ti)
@@ -761,10 +917,62 @@ func (s *settings) verifier() (*verifier, error) {
 	return v, nil
 }
 
+// tenantIssuer builds a multi-tenant issuer and the bounded registry of its
+// tenants' key sources, or returns nil for an issuer that is not one.
+func (s *settings) tenantIssuer(ic IssuerConfig) (*tenantIssuer, error) {
+	prefix, suffix, ok, _ := splitTemplate(ic.URL) // checked by checkTenants
+	if !ok {
+		return nil, nil
+	}
+	tp := ic.Tenants
+	t := &tenantIssuer{template: ic.URL, prefix: prefix, suffix: suffix,
+		base: trustedIssuer{audiences: issuerAudiences(ic), skipAudience: ic.SkipAudienceCheck, actAs: ic.ActAs, algs: s.algs}}
+	if !tp.AnyTenant {
+		t.allowed = make(map[string]bool, len(tp.Allowed))
+		for _, a := range tp.Allowed {
+			t.allowed[a] = true
+		}
+	}
+	ro := jwks.RegistryOptions{
+		Size:      cmp.Or(tp.MaxKeySets, defaultTenantKeySets),
+		PerMinute: cmp.Or(tp.MaxNewPerMinute, defaultNewTenantsPerMin),
+		DiscoveryURL: func(issuer string) string {
+			tenant, _ := tenantOf(prefix, suffix, issuer)
+			if ic.DiscoveryURL != "" {
+				return strings.Replace(ic.DiscoveryURL, tenantPlaceholder, tenant, 1)
+			}
+			// One location only (the OpenID Connect one, which multi-tenant
+			// providers publish), so a new tenant costs one discovery fetch.
+			urls, _ := jwks.DiscoveryURLs(issuer)
+			return urls[0]
+		},
+	}
+	if hook := s.KeySetPolicy.OnRefresh; hook != nil {
+		ro.OnRefresh = func(issuer string, r jwks.Refresh) {
+			hook(KeyRefresh{Issuer: issuer, Err: r.Err, Keys: r.Keys, Duration: r.Duration})
+		}
+	}
+	reg, err := jwks.NewRegistry(s.keys, ro)
+	if err != nil {
+		return nil, configErrorf("issuer %q: %v", ic.URL, err)
+	}
+	t.sources = reg
+	return t, nil
+}
+
+// issuerAudiences lists the audiences an issuer's tokens may name.
+func issuerAudiences(ic IssuerConfig) []string {
+	var out []string
+	if ic.Audience != "" {
+		out = append(out, ic.Audience)
+	}
+	return append(out, ic.Audiences...)
+}
+
 // trustedIssuer builds an issuer's key source: a shared secret, a static
 // JWK Set, or a remote one, converting at the key-set wing's boundary.
 func (s *settings) trustedIssuer(ic IssuerConfig) (*trustedIssuer, error) {
-	ti := &trustedIssuer{url: ic.URL, audience: ic.Audience, skipAudience: ic.SkipAudienceCheck, actAs: ic.ActAs, algs: s.algs}
+	ti := &trustedIssuer{url: ic.URL, audiences: issuerAudiences(ic), skipAudience: ic.SkipAudienceCheck, actAs: ic.ActAs, algs: s.algs}
 	now := s.Now()
 	switch {
 	case ic.HMACSecret != nil:

@@ -74,9 +74,9 @@ func TestRouteProgrammingErrors(t *testing.T) {
 	iss := wardentest.NewIssuer(t)
 	mw := newMiddleware(t, iss.StaticConfig())
 	for _, scope := range []string{`a"b`, `a\b`, "a b", "", "é"} {
-		assert.Panics(t, func() { mw.Require(scope) }, "scope %q", scope)
+		assert.Panics(t, func() { mw.Require(warden.Scopes(scope)) }, "scope %q", scope)
 	}
-	assert.Panics(t, func() { mw.RequireAny() })
+	assert.Panics(t, func() { mw.Require(warden.AnyScope()) })
 	assert.Panics(t, func() { mw.Accept(warden.SchemeBasic) })
 	assert.NotPanics(t, func() { mw.Require() })
 }
@@ -86,7 +86,7 @@ func TestRouteProgrammingErrors(t *testing.T) {
 func TestTokenTransports(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t, func(c *warden.Config, _ *wardentest.Issuer) { c.AllowQueryToken, c.AllowFormToken = true, true })
-	h := f.mw.Require("Entry_Read")(echoPrincipal)
+	h := f.mw.Require(warden.Scopes("Entry_Read"))(echoPrincipal)
 	token := f.iss.Scoped("Entry_Read")
 	cases := []struct {
 		name   string
@@ -118,7 +118,7 @@ func TestChallengeOptions(t *testing.T) {
 		c.OmitScopeInChallenge = true
 		c.ExposeReason = true
 	})
-	h := f.mw.Require("Entry_Read")(echoPrincipal)
+	h := f.mw.Require(warden.Scopes("Entry_Read"))(echoPrincipal)
 	w := request{auth: []string{"Bearer " + f.iss.Scoped("Other")}}.do(h)
 	assert.Equal(t, 403, w.Code)
 	assert.Equal(t, []string{`Bearer realm="my \"quoted\" \\ realm", error="insufficient_scope"`}, w.Header().Values("WWW-Authenticate"))
@@ -132,7 +132,7 @@ func TestPermissionResolverFailure(t *testing.T) {
 	f := newFixture(t, func(c *warden.Config, _ *wardentest.Issuer) {
 		c.Impersonation.Permissions = func(context.Context, *warden.Principal) ([]string, error) { return nil, errors.New("directory down") }
 	})
-	h := f.mw.Require("Entry_Read")(echoPrincipal)
+	h := f.mw.Require(warden.Scopes("Entry_Read"))(echoPrincipal)
 	token := f.iss.Mint(wardentest.Token{Claims: wardentest.Claims{"sub": "alice", "act": map[string]any{"sub": "c1"}, "scope": "Entry_Read"}})
 	w := request{auth: []string{"Bearer " + token}}.do(h)
 	assert.Equal(t, http.StatusServiceUnavailable, w.Code)
@@ -231,7 +231,7 @@ func TestExposeReasonAddsOnlyTheCode(t *testing.T) {
 	build := func(expose bool) http.Handler {
 		cfg := iss.StaticConfig()
 		cfg.ExposeReason = expose
-		return newMiddleware(t, cfg).Require("Entry_Read")(echoPrincipal)
+		return newMiddleware(t, cfg).Require(warden.Scopes("Entry_Read"))(echoPrincipal)
 	}
 	hidden, exposed := build(false), build(true)
 	cases := []struct {

@@ -7,8 +7,10 @@ import (
 	"time"
 )
 
-// Decision describes the outcome of one request, for logs and metrics. It
-// carries no token, secret or claim value beyond the identifiers below.
+// Decision describes the outcome of one request, for logs and metrics: one
+// per request however its route's requirement is composed, and one more
+// for each Middleware.Check that refuses it. It carries no token, secret or
+// claim value beyond the identifiers below.
 type Decision struct {
 	// Reason is ReasonOK for an admitted request, else the refusal's reason.
 	// The codes, with the status each produces, are listed in REASONS.md.
@@ -23,8 +25,10 @@ type Decision struct {
 	Issuer   string
 	ClientID string
 	Subject  string
-	// Requirement is the route's scope requirement: "a b" (all of) or "a|b"
-	// (any of), empty for none.
+	// Requirement is the route's requirement (or a handler-level check's)
+	// as Requirement.String renders it: "a b" (all of), "a|b" (any of),
+	// "Entry_Read (Report_Read|Report_Admin)", "roles(admin)", …; empty for
+	// none.
 	Requirement string
 	// Duration is the time warden spent on the request, measured with the
 	// monotonic wall clock (never Config.Now, which may be a test clock).

@@ -208,7 +208,7 @@ func TestDecisionReasons(t *testing.T) {
 					tc.cfg(&cfg)
 				}
 				mw := newMiddleware(t, cfg)
-				h := mw.Accept(warden.SchemeBearer, warden.SchemeBasic).Require("entry:read")(noContent)
+				h := mw.Accept(warden.SchemeBearer, warden.SchemeBasic).Require(warden.Scopes("entry:read"))(noContent)
 				if tc.prepare != nil {
 					tc.prepare(t, mw, cfg, h)
 					rec.take()
@@ -236,6 +236,12 @@ func TestDecisionReasons(t *testing.T) {
 				checkRefused(t, w, d, tc.reason, expose)
 			})
 		}
+	}
+	// Requirements beyond scopes need routes of their own: requirement_test.go
+	// produces their reasons (TestRequirementReasons).
+	for _, r := range []warden.Reason{warden.ReasonClientNotAllowed, warden.ReasonInsufficientRole,
+		warden.ReasonClaimRejected, warden.ReasonInsufficientUserAuthentication} {
+		covered[r] = true
 	}
 	for _, r := range warden.Reasons() {
 		assert.True(t, covered[r] || bindingReasons[r], "reason %q has no case", r) // bindingReasons: each has its case in dpop_test.go and mtls_test.go
@@ -294,7 +300,8 @@ func TestReasonStatus(t *testing.T) {
 	want := map[int][]warden.Reason{
 		0:   {warden.ReasonOK},
 		400: {warden.ReasonMalformedRequest},
-		403: {warden.ReasonInsufficientScope, warden.ReasonImpersonationDenied},
+		403: {warden.ReasonInsufficientScope, warden.ReasonImpersonationDenied,
+			warden.ReasonClientNotAllowed, warden.ReasonInsufficientRole, warden.ReasonClaimRejected},
 		429: {warden.ReasonBasicThrottled},
 		503: {warden.ReasonKeysUnavailable, warden.ReasonPermissionsUnavailable, warden.ReasonClientsUnavailable, warden.ReasonBasicOverloaded,
 			warden.ReasonIntrospectionUnavailable, warden.ReasonRevocationUnavailable, warden.ReasonReplayUnavailable},
@@ -331,7 +338,7 @@ func TestLogDecisions(t *testing.T) {
 		Clients: stubClients{}, Logger: slog.New(slog.DiscardHandler),
 		OnDecision: warden.LogDecisions(logger),
 	})
-	h := mw.Accept(warden.SchemeBearer, warden.SchemeBasic).RequireAny("entry:read", "entry:admin")(
+	h := mw.Accept(warden.SchemeBearer, warden.SchemeBasic).Require(warden.AnyScope("entry:read", "entry:admin"))(
 		http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {}))
 	good := iss.Scoped("entry:read")
 	forged := iss.Mint(wardentest.Token{Key: wardentest.NewECKey("ec-1")})
@@ -426,7 +433,7 @@ func ExampleLogDecisions() {
 	if err != nil {
 		panic(err)
 	}
-	h := mw.Require("entry:read")(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
+	h := mw.Require(warden.Scopes("entry:read"))(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
 
 	exp := time.Now().Add(time.Minute).Unix()
 	payload := fmt.Sprintf(`{"iss":"https://idp.example","aud":"https://api.example","client_id":"reporting","exp":%d,"scope":"entry:write"}`, exp)

@@ -4,16 +4,26 @@
 // credentials from the request (an RFC 6750 Bearer JWT, or RFC 7617 Basic
 // client credentials on routes that take them), verifies JWTs against the
 // issuer's keys, checks issuer, audience, algorithm, lifetime and per-route
-// scopes, resolves impersonation (RFC 8693 "act"; vendor "act_as" for issuers
+// requirements (scopes, roles, audience, client, claims, step-up), resolves impersonation (RFC 8693 "act"; vendor "act_as" for issuers
 // that opt in), and
 // answers every refusal with the exact status, WWW-Authenticate challenge and
 // JSON body the RFCs prescribe.
 //
 //	mw, err := warden.New(warden.Config{Issuers: []warden.IssuerConfig{{URL: "https://idp.example", Audience: "https://api.example"}}})
-//	mux.Handle("GET /entries", mw.Require("Entry_Read")(entries))
-//	mux.Handle("GET /search", mw.RequireAny("Entry_Read", "Entry_Admin")(search))
+//	mux.Handle("GET /entries", mw.Require(warden.Scopes("Entry_Read"))(entries))
+//	mux.Handle("GET /search", mw.Require(warden.AnyScope("Entry_Read", "Entry_Admin"))(search))
+//	mux.Handle("GET /reports", mw.Require(warden.Scopes("Entry_Read"), warden.AnyScope("Report_Read", "Report_Admin"))(reports))
+//	mux.Handle("GET /feed", mw.Optional(feed)) // anonymous callers too; bad tokens never
 //	// in a handler:
 //	p, ok := warden.PrincipalFrom(r.Context())
+//	if !mw.Check(w, r, warden.Scopes("tool:"+name)) { return } // writes the refusal a route would
+//
+// A Requirement is a value: scopes (Scopes, AnyScope), roles read from
+// claims (Roles), the route's own audience (Audience), clients (Clients),
+// issuers (Issuer), a typed claim predicate (Claim) and step-up
+// authentication (StepUp, RFC 9470), composed with All and Any. A request
+// gets one refusal and one decision however a requirement is composed; see
+// Requirement for which. Middleware.Authorize checks one without HTTP.
 //
 // Middleware values have the func(http.Handler) http.Handler shape that
 // net/http, chi and most routers take.
@@ -25,7 +35,9 @@
 //	401     no credentials / scheme not accepted    Bearer realm="api" (and Basic realm="api", charset="UTF-8")
 //	401     invalid, expired or untrusted token     Bearer realm="api", error="invalid_token", error_description="…"
 //	401     bad Basic credentials                   Basic realm="api", charset="UTF-8"
+//	401     user authentication too weak or old     Bearer realm="api", error="insufficient_user_authentication", error_description="…", acr_values="…", max_age="…"
 //	403     scope missing                           Bearer realm="api", error="insufficient_scope", scope="…"
+//	403     client, role or claim not allowed       (none)
 //	403     Basic client lacks the permission       (none)
 //	401     opaque token inactive; token revoked     Bearer realm="api", error="invalid_token", error_description="…"
 //	401     DPoP proof refused (RFC 9449 §7.1)      DPoP realm="api", algs="ES256 …", error="invalid_dpop_proof", …

@@ -41,7 +41,7 @@ func BenchmarkDPoP(b *testing.B) {
 		b.Fatal(err)
 	}
 	defer mw.Close()
-	h := mw.Require("entry:read")(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusNoContent) }))
+	h := mw.Require(warden.Scopes("entry:read"))(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusNoContent) }))
 	const target = "http://api.test/entries"
 	bound := iss.Mint(wardentest.Token{DPoPKey: key, Claims: wardentest.Claims{"scope": "entry:read"}})
 	bearer := iss.Mint(wardentest.Token{Claims: wardentest.Claims{"scope": "entry:read"}})

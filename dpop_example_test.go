@@ -21,7 +21,7 @@ func ExampleDPoPConfig() {
 		panic(err)
 	}
 	defer mw.Close()
-	api := mw.Require("Entry_Read")(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	api := mw.Require(warden.Scopes("Entry_Read"))(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		p, _ := warden.PrincipalFrom(r.Context())
 		fmt.Fprintf(w, "hello %s (%s, key %t)", p.Subject(), p.Scheme(), p.Confirmation().JKT != "")
 	}))

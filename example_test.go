@@ -38,7 +38,7 @@ func Example() {
 		fmt.Fprintf(w, "entries for %s", p.Subject())
 	})
 	mux := http.NewServeMux()
-	mux.Handle("GET /entries", mw.Require("Entry_Read")(entries))
+	mux.Handle("GET /entries", mw.Require(warden.Scopes("Entry_Read"))(entries))
 	api := httptest.NewServer(mux)
 	defer api.Close()
 
@@ -62,13 +62,13 @@ func Example() {
 	// 403 Bearer realm="api", error="insufficient_scope", scope="Entry_Read" {"error":"insufficient_scope","error_description":"The request requires higher privileges than provided by the access token"}
 }
 
-// RequireAny admits a request holding at least one of the scopes.
-func ExampleMiddleware_RequireAny() {
+// AnyScope admits a request holding at least one of the scopes.
+func ExampleAnyScope() {
 	idp := wardentest.StartIssuer()
 	defer idp.Close()
 	mw, _ := warden.New(warden.Config{Issuers: []warden.IssuerConfig{{URL: idp.URL, Audience: idp.Audience, JWKS: wardentest.JWKS(idp.Keys()...)}}})
 
-	search := mw.RequireAny("Entry_Read", "Entry_Admin")(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	search := mw.Require(warden.AnyScope("Entry_Read", "Entry_Admin"))(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		fmt.Fprint(w, "results")
 	}))
 	for _, scope := range []string{"Entry_Admin", "Project_Read"} {
@@ -92,7 +92,7 @@ func ExampleMiddleware_Accept() {
 	defer idp.Close()
 	mw, _ := warden.New(warden.Config{Issuers: []warden.IssuerConfig{{URL: idp.URL, Audience: idp.Audience, JWKS: wardentest.JWKS(idp.Keys()...)}}, Clients: clients})
 
-	orgs := mw.Accept(warden.SchemeBasic).Require("Organisation_Read")(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	orgs := mw.Accept(warden.SchemeBasic).Require(warden.Scopes("Organisation_Read"))(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		p, _ := warden.PrincipalFrom(r.Context())
 		fmt.Fprint(w, p.ClientID())
 	}))
@@ -145,7 +145,7 @@ func ExampleConfig_errorHandler() {
 			fmt.Fprint(w, `{"message":"Authorization has been denied for this request."}`)
 		},
 	})
-	h := mw.Require("Entry_Read")(http.NotFoundHandler())
+	h := mw.Require(warden.Scopes("Entry_Read"))(http.NotFoundHandler())
 	w := httptest.NewRecorder()
 	h.ServeHTTP(w, httptest.NewRequest("GET", "/entries", nil))
 	fmt.Println(w.Code, w.Header().Get("WWW-Authenticate"), w.Body.String())

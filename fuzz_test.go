@@ -137,7 +137,7 @@ var fuzzFix = sync.OnceValue(func() *fuzzFixture {
 		panic(err)
 	}
 	fx.mw = mw
-	fx.h = mw.Accept(warden.SchemeBearer, warden.SchemeBasic).Require("entry:read")(http.HandlerFunc(
+	fx.h = mw.Accept(warden.SchemeBearer, warden.SchemeBasic).Require(warden.Scopes("entry:read"))(http.HandlerFunc(
 		func(w http.ResponseWriter, r *http.Request) {
 			p, _ := warden.PrincipalFrom(r.Context())
 			w.Header().Set("X-Fuzz-Scheme", p.Scheme().String())

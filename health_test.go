@@ -86,7 +86,7 @@ func TestReadyStates(t *testing.T) {
 	}
 	refreshes := recordRefreshes(&cfg)
 	mw := newMiddleware(t, cfg)
-	api := mw.Require("entry:read")(noContent)
+	api := mw.Require(warden.Scopes("entry:read"))(noContent)
 	call := func() int { return bearerRequest(iss.Scoped("entry:read")).do(api).Code }
 	// refresh moves the clock by d, sends a request and waits for the
 	// refresh it starts (or the one running).

@@ -9,7 +9,6 @@ import (
 	"mime"
 	"net/http"
 	"net/url"
-	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -281,7 +280,7 @@ func (in *introspector) checkClaims(cl *accessClaims, typeOK bool, now time.Time
 		return fail(ReasonIssuedInFuture, "iat", false)
 	case in.iss.skipAudience || (isJWT && !cl.audPresent):
 		return nil
-	case !slices.Contains(cl.aud, in.iss.audience):
+	case !holdsAny(cl.aud, in.iss.audiences):
 		return fail(ReasonWrongAudience, "aud", !cl.audPresent)
 	}
 	return nil

@@ -48,7 +48,7 @@ func BenchmarkIntrospectionCacheHit(b *testing.B) {
 			b.Fatal(err)
 		}
 		b.Cleanup(func() { _ = mw.Close() })
-		return mw.Require("read")(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusNoContent) }))
+		return mw.Require(warden.Scopes("read"))(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusNoContent) }))
 	}
 	withIntrospection := issuer
 	withIntrospection.Introspection = warden.Introspection{Endpoint: ep.URL, ClientID: "rs", ClientSecret: "rs-secret"}

@@ -36,7 +36,7 @@ func ExampleIntrospection() {
 		return
 	}
 	defer mw.Close()
-	api := httptest.NewServer(mw.Require("Entry_Read")(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	api := httptest.NewServer(mw.Require(warden.Scopes("Entry_Read"))(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		p, _ := warden.PrincipalFrom(r.Context())
 		fmt.Fprintf(w, "entries for %s", p.Subject())
 	})))

@@ -55,11 +55,11 @@ func FuzzIntrospectionAnswer(f *testing.F) {
 		_ = json.Unmarshal(ref["aud"], &aud)
 		switch a := aud.(type) {
 		case string:
-			if a != in.iss.audience {
+			if !slices.Contains(in.iss.audiences, a) {
 				t.Fatalf("%q admitted for audience %q", body, a)
 			}
 		case []any:
-			if !slices.Contains(a, any(in.iss.audience)) {
+			if !slices.ContainsFunc(a, func(v any) bool { s, _ := v.(string); return slices.Contains(in.iss.audiences, s) }) {
 				t.Fatalf("%q admitted for audiences %v", body, a)
 			}
 		default:

@@ -54,7 +54,7 @@ func TestIntrospectionCoalesced(t *testing.T) {
 	}))
 	defer srv.Close()
 	mw := introInternalMiddleware(t, srv.URL, nil)
-	h := mw.Require("read")(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusNoContent) }))
+	h := mw.Require(Scopes("read"))(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusNoContent) }))
 	var wg sync.WaitGroup
 	statuses := make([]int, n)
 	for i := range n {

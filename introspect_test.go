@@ -209,7 +209,7 @@ type introResult struct {
 // its one decision.
 func (f *introFixture) do(t *testing.T, token string, scopes ...string) introResult {
 	t.Helper()
-	h := f.mw.Require(scopes...)(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	h := f.mw.Require(warden.Scopes(scopes...))(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		p, _ := warden.PrincipalFrom(r.Context())
 		b, _ := p.MarshalJSON()
 		_, _ = w.Write(b)

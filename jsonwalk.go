@@ -1,6 +1,7 @@
 package warden
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"reflect"
@@ -21,6 +22,18 @@ var errNotObject = errors.New("not a JSON object")
 // wins when fn overwrites (RFC 7519 §4 allows either; Go's own decoder keeps
 // the last, and so must every reader of the same token).
 func walkObject(data []byte, fn func(name string, value []byte) error) error {
+	return walkMembers(data, func(quoted, value []byte) error {
+		name, err := unquoteName(quoted)
+		if err != nil {
+			return err
+		}
+		return fn(name, value)
+	})
+}
+
+// walkMembers is walkObject with each name still quoted, as it appears in
+// data, so that a reader looking for one name need not allocate the others.
+func walkMembers(data []byte, fn func(quoted, value []byte) error) error {
 	i := skipSpace(data, 0)
 	if i >= len(data) || data[i] != '{' {
 		return errNotObject
@@ -34,10 +47,7 @@ func walkObject(data []byte, fn func(name string, value []byte) error) error {
 			return errNotObject
 		}
 		end := skipString(data, i)
-		name, err := unquoteName(data[i:end])
-		if err != nil {
-			return err
-		}
+		quoted := data[i:end]
 		i = skipSpace(data, end)
 		if i >= len(data) || data[i] != ':' {
 			return errNotObject
@@ -47,7 +57,7 @@ func walkObject(data []byte, fn func(name string, value []byte) error) error {
 		if vend <= i {
 			return errNotObject
 		}
-		if err := fn(name, data[i:vend]); err != nil {
+		if err := fn(quoted, data[i:vend]); err != nil {
 			return err
 		}
 		i = skipSpace(data, vend)
@@ -63,6 +73,77 @@ func walkObject(data []byte, fn func(name string, value []byte) error) error {
 		i = skipSpace(data, i+1)
 	}
 	return errNotObject
+}
+
+// memberValue returns the value of the member called name in the JSON
+// object data (valid JSON; leading space allowed), the last one when the
+// name repeats, as walkObject's readers keep it. Names are compared
+// without allocating unless one is escaped, so looking up a claim on every
+// request costs no garbage.
+func memberValue(data []byte, name string) ([]byte, bool) {
+	var found []byte
+	err := walkMembers(data, func(quoted, value []byte) error {
+		match := false
+		if raw := quoted[1 : len(quoted)-1]; bytes.IndexByte(raw, '\\') < 0 {
+			match = string(raw) == name
+		} else if n, err := unquoteName(quoted); err == nil {
+			match = n == name
+		}
+		if match {
+			found = value
+		}
+		return nil
+	})
+	return found, err == nil && found != nil
+}
+
+// walkArray calls fn for every element of the JSON array in data (valid
+// JSON), in order, with its raw value. It reports false when data is not an
+// array.
+func walkArray(data []byte, fn func(elem []byte) bool) bool {
+	i := skipSpace(data, 0)
+	if i >= len(data) || data[i] != '[' {
+		return false
+	}
+	i = skipSpace(data, i+1)
+	if i < len(data) && data[i] == ']' {
+		return true
+	}
+	for i < len(data) {
+		end := skipValue(data, i)
+		if end <= i || !fn(data[i:end]) {
+			return end > i
+		}
+		i = skipSpace(data, end)
+		if i >= len(data) || data[i] == ']' {
+			return i < len(data)
+		}
+		if data[i] != ',' {
+			return false
+		}
+		i = skipSpace(data, i+1)
+	}
+	return false
+}
+
+// jsonStringIs reports whether the JSON value v is a string, and whether
+// it equals s, as jsonString would decode it; a plain string costs no
+// allocation.
+func jsonStringIs(v []byte, s string) (equal, isString bool) {
+	if len(v) < 2 || v[0] != '"' {
+		return false, false
+	}
+	inner := v[1 : len(v)-1]
+	if bytes.IndexByte(inner, '\\') < 0 && utf8.Valid(inner) {
+		for _, c := range inner {
+			if c < 0x20 {
+				return false, false // invalid JSON; json.Valid already refused it
+			}
+		}
+		return string(inner) == s, true
+	}
+	d, ok := jsonString(v)
+	return ok && d == s, ok
 }
 
 func unquoteName(q []byte) (string, error) {

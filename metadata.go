@@ -28,11 +28,13 @@ type ResourceMetadata struct {
 	Resource string
 	// AuthorizationServers overrides "authorization_servers", the issuer
 	// identifiers (RFC 8414) of the servers that issue tokens for the
-	// resource. Default: every issuer the Middleware trusts, in config order.
+	// resource. Default: every issuer the Middleware trusts, in config order,
+	// with the tenants a multi-tenant issuer allows (sorted); a template that
+	// accepts any tenant is left out.
 	AuthorizationServers []string
 	// ScopesSupported overrides "scopes_supported". Default: the union of
-	// the scopes required by the routes built so far with Require and
-	// RequireAny, sorted; it is recomputed on every request, so routes added
+	// the scopes named by the requirements of the routes built so far with
+	// Require, sorted; it is recomputed on every request, so routes added
 	// after the handler was built are included.
 	ScopesSupported []string
 	// ResourceName is "resource_name", a human-readable name (RECOMMENDED).
@@ -137,6 +139,11 @@ func (m *Middleware) MetadataHandler(md ResourceMetadata) (http.Handler, error) 
 	if doc.AuthorizationServers == nil && m.tokens != nil {
 		for _, ti := range m.tokens.order {
 			doc.AuthorizationServers = append(doc.AuthorizationServers, ti.url)
+		}
+		for _, t := range m.tokens.tenants {
+			// An allow-list's tenants are issuers of their own; any tenant
+			// of a template cannot be listed.
+			doc.AuthorizationServers = append(doc.AuthorizationServers, t.allowedIssuers()...)
 		}
 	}
 	deriveScopes := md.ScopesSupported == nil

@@ -81,9 +81,9 @@ func TestMetadataDocument(t *testing.T) {
 	mw, iss := metadataMiddleware(t, func(c *warden.Config) {
 		c.Issuers = append(c.Issuers, warden.IssuerConfig{URL: other, SkipAudienceCheck: true, JWKS: wardentest.JWKS(wardentest.NewECKey("o-1"))})
 	})
-	mw.Require("entry:read", "entry:write")
-	mw.RequireAny("entry:admin", "entry:read")
-	mw.Accept(warden.SchemeBearer, warden.SchemeBasic).Require("report:run")
+	mw.Require(warden.Scopes("entry:read", "entry:write"))
+	mw.Require(warden.AnyScope("entry:admin", "entry:read"))
+	mw.Accept(warden.SchemeBearer, warden.SchemeBasic).Require(warden.Scopes("report:run"))
 	mw.Authenticate(http.NotFoundHandler())
 
 	h, err := mw.MetadataHandler(warden.ResourceMetadata{
@@ -117,7 +117,7 @@ func TestMetadataDocument(t *testing.T) {
 	}
 
 	// A route built after the handler is advertised too.
-	mw.Require("audit:read")
+	mw.Require(warden.Scopes("audit:read"))
 	assert.Contains(t, strs(getMetadata(t, h)["scopes_supported"]), "audit:read", "scopes_supported lacks a route added later")
 }
 
@@ -138,7 +138,7 @@ func TestMetadataDefaultsAndOverrides(t *testing.T) {
 		ScopesSupported:      []string{"b", "a"},
 	})
 	require.NoError(t, err)
-	mw.Require("ignored")
+	mw.Require(warden.Scopes("ignored"))
 	doc = getMetadata(t, h)
 	assert.Equal(t, []string{"https://as.example.test"}, strs(doc["authorization_servers"]), "override")
 	assert.Equal(t, []string{"b", "a"}, strs(doc["scopes_supported"]), "override")
@@ -211,7 +211,7 @@ func TestResourceMetadataChallenge(t *testing.T) {
 				c.ResourceMetadataURL = mdURL
 			}
 		})
-		h := mw.Accept(warden.SchemeBearer, warden.SchemeBasic).Require("entry:read")(http.NotFoundHandler())
+		h := mw.Accept(warden.SchemeBearer, warden.SchemeBasic).Require(warden.Scopes("entry:read"))(http.NotFoundHandler())
 		for _, tc := range []struct {
 			name, auth string
 			status     int
@@ -273,7 +273,7 @@ func ExampleMiddleware_MetadataHandler() {
 		panic(err)
 	}
 	mux := http.NewServeMux()
-	mux.Handle("GET /v1/entries", mw.RequireAny("entry:read", "entry:admin")(http.NotFoundHandler()))
+	mux.Handle("GET /v1/entries", mw.Require(warden.AnyScope("entry:read", "entry:admin"))(http.NotFoundHandler()))
 	mux.Handle("GET /.well-known/oauth-protected-resource/v1", md)
 
 	w := httptest.NewRecorder()

@@ -2,6 +2,7 @@ package warden
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"sync"
 	"time"
@@ -22,12 +23,13 @@ type Middleware struct {
 
 // steps are the parts of a request's path, built once by New.
 type steps struct {
-	credentials   *extractor     // credentials.go
-	tokens        *verifier      // verifier.go; nil without issuers
-	binding       *binding       // binding.go: DPoP and certificate-bound tokens; nil without issuers
-	clients       *basicAuth     // basic.go; nil without Config.Clients
-	impersonation *impersonation // principal.go
-	refusals      *refusals      // challenge.go
+	credentials   *extractor        // credentials.go
+	tokens        *verifier         // verifier.go; nil without issuers
+	binding       *binding          // binding.go: DPoP and certificate-bound tokens; nil without issuers
+	clients       *basicAuth        // basic.go; nil without Config.Clients
+	impersonation *impersonation    // principal.go
+	requirements  *requirementCheck // scopes.go
+	refusals      *refusals         // challenge.go
 	onDecision    func(context.Context, Decision)
 	routeScopes   scopeRegistry // every scope a route requires, for RFC 9728 scopes_supported
 	closeOnce     sync.Once
@@ -46,6 +48,7 @@ func New(cfg Config) (*Middleware, error) {
 		credentials:   s.extractor(),
 		clients:       s.basicAuth(),
 		impersonation: s.impersonation(),
+		requirements:  s.requirementCheck(),
 		refusals:      s.refusals(),
 		onDecision:    s.OnDecision,
 	}
@@ -94,50 +97,75 @@ func (m *Middleware) Accept(schemes ...Scheme) *Middleware {
 }
 
 // Authenticate lets through every request whose credentials are valid,
-// with no scope requirement: a middleware for routes any authenticated
-// caller may use.
+// with no further requirement: a middleware for routes any authenticated
+// caller may use. It is Require() applied to next.
 func (m *Middleware) Authenticate(next http.Handler) http.Handler {
-	return m.handler(m.newRoute(requirement{}), next)
+	return m.handler(m.newRoute(Requirement{}, false), next)
+}
+
+// Optional is Authenticate for routes open to anonymous callers as well: a
+// request without any credentials passes with no principal
+// (PrincipalFrom reports false), while a request that presents
+// credentials must present valid ones; a bad or expired token, a scheme
+// the route does not take or malformed credentials are refused as on any
+// route (RFC 6750 §3.1: presenting an invalid token is never anonymous).
+// Handlers can still demand more with Check, which answers a request
+// without a principal with the challenge of a missing token.
+func (m *Middleware) Optional(next http.Handler) http.Handler {
+	return m.handler(m.newRoute(Requirement{}, true), next)
 }
 
 // Require returns middleware that lets a request through only when its
-// principal holds every one of scopes. It panics if a scope is not a valid
-// RFC 6749 scope-token, like http.ServeMux.Handle does for a bad pattern.
-func (m *Middleware) Require(scopes ...string) func(http.Handler) http.Handler {
-	return m.require(false, scopes)
-}
-
-// RequireAny is Require for routes that need at least one of scopes.
-func (m *Middleware) RequireAny(scopes ...string) func(http.Handler) http.Handler {
-	return m.require(true, scopes)
-}
-
-func (m *Middleware) require(any bool, scopes []string) func(http.Handler) http.Handler {
-	req, err := newRequirement(any, scopes)
-	if err != nil {
+// principal meets every one of reqs (see Requirement); with none it is
+// Authenticate:
+//
+//	mux.Handle("GET /entries", mw.Require(warden.Scopes("Entry_Read"))(entries))
+//	mux.Handle("GET /reports", mw.Require(warden.Scopes("Entry_Read"), warden.AnyScope("Report_Read", "Report_Admin"))(reports))
+//
+// m.Require(a, b) is m.Require(warden.All(a, b)). Require panics if a
+// requirement is invalid (Requirement.Err), or names an audience no
+// configured issuer accepts or an issuer that is not configured, like
+// http.ServeMux.Handle does for a bad pattern: those are programming
+// errors found at start-up.
+func (m *Middleware) Require(reqs ...Requirement) func(http.Handler) http.Handler {
+	req := allOf(reqs)
+	if err := req.Err(); err != nil {
 		panic(err.Error())
 	}
-	rt := m.newRoute(req)
+	if err := m.canMeet(req); err != nil {
+		panic(err.Error())
+	}
+	rt := m.newRoute(req, false)
 	return func(next http.Handler) http.Handler { return m.handler(rt, next) }
+}
+
+// allOf is one requirement meaning all of reqs.
+func allOf(reqs []Requirement) Requirement {
+	if len(reqs) == 1 {
+		return reqs[0]
+	}
+	return All(reqs...)
 }
 
 // route is one compiled route: accepted schemes, requirement and
 // pre-rendered challenges.
 type route struct {
 	schemes     Scheme
-	req         requirement
+	req         Requirement
 	requirement string // req.String(), rendered once for decisions
 	challenges  *challenges
+	optional    bool // a request without credentials passes anonymously
 }
 
-func (m *Middleware) newRoute(req requirement) *route {
-	m.routeScopes.add(req.scopes)
+func (m *Middleware) newRoute(req Requirement, optional bool) *route {
+	m.routeScopes.add(req.scopeList())
 	schemes := m.binding.routeSchemes(m.schemes)
 	return &route{
 		schemes:     schemes,
 		req:         req,
 		requirement: req.String(),
-		challenges:  m.refusals.forRoute(schemes, req.scopes),
+		challenges:  m.refusals.forRoute(schemes, req.scopeList()),
+		optional:    optional,
 	}
 }
 
@@ -149,8 +177,11 @@ func (m *Middleware) handler(rt *route, next http.Handler) http.Handler {
 			start = time.Now() // monotonic: Config.Now may be a frozen test clock
 		}
 		p, e := m.authenticate(r, rt.schemes)
-		if e == nil {
+		switch {
+		case e == nil:
 			e = m.authorize(r.Context(), rt.req, p)
+		case rt.optional && e.Reason == ReasonMissingCredentials:
+			e = nil // no credentials at all: anonymous
 		}
 		if m.onDecision != nil {
 			m.onDecision(r.Context(), newDecision(rt.requirement, p, e, time.Since(start)))
@@ -159,11 +190,92 @@ func (m *Middleware) handler(rt *route, next http.Handler) http.Handler {
 			m.refusals.write(w, r, rt.challenges, e)
 			return
 		}
-		if p.scheme == SchemeDPoP {
+		if p != nil && p.scheme == SchemeDPoP {
 			m.refusals.admitDPoP(w, m.binding.nextNonce())
 		}
-		next.ServeHTTP(w, r.WithContext(withPrincipal(r.Context(), p)))
+		next.ServeHTTP(w, r.WithContext(withPrincipal(r.Context(), p, rt.schemes)))
 	})
+}
+
+// Check checks reqs against the principal of r inside a handler (an MCP
+// tool call, a GraphQL resolver, one item of a batch), for requirements
+// only the handler knows. When the principal meets all of them it returns
+// true and writes nothing. Otherwise it writes exactly the refusal a route
+// requiring them would have written (status, WWW-Authenticate, the body or
+// Config.ErrorHandler, one Decision to Config.OnDecision) and returns
+// false; the handler must then return without writing:
+//
+//	if !mw.Check(w, r, warden.Scopes("tool:"+name)) {
+//		return
+//	}
+//
+// The route that admitted r supplies the principal and the schemes the
+// challenges offer; a request without a principal (an Optional route, or
+// none at all) is refused as one without credentials. A request refused by
+// Check has two decisions: its route's (ok) and Check's refusal; a Check
+// that passes adds none. Check runs the impersonation policy again, as the
+// permissions it resolves (cached, see Impersonation.PermissionsTTL) decide
+// scopes.
+func (m *Middleware) Check(w http.ResponseWriter, r *http.Request, reqs ...Requirement) bool {
+	var start time.Time
+	if m.onDecision != nil {
+		start = time.Now()
+	}
+	req := allOf(reqs)
+	ctx := r.Context()
+	p, schemes := fromRoute(ctx)
+	if schemes == 0 {
+		schemes = m.binding.routeSchemes(m.schemes)
+	}
+	e := m.admit(ctx, p, req)
+	if e == nil {
+		return true
+	}
+	if m.onDecision != nil {
+		m.onDecision(ctx, newDecision(req.String(), p, e, time.Since(start)))
+	}
+	m.refusals.write(w, r, m.refusals.forRoute(schemes, req.scopeList()), e)
+	return false
+}
+
+// Authorize checks reqs against a principal without HTTP, as a route
+// requiring them would: the impersonation policy, then every requirement.
+// It returns nil or an *Error whose Reason, Status, Code and Scopes say
+// how a route would have refused; a nil principal is refused as a request
+// without credentials. With Verify it serves transports other than
+// net/http (a gRPC interceptor mapping each method to a Requirement, a
+// message consumer). It reports no Decision.
+func (m *Middleware) Authorize(ctx context.Context, p *Principal, reqs ...Requirement) error {
+	if e := m.admit(ctx, p, allOf(reqs)); e != nil {
+		return e
+	}
+	return nil
+}
+
+// admit checks req against p, refusing a nil principal as missing credentials.
+func (m *Middleware) admit(ctx context.Context, p *Principal, req Requirement) *Error {
+	if p == nil {
+		return newError(ReasonMissingCredentials, 0, nil)
+	}
+	return m.authorize(ctx, req, p)
+}
+
+// canMeet reports a requirement no token could ever meet under this
+// configuration: an audience no issuer accepts, or an issuer not trusted.
+func (m *Middleware) canMeet(req Requirement) error {
+	var err error
+	req.walk(func(kind reqKind, values []string) {
+		for _, v := range values {
+			switch {
+			case err != nil:
+			case kind == reqAudience && (m.tokens == nil || !m.tokens.acceptsAudience(v)):
+				err = fmt.Errorf("warden: no configured issuer accepts audience %q", v)
+			case kind == reqIssuer && (m.tokens == nil || !m.tokens.trusts(v)):
+				err = fmt.Errorf("warden: issuer %q is not configured", v)
+			}
+		}
+	})
+	return err
 }
 
 // authenticate finds and verifies the request's credentials.
@@ -193,18 +305,13 @@ func (m *Middleware) authenticate(r *http.Request, schemes Scheme) (*Principal, 
 	return p, nil
 }
 
-// authorize applies the impersonation policy and the route's requirement.
-func (m *Middleware) authorize(ctx context.Context, req requirement, p *Principal) *Error {
+// authorize applies the impersonation policy and the requirement.
+func (m *Middleware) authorize(ctx context.Context, req Requirement, p *Principal) *Error {
 	perms, usePerms, e := m.impersonation.check(ctx, p)
 	if e != nil {
 		return e
 	}
-	if !req.satisfiedBy(p.scopes, perms, usePerms) {
-		e := newError(ReasonInsufficientScope, p.scheme, nil)
-		e.Scopes = req.scopes
-		return e
-	}
-	return nil
+	return m.requirements.evaluate(req, p.view(perms, usePerms))
 }
 
 // Verify checks a raw access token as the middleware would, without HTTP:
@@ -226,7 +333,7 @@ func (m *Middleware) Verify(ctx context.Context, rawToken string) (*Principal, e
 		e = unprovable(p)
 	}
 	if e == nil {
-		e = m.authorize(ctx, requirement{}, p)
+		e = m.authorize(ctx, Requirement{}, p)
 	}
 	if e != nil {
 		return nil, e

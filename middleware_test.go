@@ -17,10 +17,10 @@ import (
 // scheme only, and all-of and any-of requirements.
 func rfc6750Mux(mw *warden.Middleware) http.Handler {
 	mux := http.NewServeMux()
-	mux.Handle("/entries", mw.Require("Entry_Read")(echoPrincipal))
-	mux.Handle("/entries/write", mw.Require("Entry_Read", "Entry_Write")(echoPrincipal))
-	mux.Handle("/search", mw.RequireAny("Entry_Read", "Entry_Admin")(echoPrincipal))
-	mux.Handle("/organisations", mw.Accept(warden.SchemeBasic).Require("Organisation_Read")(echoPrincipal))
+	mux.Handle("/entries", mw.Require(warden.Scopes("Entry_Read"))(echoPrincipal))
+	mux.Handle("/entries/write", mw.Require(warden.Scopes("Entry_Read", "Entry_Write"))(echoPrincipal))
+	mux.Handle("/search", mw.Require(warden.AnyScope("Entry_Read", "Entry_Admin"))(echoPrincipal))
+	mux.Handle("/organisations", mw.Accept(warden.SchemeBasic).Require(warden.Scopes("Organisation_Read"))(echoPrincipal))
 	return mux
 }
 
@@ -108,7 +108,7 @@ func TestKeysUnavailable(t *testing.T) {
 		}},
 		KeySetPolicy: warden.KeySetPolicy{LazyStart: true},
 	})
-	w := bearerRequest(iss.Scoped("Entry_Read")).do(mw.Require("Entry_Read")(echoPrincipal))
+	w := bearerRequest(iss.Scoped("Entry_Read")).do(mw.Require(warden.Scopes("Entry_Read"))(echoPrincipal))
 	assert.Equal(t, http.StatusServiceUnavailable, w.Code)
 	assert.Empty(t, w.Header().Values("WWW-Authenticate"))
 	assert.NotEmpty(t, w.Header().Get("Retry-After"))

@@ -165,7 +165,7 @@ func TestMTLSTable(t *testing.T) {
 			t.Parallel()
 			f := newBindFixture(t, func(c *warden.Config) { c.MTLS.CertificateHeader = tc.header })
 			var cnf warden.Confirmation
-			f.h = f.mw.Require("entry:read")(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			f.h = f.mw.Require(warden.Scopes("entry:read"))(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 				p, _ := warden.PrincipalFrom(r.Context())
 				cnf = p.Confirmation()
 				_, _ = w.Write([]byte("ok"))

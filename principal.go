@@ -167,15 +167,54 @@ func (a *Actor) clone() *Actor {
 // exported setter, so no other package can forge a principal.
 type principalKey struct{}
 
+// principalContext is the context a route hands to its handler: the
+// principal (nil when an optional route admitted a request without
+// credentials) and the schemes the route accepts, which a handler-level
+// check needs to write the refusal the route would have written. It is one
+// allocation, as context.WithValue would be.
+type principalContext struct {
+	context.Context
+	p       *Principal
+	schemes Scheme
+}
+
+// Value answers principalKey with the principalContext itself.
+func (c *principalContext) Value(key any) any {
+	if key == (principalKey{}) {
+		return c
+	}
+	return c.Context.Value(key)
+}
+
 // PrincipalFrom returns the principal warden authenticated for the request
 // whose context is ctx.
 func PrincipalFrom(ctx context.Context) (*Principal, bool) {
-	p, ok := ctx.Value(principalKey{}).(*Principal)
-	return p, ok && p != nil
+	c, ok := ctx.Value(principalKey{}).(*principalContext)
+	if !ok || c.p == nil {
+		return nil, false
+	}
+	return c.p, true
 }
 
-func withPrincipal(ctx context.Context, p *Principal) context.Context {
-	return context.WithValue(ctx, principalKey{}, p)
+func withPrincipal(ctx context.Context, p *Principal, schemes Scheme) context.Context {
+	return &principalContext{Context: ctx, p: p, schemes: schemes}
+}
+
+// fromRoute returns what the route that admitted the request left in ctx:
+// its principal (possibly nil) and its schemes, or zero schemes when no
+// route did.
+func fromRoute(ctx context.Context) (*Principal, Scheme) {
+	c, ok := ctx.Value(principalKey{}).(*principalContext)
+	if !ok {
+		return nil, 0
+	}
+	return c.p, c.schemes
+}
+
+// view hands the requirement step what it reads of the principal.
+func (p *Principal) view(perms []string, usePerms bool) principalView {
+	return principalView{scheme: p.scheme, scopes: p.scopes, permissions: perms, usePerms: usePerms,
+		clientID: p.clientID, issuer: p.issuer, audience: p.audience, claims: p.claims}
 }
 
 // newClientPrincipal is the principal of verified Basic client credentials:
@@ -295,7 +334,7 @@ func (a *Actor) actorID() string {
 // principal has an actor.
 type impersonation struct {
 	allow       func(ctx context.Context, actor, subject string) bool
-	permissions func(ctx context.Context, p *Principal) ([]string, error)
+	permissions *permissionCache // nil without a resolver
 	logger      *slog.Logger
 }
 
@@ -311,7 +350,7 @@ func (im *impersonation) check(ctx context.Context, p *Principal) (perms []strin
 	if im.permissions == nil {
 		return nil, false, nil
 	}
-	perms, err := im.permissions(ctx, p)
+	perms, err := im.permissions.get(ctx, p)
 	if err != nil {
 		im.logger.ErrorContext(ctx, "warden: permission resolver failed", "error", err)
 		return nil, false, newError(ReasonPermissionsUnavailable, p.scheme, err)

@@ -109,6 +109,12 @@ const (
 	// Certificate-bound tokens (RFC 8705 §3).
 	ReasonCertificateMissing  Reason = "certificate_missing"
 	ReasonCertificateMismatch Reason = "certificate_mismatch"
+
+	// Refusals of a route's requirement beyond scopes (requirement.go).
+	ReasonClientNotAllowed               Reason = "client_not_allowed"
+	ReasonInsufficientRole               Reason = "insufficient_role"
+	ReasonClaimRejected                  Reason = "claim_rejected"
+	ReasonInsufficientUserAuthentication Reason = "insufficient_user_authentication"
 )
 
 // RFC 6750 §3.1 error codes, plus the codes used where RFC 6750 has none.
@@ -116,11 +122,13 @@ const (
 	codeInvalidRequest     = "invalid_request"
 	codeInvalidToken       = "invalid_token"
 	codeInsufficientScope  = "insufficient_scope"
-	codeInvalidClient      = "invalid_client"          // RFC 6749 §5.2, for failed client authentication
-	codeInvalidDPoPProof   = "invalid_dpop_proof"      // RFC 9449 §7.1
-	codeUseDPoPNonce       = "use_dpop_nonce"          // RFC 9449 §9
-	codeUnauthorized       = "unauthorized"            // no credentials: RFC 6750 §3.1 forbids an error code in the challenge
-	codeUnavailable        = "temporarily_unavailable" // RFC 6749 §4.1.2.1 wording, for a key source that has nothing to offer
+	codeInvalidClient      = "invalid_client"                   // RFC 6749 §5.2, for failed client authentication
+	codeInvalidDPoPProof   = "invalid_dpop_proof"               // RFC 9449 §7.1
+	codeUseDPoPNonce       = "use_dpop_nonce"                   // RFC 9449 §9
+	codeUnauthorized       = "unauthorized"                     // no credentials: RFC 6750 §3.1 forbids an error code in the challenge
+	codeUnavailable        = "temporarily_unavailable"          // RFC 6749 §4.1.2.1 wording, for a key source that has nothing to offer
+	codeAccessDenied       = "access_denied"                    // RFC 6749 §4.1.2.1 wording, for a valid token this route does not admit for reasons other than scope
+	codeUserAuthentication = "insufficient_user_authentication" // RFC 9470 §3
 	descriptionInsufficent = "The request requires higher privileges than provided by the access token"
 )
 
@@ -191,6 +199,11 @@ var reasonTable = map[Reason]outcome{
 	ReasonReplayUnavailable:   {http.StatusServiceUnavailable, codeUnavailable, "The DPoP proof cannot be checked right now"},
 	ReasonCertificateMissing:  {http.StatusUnauthorized, codeInvalidToken, "The access token is bound to a client certificate the request lacks"},
 	ReasonCertificateMismatch: {http.StatusUnauthorized, codeInvalidToken, "The access token is bound to another client certificate"},
+
+	ReasonClientNotAllowed:               {http.StatusForbidden, codeAccessDenied, "The client is not allowed to use this resource"},
+	ReasonInsufficientRole:               {http.StatusForbidden, codeAccessDenied, "The principal lacks a role this resource requires"},
+	ReasonClaimRejected:                  {http.StatusForbidden, codeAccessDenied, "The access token's claims do not permit this request"},
+	ReasonInsufficientUserAuthentication: {http.StatusUnauthorized, codeUserAuthentication, "A different or more recent user authentication is required"},
 }
 
 // Error is the typed error for every refusal. Its Reason decides the HTTP
@@ -199,7 +212,8 @@ var reasonTable = map[Reason]outcome{
 type Error struct {
 	// Reason is the stable code of what failed.
 	Reason Reason
-	// Scopes lists the scopes the route requires, for insufficient_scope.
+	// Scopes lists the scopes the route requires, for insufficient_scope:
+	// every scope its requirement names (see Requirement).
 	Scopes []string
 	// Scheme is the authentication scheme the refusal concerns, or zero when
 	// no credentials were presented.
@@ -210,6 +224,19 @@ type Error struct {
 	// nonce is a fresh RFC 9449 §8 server nonce, sent as DPoP-Nonce with
 	// the refusal; set only by the DPoP step when it asks for one.
 	nonce string
+
+	// detail is what the challenge of a few refusals needs besides the
+	// reason; nil for all others, so that a refusal costs what it did.
+	detail *refusalDetail
+}
+
+// refusalDetail is what the challenge of a step-up refusal needs (RFC 9470
+// §3 acr_values and max_age), or of an insufficient_scope refusal under
+// Config.AccumulateScopesInChallenge (the token's own scopes).
+type refusalDetail struct {
+	acrValues []string
+	maxAge    time.Duration
+	granted   []string
 }
 
 func newError(reason Reason, scheme Scheme, cause error) *Error {
@@ -270,6 +297,7 @@ var allReasons = []Reason{
 	ReasonDPoPStale, ReasonDPoPNonceMissing, ReasonDPoPNonceInvalid, ReasonDPoPTokenHash, ReasonDPoPKeyMismatch,
 	ReasonDPoPReplayed, ReasonDPoPUnboundToken, ReasonDPoPDowngrade, ReasonReplayUnavailable,
 	ReasonCertificateMissing, ReasonCertificateMismatch,
+	ReasonClientNotAllowed, ReasonInsufficientRole, ReasonClaimRejected, ReasonInsufficientUserAuthentication,
 }
 
 // Status returns the HTTP status a refusal with this reason is answered

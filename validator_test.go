@@ -55,7 +55,7 @@ func TestRealWorldTokenShapes(t *testing.T) {
 		}},
 		Now: func() time.Time { return at },
 	})
-	h := mw.Require("Entry_Read")(echoPrincipal)
+	h := mw.Require(warden.Scopes("Entry_Read"))(echoPrincipal)
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			w := request{path: "/", auth: []string{"bearer " + tc.token}}.do(h)

@@ -58,6 +58,7 @@ func pssMethod(name string, hash crypto.Hash) *jwt.SigningMethodRSAPSS {
 type verifier struct {
 	issuers     map[string]*trustedIssuer
 	order       []*trustedIssuer // as configured, for status and metadata
+	tenants     []*tenantIssuer  // template issuers (tenants.go), as configured
 	leeway      time.Duration
 	maxLifetime time.Duration
 	maxSize     int
@@ -76,7 +77,7 @@ type verifier struct {
 // trustedIssuer is one configured issuer with its key source.
 type trustedIssuer struct {
 	url           string
-	audience      string // required in "aud" unless skipAudience
+	audiences     []string // one of them is required in "aud" unless skipAudience
 	skipAudience  bool
 	actAs         bool // honour the vendor act_as claim (Issuer.ActAs)
 	keys          jwks.Source
@@ -91,6 +92,9 @@ func (v *verifier) close() {
 		if ti.introspection != nil {
 			ti.introspection.close()
 		}
+	}
+	for _, t := range v.tenants {
+		t.sources.Close()
 	}
 }
 
@@ -164,7 +168,10 @@ func (v *verifier) verifyToken(ctx context.Context, raw string) (*Principal, *tr
 	}
 	iss, ok := v.issuers[claims.iss]
 	if !ok {
-		return bearer(ReasonWrongIssuer, nil)
+		var e *Error
+		if iss, e = v.tenantFor(claims.iss, t.header.alg); e != nil {
+			return nil, nil, nil, e
+		}
 	}
 	key, e := iss.checkSignature(ctx, &t)
 	if e != nil {
@@ -281,7 +288,7 @@ func (v *verifier) checkClaims(cl *accessClaims, iss *trustedIssuer) *Error {
 	if cl.iat.present && now.Add(v.leeway).Before(time.Unix(cl.iat.seconds, 0)) {
 		return fail(ReasonIssuedInFuture, "iat", false)
 	}
-	if !iss.skipAudience && !slices.Contains(cl.aud, iss.audience) {
+	if !iss.skipAudience && !holdsAny(cl.aud, iss.audiences) {
 		return fail(ReasonWrongAudience, "aud", !cl.audPresent)
 	}
 	if v.strict {
@@ -298,6 +305,16 @@ func (v *verifier) checkClaims(cl *accessClaims, iss *trustedIssuer) *Error {
 		}
 	}
 	return nil
+}
+
+// holdsAny reports whether have holds one of want.
+func holdsAny(have, want []string) bool {
+	for _, w := range want {
+		if slices.Contains(have, w) {
+			return true
+		}
+	}
+	return false
 }
 
 // newTokenPrincipal builds the principal a verified token speaks for.

@@ -95,8 +95,8 @@ func peerCases(tb testing.TB, f *bench.Fixture, k *wardentest.Key) []peerCase {
 	pub := k.Signer.Public()
 	next := http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusNoContent) })
 
-	fresh := newWarden(tb, f, 1).Require("read")(next)
-	cached := newWarden(tb, f, 0).Require("read")(next)
+	fresh := newWarden(tb, f, 1).Require(warden.Scopes("read"))(next)
+	cached := newWarden(tb, f, 0).Require(warden.Scopes("read"))(next)
 
 	v, err := validator.New(func(context.Context) (any, error) { return pub, nil },
 		validator.SignatureAlgorithm(k.Alg), bench.Issuer, []string{bench.Audience})

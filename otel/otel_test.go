@@ -61,7 +61,7 @@ func newFixture(t *testing.T, mutate func(*warden.Config)) *fixture {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = reg.Unregister() })
-	f.h = f.mw.Require("entry:read")(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusNoContent) }))
+	f.h = f.mw.Require(warden.Scopes("entry:read"))(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusNoContent) }))
 	return f
 }
 

@@ -44,7 +44,7 @@ func ExampleStartIssuer() {
 		panic(err)
 	}
 	defer mw.Close()
-	api := mw.Require("Entry_Read")(hello)
+	api := mw.Require(warden.Scopes("Entry_Read"))(hello)
 
 	fmt.Println(call(api, iss.Scoped("Entry_Read ContentType_Read")))
 	fmt.Println(call(api, iss.Scoped("ContentType_Read")))
@@ -64,7 +64,7 @@ func ExampleIssuer_Mint() {
 		panic(err)
 	}
 	defer mw.Close()
-	api := mw.Require("Entry_Read")(hello)
+	api := mw.Require(warden.Scopes("Entry_Read"))(hello)
 
 	expired := iss.Mint(wardentest.Token{Claims: wardentest.Claims{
 		"scope": "Entry_Read",
@@ -97,7 +97,7 @@ func ExampleIssuer_AddClient() {
 		panic(err)
 	}
 	defer mw.Close()
-	api := httptest.NewServer(mw.Require("Entry_Read")(hello))
+	api := httptest.NewServer(mw.Require(warden.Scopes("Entry_Read"))(hello))
 	defer api.Close()
 
 	for _, cc := range []clientcredentials.Config{

@@ -80,10 +80,10 @@ func newRoutes(t *testing.T, cfg warden.Config) routes {
 	}
 	t.Cleanup(func() { _ = m.Close() })
 	return routes{
-		entries:  m.Require("Entry_Read"),
-		projects: m.RequireAny("Project_Read", "Project_Admin"),
+		entries:  m.Require(warden.Scopes("Entry_Read")),
+		projects: m.Require(warden.AnyScope("Project_Read", "Project_Admin")),
 		whoami:   m.Accept(warden.SchemeBearer, warden.SchemeBasic).Authenticate,
-		orgs:     m.Accept(warden.SchemeBasic).Require("Organisation_Read"),
+		orgs:     m.Accept(warden.SchemeBasic).Require(warden.Scopes("Organisation_Read")),
 	}
 }
 

@@ -17,10 +17,10 @@ import (
 	"github.com/wardenhq/warden"
 )
 
-// New turns warden middleware (m.Authenticate, m.Require(...), m.RequireAny(...),
+// New turns warden middleware (m.Authenticate, m.Require(...), m.Optional,
 // m.Accept(...).Require(...)) into an echo.MiddlewareFunc:
 //
-//	e.GET("/entries", listEntries, wardenecho.New(m.Require("Entry_Read")))
+//	e.GET("/entries", listEntries, wardenecho.New(m.Require(warden.Scopes("Entry_Read"))))
 //
 // When the request is let through, next runs with c.Request() carrying the
 // principal, so warden.PrincipalFrom(c.Request().Context()) (or Principal(c))

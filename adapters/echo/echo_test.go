@@ -49,7 +49,7 @@ func newEcho(m *warden.Middleware, got *chain) *echo.Echo {
 		}
 		return c.NoContent(http.StatusNoContent)
 	}
-	e.GET("/entries", handler, wardenecho.New(m.Require("Entry_Read")))
+	e.GET("/entries", handler, wardenecho.New(m.Require(warden.Scopes("Entry_Read"))))
 	return e
 }
 
@@ -124,9 +124,9 @@ func BenchmarkPass(b *testing.B) {
 	m := newMiddleware(b, iss)
 	token := "Bearer " + iss.Scoped("Entry_Read")
 	e := echo.New()
-	e.GET("/entries", func(c echo.Context) error { return c.NoContent(http.StatusNoContent) }, wardenecho.New(m.Require("Entry_Read")))
+	e.GET("/entries", func(c echo.Context) error { return c.NoContent(http.StatusNoContent) }, wardenecho.New(m.Require(warden.Scopes("Entry_Read"))))
 	mux := http.NewServeMux()
-	mux.Handle("GET /entries", m.Require("Entry_Read")(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+	mux.Handle("GET /entries", m.Require(warden.Scopes("Entry_Read"))(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		w.WriteHeader(http.StatusNoContent)
 	})))
 	for _, bc := range []struct {

@@ -16,10 +16,10 @@ import (
 	"github.com/wardenhq/warden"
 )
 
-// New turns warden middleware (m.Authenticate, m.Require(...), m.RequireAny(...),
+// New turns warden middleware (m.Authenticate, m.Require(...), m.Optional,
 // m.Accept(...).Require(...)) into a gin.HandlerFunc:
 //
-//	r.GET("/entries", wardengin.New(m.Require("Entry_Read")), listEntries)
+//	r.GET("/entries", wardengin.New(m.Require(warden.Scopes("Entry_Read"))), listEntries)
 //
 // When the request is let through, the handlers after it run with
 // c.Request carrying the principal, so warden.PrincipalFrom(c.Request.Context())

@@ -31,7 +31,7 @@ func newEngine(m *warden.Middleware, got *chain) *gin.Engine {
 	gin.SetMode(gin.TestMode)
 	r := gin.New()
 	r.Use(func(c *gin.Context) { c.Next(); got.aborted = c.IsAborted() })
-	r.GET("/entries", wardengin.New(m.Require("Entry_Read")), func(c *gin.Context) { got.after = true }, func(c *gin.Context) {
+	r.GET("/entries", wardengin.New(m.Require(warden.Scopes("Entry_Read"))), func(c *gin.Context) { got.after = true }, func(c *gin.Context) {
 		got.handler = true
 		p, ok := wardengin.Principal(c)
 		q, qok := warden.PrincipalFrom(c.Request.Context())
@@ -115,9 +115,9 @@ func BenchmarkPass(b *testing.B) {
 	token := "Bearer " + iss.Scoped("Entry_Read")
 	gin.SetMode(gin.TestMode)
 	g := gin.New()
-	g.GET("/entries", wardengin.New(m.Require("Entry_Read")), func(c *gin.Context) { c.Status(http.StatusNoContent) })
+	g.GET("/entries", wardengin.New(m.Require(warden.Scopes("Entry_Read"))), func(c *gin.Context) { c.Status(http.StatusNoContent) })
 	mux := http.NewServeMux()
-	mux.Handle("GET /entries", m.Require("Entry_Read")(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+	mux.Handle("GET /entries", m.Require(warden.Scopes("Entry_Read"))(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		w.WriteHeader(http.StatusNoContent)
 	})))
 	for _, bc := range []struct {

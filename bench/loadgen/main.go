@@ -337,7 +337,7 @@ func startServer(n int) (*server, error) {
 		_, _ = io.WriteString(w, "ok\n")
 	}
 	mux.HandleFunc("GET /public", ok)
-	mux.Handle("GET /api", m.Require("read")(http.HandlerFunc(ok)))
+	mux.Handle("GET /api", m.Require(warden.Scopes("read"))(http.HandlerFunc(ok)))
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		_ = m.Close()

@@ -35,8 +35,8 @@ func main() {
 
 func routes(m *warden.Middleware) http.Handler {
 	r := chi.NewRouter()
-	r.With(m.Require("Entry_Read")).Get("/entries", whoami)
-	r.With(m.RequireAny("Project_Read", "Project_Admin")).Get("/projects", whoami)
+	r.With(m.Require(warden.Scopes("Entry_Read"))).Get("/entries", whoami)
+	r.With(m.Require(warden.AnyScope("Project_Read", "Project_Admin"))).Get("/projects", whoami)
 	r.Group(func(r chi.Router) {
 		r.Use(m.Authenticate) // any valid token, no scope
 		r.Get("/whoami", whoami)

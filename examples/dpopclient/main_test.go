@@ -25,7 +25,7 @@ func TestClient(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer mw.Close()
-	api := httptest.NewServer(mw.Require("Entry_Read")(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+	api := httptest.NewServer(mw.Require(warden.Scopes("Entry_Read"))(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		_, _ = w.Write([]byte(`["entry"]`))
 	})))
 	defer api.Close()

@@ -36,8 +36,8 @@ func main() {
 func routes(m *warden.Middleware) http.Handler {
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
-	e.GET("/entries", whoami, wardenecho.New(m.Require("Entry_Read")))
-	e.GET("/projects", whoami, wardenecho.New(m.RequireAny("Project_Read", "Project_Admin")))
+	e.GET("/entries", whoami, wardenecho.New(m.Require(warden.Scopes("Entry_Read"))))
+	e.GET("/projects", whoami, wardenecho.New(m.Require(warden.AnyScope("Project_Read", "Project_Admin"))))
 	e.GET("/whoami", whoami, wardenecho.New(m.Authenticate)) // any valid token, no scope
 	return e
 }

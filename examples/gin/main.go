@@ -36,8 +36,8 @@ func main() {
 
 func routes(m *warden.Middleware) http.Handler {
 	r := gin.New()
-	r.GET("/entries", wardengin.New(m.Require("Entry_Read")), whoami)
-	r.GET("/projects", wardengin.New(m.RequireAny("Project_Read", "Project_Admin")), whoami)
+	r.GET("/entries", wardengin.New(m.Require(warden.Scopes("Entry_Read"))), whoami)
+	r.GET("/projects", wardengin.New(m.Require(warden.AnyScope("Project_Read", "Project_Admin"))), whoami)
 	authed := r.Group("/", wardengin.New(m.Authenticate)) // any valid token, no scope
 	authed.GET("/whoami", whoami)
 	return r

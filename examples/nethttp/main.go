@@ -35,8 +35,8 @@ func main() {
 // routes mounts warden's middleware as it is: net/http needs no adapter.
 func routes(m *warden.Middleware) http.Handler {
 	mux := http.NewServeMux()
-	mux.Handle("GET /entries", m.Require("Entry_Read")(http.HandlerFunc(whoami)))
-	mux.Handle("GET /projects", m.RequireAny("Project_Read", "Project_Admin")(http.HandlerFunc(whoami)))
+	mux.Handle("GET /entries", m.Require(warden.Scopes("Entry_Read"))(http.HandlerFunc(whoami)))
+	mux.Handle("GET /projects", m.Require(warden.AnyScope("Project_Read", "Project_Admin"))(http.HandlerFunc(whoami)))
 	mux.Handle("GET /whoami", m.Authenticate(http.HandlerFunc(whoami)))
 	return mux
 }

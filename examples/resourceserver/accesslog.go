@@ -30,7 +30,9 @@ type reasonKey struct{}
 
 // recordReason is the Config.OnDecision hook: warden calls it on the
 // request's goroutine, with the request's context, before the handler runs
-// or the refusal is written.
+// or the refusal is written. The last decision of a request wins: a tool
+// call the handler refuses (Middleware.Check) logs that refusal's reason,
+// not its route's "ok".
 func recordReason(ctx context.Context, d warden.Decision) {
 	if slot, ok := ctx.Value(reasonKey{}).(*warden.Reason); ok {
 		*slot = d.Reason

@@ -32,6 +32,12 @@ var demoClients = []demoClient{
 	{id: "demo-directory", secret: "demo-directory-secret",
 		secretHash: "$2a$04$yA5SydHhPcUI.6vsa1AHOuJ9RfGvNdg8zYJdc8Trzxq1A.UBfD0Ni",
 		scopes:     []string{"Organisation_Read"}},
+	{id: "demo-analyst", secret: "demo-analyst-secret",
+		secretHash: "$2a$04$2aJJY57/2mtk4uPq8eNjDeK5Q.xOm5S3s2XdpVOTlUqSqY6bV2VZG",
+		scopes:     []string{"Entry_Read", "Report_Read", "Project_Read", "tool:summarise"}},
+	{id: "demo-auditor", secret: "demo-auditor-secret",
+		secretHash: "$2a$04$z63/3mMgbr1Kzbg0.LgPYuzBHtRIwTHtM7EAbOR5y5pMNEKUFHeOS",
+		scopes:     []string{"Report_Admin"}},
 	{id: "demo-impersonator", secret: "demo-impersonator-secret",
 		secretHash: "$2a$04$GLnIO9HHCYCu1HHM6xVdxeByW7j4BWliNIHnNm1yjQughCMxl/VCu",
 		mayActAs: map[string][]string{
@@ -80,15 +86,34 @@ func printDemo(w io.Writer, base, audience string, cacheTTL time.Duration) {
 demo clients (token endpoint POST %[1]s/oauth/token; secrets in Basic or in the body):
   demo-reader        demo-reader-secret        Entry_Read ContentType_Read
   demo-writer        demo-writer-secret        Entry_Read Entry_Write ContentType_Read
+  demo-analyst       demo-analyst-secret       Entry_Read Report_Read Project_Read tool:summarise
+  demo-auditor       demo-auditor-secret       Report_Admin
   demo-directory     demo-directory-secret     Organisation_Read (HTTP Basic on /organisations)
   demo-impersonator  demo-impersonator-secret  act_as alice (Entry_Read) or bob (Entry_Read Entry_Write)
   demo-opaque        demo-opaque-secret        Entry_Read ContentType_Read, as an opaque token (RFC 7662 introspection)
+
+routes and who passes:
+  GET  /entries         Entry_Read                            reader, writer, analyst; not auditor
+  POST /entries         Entry_Write                           writer, impersonator as bob; not reader
+  GET  /projects        Project_Read or Project_Admin         analyst; not reader
+  GET  /reports         Entry_Read and (Report_Read or Report_Admin)
+                                                              analyst; not reader (no Report_*), not auditor (no Entry_Read)
+  POST /tools/{name}    tool:{name}, checked in the handler   analyst may summarise, not export; reader neither
+                        (tools: summarise, export)
+  GET  /organisations   Organisation_Read, HTTP Basic only    demo-directory
+  GET  /whoami          any valid Bearer token or Basic client
 
 try:
   TOKEN=$(curl -s -u demo-reader:demo-reader-secret -d grant_type=client_credentials %[1]s/oauth/token | %[3]s)
   curl -i -H "Authorization: Bearer $TOKEN" %[1]s/entries             # 200
   curl -i %[1]s/entries                                                # 401, Bearer and DPoP challenges
   curl -i -X POST -H "Authorization: Bearer $TOKEN" %[1]s/entries     # 403: the token is read-only
+  curl -i -H "Authorization: Bearer $TOKEN" %[1]s/reports             # 403, scope="Entry_Read Report_Read Report_Admin"
+  ANALYST=$(curl -s -u demo-analyst:demo-analyst-secret -d grant_type=client_credentials %[1]s/oauth/token | %[3]s)
+  curl -i -H "Authorization: Bearer $ANALYST" %[1]s/reports           # 200
+  curl -i -H "Authorization: Bearer $ANALYST" %[1]s/projects          # 200
+  curl -i -X POST -H "Authorization: Bearer $ANALYST" %[1]s/tools/summarise  # 200
+  curl -i -X POST -H "Authorization: Bearer $ANALYST" %[1]s/tools/export     # 403, scope="tool:export"
   curl -i -u demo-directory:demo-directory-secret %[1]s/organisations  # 200 with HTTP Basic
   BOB=$(curl -s -u demo-impersonator:demo-impersonator-secret -d grant_type=client_credentials -d act_as=bob %[1]s/oauth/token | %[3]s)
   curl -s -H "Authorization: Bearer $BOB" %[1]s/whoami                 # bob, acted for by demo-impersonator

@@ -43,7 +43,11 @@ func (s *Remote) refresh(call *refreshCall) {
 	} else if !s.closed { // a fetch Close cancelled is no issuer failure
 		s.failures++
 		s.lastErr = err
-		s.due.Store(now.Add(s.backoff()).UnixNano())
+		if s.firstOnly && s.snap.Load() == nil {
+			s.failedAt = now // no retry of its own: the registry decides (Registry.Source)
+		} else {
+			s.due.Store(now.Add(s.backoff()).UnixNano())
+		}
 	}
 	report := s.noteLocked(err, set, now)
 	failures, closed := s.failures, s.closed

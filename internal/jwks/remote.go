@@ -41,8 +41,23 @@ type Remote struct {
 	jwksURL    string
 	discovered bool
 
+	// Set by a Registry: the fetch client is the registry's (Close leaves
+	// its connections alone); a failed first fetch is not retried (the
+	// registry decides when to try the issuer again); and retired makes
+	// Holds false once the registry dropped the source, so tokens cached
+	// with its keys are verified again rather than trusted on keys that no
+	// longer refresh.
+	sharedFetch bool
+	firstOnly   bool
+	retired     atomic.Bool
+	// used is set by Holds (a cached token of the issuer was presented) and
+	// cleared by the registry's eviction, which gives a used source a
+	// second chance: tokens served from the cache keep their issuer held.
+	used atomic.Bool
+
 	mu            sync.Mutex
 	closed        bool
+	failedAt      time.Time    // when a firstOnly source's first fetch failed
 	starting      bool         // NewRemote waits for the first refresh: it reports, not the log
 	inflight      *refreshCall // the one running refresh, shared by all callers
 	lastKIDFetch  time.Time    // start of the last refresh an unknown kid triggered
@@ -88,14 +103,7 @@ var ErrNoUsableKeys = errors.New("JWK Set holds no usable signing key")
 // Unless opt.LazyStart is set, it waits up to FetchTimeout for the first
 // key set and returns the cause if there is none.
 func NewRemote(issuer, jwksURL, discoveryURL string, opt Options) (*Remote, error) {
-	ctx, cancel := context.WithCancel(context.Background())
-	s := &Remote{
-		issuer: issuer, discoveryURL: discoveryURL, jwksURL: jwksURL,
-		opt: opt, fetch: fetch.New(opt.HTTPClient, opt.FetchTimeout, opt.MaxResponseSize),
-		ctx: ctx, cancel: cancel, wake: make(chan struct{}, 1), loopDone: make(chan struct{}),
-		unknown: newKIDMemo(),
-	}
-	s.due.Store(math.MinInt64) // the first refresh is due at once
+	s := newRemote(issuer, jwksURL, discoveryURL, opt, fetch.New(opt.HTTPClient, opt.FetchTimeout, opt.MaxResponseSize))
 	if opt.LazyStart {
 		s.startLoop()
 		return s, nil
@@ -124,6 +132,17 @@ func NewRemote(issuer, jwksURL, discoveryURL string, opt Options) (*Remote, erro
 	return s, nil
 }
 
+func newRemote(issuer, jwksURL, discoveryURL string, opt Options, f *fetch.Client) *Remote {
+	ctx, cancel := context.WithCancel(context.Background())
+	s := &Remote{
+		issuer: issuer, discoveryURL: discoveryURL, jwksURL: jwksURL, opt: opt, fetch: f,
+		ctx: ctx, cancel: cancel, wake: make(chan struct{}, 1), loopDone: make(chan struct{}),
+		unknown: newKIDMemo(),
+	}
+	s.due.Store(math.MinInt64) // the first refresh is due at once
+	return s
+}
+
 // Key returns the key for a token header. A known kid never waits; an
 // unknown one waits at most UnknownKIDWait for a refresh it shares with
 // every other request waiting at the time.
@@ -147,6 +166,14 @@ func (s *Remote) Key(ctx context.Context, kid string, hasKID bool, alg string) (
 
 // Holds reports whether k is in the current set and that set is usable.
 func (s *Remote) Holds(k *Key) bool {
+	if s.firstOnly {
+		if s.retired.Load() {
+			return false
+		}
+		if !s.used.Load() { // written once per eviction sweep, not per hit
+			s.used.Store(true)
+		}
+	}
 	now := s.opt.Now()
 	s.refreshIfDue(now)
 	snap := s.snap.Load()
@@ -259,5 +286,26 @@ func (s *Remote) Close() {
 		<-s.loopDone
 	}
 	s.wg.Wait()
-	s.fetch.CloseIdle()
+	if !s.sharedFetch {
+		s.fetch.CloseIdle()
+	}
+}
+
+// retire closes a source a Registry dropped and releases its keys: Holds
+// is false from now on.
+func (s *Remote) retire() {
+	s.retired.Store(true)
+	s.Close()
+	s.snap.Store(nil)
+	s.mu.Lock()
+	s.unknown = newKIDMemo()
+	s.mu.Unlock()
+}
+
+// failedFirst reports when a firstOnly source's first fetch failed, and
+// why; the time is zero when it did not (yet).
+func (s *Remote) failedFirst() (time.Time, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.failedAt, s.lastErr
 }
