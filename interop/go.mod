@@ -1,14 +1,17 @@
 module github.com/wardenhq/warden/interop
 
-go 1.26.8
+go 1.26.0
+
+toolchain go1.26.8
 
 require (
 	github.com/redis/go-redis/v9 v9.23.0
-	github.com/wardenhq/warden v0.0.0-00010101000000-000000000000
+	github.com/wardenhq/warden v0.1.0
 	golang.org/x/oauth2 v0.37.0
 )
 
 require (
+	filippo.io/edwards25519 v1.2.0 // indirect
 	github.com/MicahParks/jwkset v0.11.4 // indirect
 	github.com/cespare/xxhash/v2 v2.3.0 // indirect
 	github.com/golang-jwt/jwt/v5 v5.3.1 // indirect
@@ -18,4 +21,7 @@ require (
 	golang.org/x/time v0.15.0 // indirect
 )
 
+// The repository's own modules resolve to their directories here, so a clone
+// builds as it stands. A replace applies only in the main module: users get
+// the versions required in this file. See README, "Modules and releases".
 replace github.com/wardenhq/warden => ../

@@ -217,7 +217,7 @@ func TestOIDCProviderIntrospection(t *testing.T) {
 			}
 			defer mw.Close()
 			ok := http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusNoContent) })
-			read, write := mw.Require("Entry_Read")(ok), mw.Require("ContentType_Read")(ok)
+			read, write := mw.Require(warden.Scopes("Entry_Read"))(ok), mw.Require(warden.Scopes("ContentType_Read"))(ok)
 			tok := token(t)
 			for _, c := range []struct {
 				name   string

@@ -120,7 +120,7 @@ func newReplica(t *testing.T, iss *wardentest.Issuer, rev warden.Revocation) *re
 	}
 	t.Cleanup(func() { _ = mw.Close() })
 	r.mw = mw
-	r.h = mw.Require("Entry_Read")(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusNoContent) }))
+	r.h = mw.Require(warden.Scopes("Entry_Read"))(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusNoContent) }))
 	return r
 }
 

@@ -94,7 +94,7 @@ func newBenchFleet(b *testing.B, store warden.Store, n int, addr ...string) *ben
 			b.Fatal(err)
 		}
 		b.Cleanup(func() { mw.Close() })
-		f.replicas = append(f.replicas, mw.Require("entry:read")(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		f.replicas = append(f.replicas, mw.Require(warden.Scopes("entry:read"))(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 			w.WriteHeader(http.StatusNoContent)
 		})))
 	}

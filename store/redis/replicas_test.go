@@ -45,7 +45,7 @@ func newFleet(t testing.TB, addr string, n int) *fleet {
 			t.Fatal(err)
 		}
 		t.Cleanup(func() { mw.Close() })
-		f.replicas = append(f.replicas, mw.Require("entry:read")(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		f.replicas = append(f.replicas, mw.Require(warden.Scopes("entry:read"))(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 			_, _ = w.Write([]byte("ok"))
 		})))
 	}
