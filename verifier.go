@@ -94,7 +94,11 @@ func (v *verifier) verifyToken(ctx context.Context, raw string) (*Principal, *tr
 	if !ok1 || !ok2 || strings.IndexByte(sigSeg, '.') >= 0 {
 		return bearer(ReasonMalformedToken, errors.New("not a compact JWS"))
 	}
-	headerJSON, err := b64.DecodeString(headerSeg)
+	// One buffer holds the three segments decoded (RFC 7515 §7.1): the
+	// header and payload are read from it, and the principal keeps the
+	// payload.
+	buf := make([]byte, 0, b64.DecodedLen(len(headerSeg))+b64.DecodedLen(len(payloadSeg))+b64.DecodedLen(len(sigSeg)))
+	headerJSON, err := decodeSegment(&buf, headerSeg)
 	if err != nil {
 		return bearer(ReasonMalformedToken, errors.New("header is not base64url"))
 	}
@@ -111,7 +115,7 @@ func (v *verifier) verifyToken(ctx context.Context, raw string) (*Principal, *tr
 	if v.strict && !isAccessTokenType(h.typ) {
 		return bearer(ReasonWrongType, errors.New(`typ is not "at+jwt"`))
 	}
-	payload, err := b64.DecodeString(payloadSeg)
+	payload, err := decodeSegment(&buf, payloadSeg)
 	if err != nil {
 		return bearer(ReasonMalformedToken, errors.New("payload is not base64url"))
 	}
@@ -146,11 +150,11 @@ func (v *verifier) verifyToken(ctx context.Context, raw string) (*Principal, *tr
 		}
 		return bearer(ReasonUnknownKID, err)
 	}
-	sig, err := b64.DecodeString(sigSeg)
+	sig, err := decodeSegment(&buf, sigSeg)
 	if err != nil {
 		return bearer(ReasonBadSignature, errors.New("signature is not base64url"))
 	}
-	if err := method.Verify(raw[:len(headerSeg)+1+len(payloadSeg)], sig, key.Public); err != nil {
+	if err := verifySignature(method, raw[:len(headerSeg)+1+len(payloadSeg)], sig, key.Public); err != nil {
 		return bearer(ReasonBadSignature, err)
 	}
 	// The token is authentic from here on; now check that it is usable.
