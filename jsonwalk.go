@@ -191,6 +191,9 @@ func swarHasZero(x uint64) bool { return (x-swarOnes)&^x&swarHighs != 0 }
 // swarHasLess reports whether some byte of x is below n (n ≤ 0x80).
 func swarHasLess(x uint64, n byte) bool { return (x-swarOnes*uint64(n))&^x&swarHighs != 0 }
 
+// swarHasMore reports whether some byte of x is above n (n ≤ 0x7f).
+func swarHasMore(x uint64, n byte) bool { return ((x+swarOnes*uint64(0x7f-n))|x)&swarHighs != 0 }
+
 // stringSpecial reports whether one of the eight bytes in x ends or
 // escapes a JSON string or may not appear in one: '"', '\\', a control
 // character.

@@ -37,7 +37,17 @@ func validScopeToken(s string) bool {
 	if s == "" {
 		return false
 	}
-	for i := 0; i < len(s); i++ {
+	i := 0
+	for ; i+8 <= len(s); i += 8 {
+		// Eight bytes at a time: 0x21–0x7E except '"' and '\\' (see
+		// jsonwalk.go for the SWAR tests).
+		x := uint64(s[i]) | uint64(s[i+1])<<8 | uint64(s[i+2])<<16 | uint64(s[i+3])<<24 |
+			uint64(s[i+4])<<32 | uint64(s[i+5])<<40 | uint64(s[i+6])<<48 | uint64(s[i+7])<<56
+		if swarHasLess(x, 0x21) || swarHasMore(x, 0x7e) || swarHasZero(x^(swarOnes*'"')) || swarHasZero(x^(swarOnes*'\\')) {
+			return false
+		}
+	}
+	for ; i < len(s); i++ {
 		c := s[i]
 		if c < 0x21 || c == 0x22 || c == 0x5c || c > 0x7e {
 			return false
@@ -84,26 +94,23 @@ func (q requirement) String() string {
 // whole claim invalid, so that no reader can split it differently from the
 // authorization server and find a scope it never granted.
 func parseScopeString(s string) ([]string, bool) {
-	// One pass checks and splits; the fields are substrings of s. Counting
-	// spaces (vectorised) bounds the number of fields for one allocation.
+	// The fields are substrings of s. Counting spaces (vectorised) bounds
+	// the number of fields for one allocation.
 	out := make([]string, 0, strings.Count(s, " ")+1)
-	start := -1
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		switch {
-		case c == ' ':
-			if start >= 0 {
-				out = append(out, s[start:i])
-				start = -1
-			}
-		case c < 0x21 || c == 0x22 || c == 0x5c || c > 0x7e:
-			return nil, false
-		case start < 0:
-			start = i
+	for s != "" {
+		f := s
+		if i := strings.IndexByte(s, ' '); i >= 0 {
+			f, s = s[:i], s[i+1:]
+		} else {
+			s = ""
 		}
-	}
-	if start >= 0 {
-		out = append(out, s[start:])
+		if f == "" {
+			continue // runs of spaces, leading or trailing ones
+		}
+		if !validScopeToken(f) {
+			return nil, false
+		}
+		out = append(out, f)
 	}
 	return out, true
 }
