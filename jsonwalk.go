@@ -379,14 +379,20 @@ func (t *jsonText) str(v []byte) (string, bool) {
 	if !isPlainString(v) {
 		return unquoteString(v)
 	}
+	return t.plain(v), true
+}
+
+// plain returns the value of the JSON string v, which isPlainString
+// accepts (or that is known to be plain).
+func (t *jsonText) plain(v []byte) string {
 	if t.text == "" {
 		t.text = string(t.data)
 	}
 	off := cap(t.data) - cap(v)
 	if off < 0 || off+len(v) > len(t.text) || t.text[off:off+len(v)] != string(v) {
-		return string(v[1 : len(v)-1]), true
+		return string(v[1 : len(v)-1])
 	}
-	return t.text[off+1 : off+len(v)-1], true
+	return t.text[off+1 : off+len(v)-1]
 }
 
 // walkArray calls fn for every element of the JSON array v, which must be

@@ -5,7 +5,7 @@ import (
 	"testing"
 )
 
-// TestValidScopeTokenEveryByte: the eight-at-a-time check agrees with the
+// TestValidScopeTokenEveryByte: the eight-at-a-time checks agree with the
 // byte-by-byte definition (RFC 6749 §3.3 scope-token: %x21 / %x23-5B /
 // %x5D-7E) for every byte at every position of a word.
 func TestValidScopeTokenEveryByte(t *testing.T) {
@@ -16,7 +16,10 @@ func TestValidScopeTokenEveryByte(t *testing.T) {
 			b := []byte(strings.Repeat("a", 17))
 			b[pos] = byte(c)
 			if got := validScopeToken(string(b)); got != want {
-				t.Fatalf("byte %#x at %d: %v, want %v", c, pos, got, want)
+				t.Fatalf("validScopeToken: byte %#x at %d: %v, want %v", c, pos, got, want)
+			}
+			if got := isScopeText(b); got != (want || c == ' ') {
+				t.Fatalf("isScopeText: byte %#x at %d: %v, want %v", c, pos, got, want || c == ' ')
 			}
 		}
 	}
