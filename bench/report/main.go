@@ -45,7 +45,7 @@ func main() {
 		before    = flag.String("before", "", "raw files of an earlier run, for the before column of the targets")
 		results   = flag.String("results", "results", "where raw output and the chart are written")
 		doc       = flag.String("doc", "../BENCHMARKS.md", "the document whose generated sections are rewritten")
-		loadArgs  = flag.String("loadgen", "-n 10000 -new 1000 -c 16 -rounds 9", "loadgen arguments")
+		loadArgs  = flag.String("loadgen", "-n 10000 -new 1000 -c 16 -rounds 15", "loadgen arguments")
 		timeout   = flag.Duration("timeout", 80*time.Minute, "deadline of the whole run")
 	)
 	flag.Parse()
