@@ -30,6 +30,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"runtime"
+	"slices"
 	"strings"
 	"time"
 )
@@ -47,6 +48,7 @@ func main() {
 		doc       = flag.String("doc", "../BENCHMARKS.md", "the document whose generated sections are rewritten")
 		loadArgs  = flag.String("loadgen", "-n 10000 -new 1000 -c 16 -rounds 15", "loadgen arguments")
 		timeout   = flag.Duration("timeout", 80*time.Minute, "deadline of the whole run")
+		only      = flag.String("only", "", "run only these steps (comma-separated: comparison, core, loadgen), keeping the others' raw files")
 	)
 	flag.Parse()
 	ctx, cancel := context.WithTimeout(context.Background(), *timeout)
@@ -54,7 +56,7 @@ func main() {
 	dir := *results
 	if *from != "" {
 		dir = *from
-	} else if err := runAll(ctx, dir, *count, *benchtime, strings.Fields(*loadArgs)); err != nil {
+	} else if err := runAll(ctx, dir, *count, *benchtime, strings.Fields(*loadArgs), *only); err != nil {
 		fail(err)
 	}
 	r, err := load(dir)
@@ -94,27 +96,32 @@ func fail(err error) {
 // runAll runs every benchmark and the load test, writing raw output to
 // dir. Each step's output is kept as it comes, so a failed run leaves what
 // it had.
-func runAll(ctx context.Context, dir string, count int, benchtime string, loadArgs []string) error {
+func runAll(ctx context.Context, dir string, count int, benchtime string, loadArgs []string, only string) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
 	}
-	if err := os.WriteFile(filepath.Join(dir, "machine.txt"), []byte(machine(ctx, "start")), 0o644); err != nil {
-		return err
+	if only == "" { // a partial run keeps the description of the run it completes
+		if err := os.WriteFile(filepath.Join(dir, "machine.txt"), []byte(machine(ctx, "start")), 0o644); err != nil {
+			return err
+		}
 	}
 	n := fmt.Sprint(count)
 	steps := []struct {
+		name string
 		out  string
 		wd   string
 		args []string
 	}{
 		// The interleaved contenders: the target ratios.
-		{"comparison.txt", ".", []string{"go", "test", "-run", "^$", "-bench", "^(BenchmarkCold|BenchmarkWarm)$", "-count", n, "-benchtime", benchtime, "-timeout", "60m", "."}},
-		// The core module: every path of a request, the cache under churn,
-		// Basic.
-		{"core.txt", "..", []string{"go", "test", "-run", "^$", "-bench", "^(BenchmarkVerify|BenchmarkTokenCacheChurn|BenchmarkBasic)$", "-benchmem", "-count", n, "-benchtime", benchtime, "-timeout", "60m", "."}},
-		{"loadgen.txt", ".", append([]string{"go", "run", "./loadgen"}, loadArgs...)},
+		{"comparison", "comparison.txt", ".", []string{"go", "test", "-run", "^$", "-bench", "^(BenchmarkCold|BenchmarkWarm)$", "-count", n, "-benchtime", benchtime, "-timeout", "60m", "."}},
+		// The core module: every path of a request, the cache under churn.
+		{"core", "core.txt", "..", []string{"go", "test", "-run", "^$", "-bench", "^(BenchmarkVerify|BenchmarkTokenCacheChurn)$", "-benchmem", "-count", n, "-benchtime", benchtime, "-timeout", "60m", "."}},
+		{"loadgen", "loadgen.txt", ".", append([]string{"go", "run", "./loadgen"}, loadArgs...)},
 	}
 	for _, st := range steps {
+		if only != "" && !slices.Contains(strings.Split(only, ","), st.name) {
+			continue
+		}
 		fmt.Printf("report: %s (in %s) > %s\n", strings.Join(st.args, " "), st.wd, st.out)
 		out, err := command(ctx, st.wd, st.args...)
 		if werr := os.WriteFile(filepath.Join(dir, st.out), out, 0o644); werr != nil {
