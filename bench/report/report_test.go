@@ -23,8 +23,9 @@ unprotected     10000      22529      457µs      777µs    5.214ms        0   2
 repeated        10000      21037      501µs    1.805ms    5.342ms        0   20028 19037 16174
 dpop            10000      20000      520µs      1.9ms      5.5ms        0   20000 20000 20000
 
-repeated/unprotected throughput: median of rounds 0.96 (target ≥ 0.95); rounds: 0.95 0.96 0.97
+repeated/unprotected throughput: median of rounds 0.86 (target ≥ 0.95); rounds: 0.85 0.86 0.87
 dpop/unprotected throughput: median of rounds 0.90; rounds: 0.89 0.90 0.91
+repeated/unprotected side-by-side throughput: median of rounds 0.960 (target ≥ 0.95); rounds: 0.950 0.960 0.970
 `
 
 // TestReport writes a run's raw files, regenerates a document's sections
@@ -56,7 +57,8 @@ func TestReport(t *testing.T) {
 	b, _ := os.ReadFile(doc)
 	out := string(b)
 	for _, want := range []string{"prose kept", "after", "| cold path RS256 ÷ floor (never-seen token, cache on, insert included) | ≤ 1.100 | 1.090 (1.080–1.100) | met |",
-		"| server: protected (repeated tokens) ÷ unprotected throughput | ≥ 0.950 | 0.960 (0.950–0.970) | met |", "| dpop | 10000 | 20000 | 0.52 | 1.90 | 5.50 |",
+		"| server: protected (repeated tokens) ÷ unprotected throughput, side by side | ≥ 0.950 | 0.960 (0.950–0.970) | met |",
+		"| server: repeated ÷ unprotected throughput | (reported) | 0.860 (0.850–0.870) | |", "| dpop | 10000 | 20000 | 0.52 | 1.90 | 5.50 |",
 		"dpop ÷ unprotected throughput: median of rounds **0.90**"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("document lacks %q:\n%s", want, out)
