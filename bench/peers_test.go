@@ -3,17 +3,9 @@ package bench_test
 import (
 	"context"
 	"crypto"
-	"crypto/ecdsa"
-	"crypto/ed25519"
-	"crypto/rsa"
-	"crypto/sha256"
-	"encoding/asn1"
-	"encoding/base64"
 	"flag"
-	"math/big"
 	"net/http"
 	"net/http/httptest"
-	"strings"
 	"sync"
 	"testing"
 
@@ -172,38 +164,15 @@ func contenders(tb testing.TB, f *bench.Fixture, alg string, toks []string, cach
 	}
 }
 
-// floorOp returns the cryptographic floor of verifying tok: SHA-256 of its
-// signing input and the bare public-key check. Everything else (splitting,
-// base64, the JOSE-to-ASN.1 signature conversion for ECDSA) is done here,
-// before timing.
+// floorOp returns the cryptographic floor of verifying tok (see
+// bench.FloorVerify); splitting, base64 and the ECDSA signature's
+// conversion are done here, before timing.
 func floorOp(tb testing.TB, pub crypto.PublicKey, tok string) func() bool {
-	dot := strings.LastIndexByte(tok, '.')
-	input := []byte(tok[:dot])
-	sig, err := base64.RawURLEncoding.DecodeString(tok[dot+1:])
+	input, sig, err := bench.FloorInput(pub, tok)
 	if err != nil {
 		tb.Fatal(err)
 	}
-	switch k := pub.(type) {
-	case *rsa.PublicKey:
-		return func() bool {
-			d := sha256.Sum256(input)
-			return rsa.VerifyPKCS1v15(k, crypto.SHA256, d[:], sig) == nil
-		}
-	case *ecdsa.PublicKey:
-		n := len(sig) / 2
-		der, err := asn1.Marshal(struct{ R, S *big.Int }{new(big.Int).SetBytes(sig[:n]), new(big.Int).SetBytes(sig[n:])})
-		if err != nil {
-			tb.Fatal(err)
-		}
-		return func() bool {
-			d := sha256.Sum256(input)
-			return ecdsa.VerifyASN1(k, d[:], der)
-		}
-	case ed25519.PublicKey:
-		return func() bool { return ed25519.Verify(k, input, sig) }
-	}
-	tb.Fatalf("floorOp: unsupported key %T", pub)
-	return nil
+	return func() bool { return bench.FloorVerify(pub, input, sig) }
 }
 
 // serveEach returns an op serving the i-th token as a bearer token through
@@ -214,22 +183,11 @@ func serveEach(h http.Handler, toks []string) func(i int) bool {
 		reqs[i] = httptest.NewRequest(http.MethodGet, "/resource", nil)
 		reqs[i].Header.Set("Authorization", "Bearer "+t)
 	}
-	w := &discard{h: http.Header{}}
+	w := &bench.Discard{H: http.Header{}}
 	return func(i int) bool {
-		clear(w.h)
-		w.code = 0
+		clear(w.H)
+		w.Code = 0
 		h.ServeHTTP(w, reqs[i])
-		return w.code == http.StatusNoContent
+		return w.Code == http.StatusNoContent
 	}
 }
-
-// discard is a ResponseWriter that keeps only the status, so the numbers
-// are the middleware's own.
-type discard struct {
-	h    http.Header
-	code int
-}
-
-func (d *discard) Header() http.Header         { return d.h }
-func (d *discard) Write(p []byte) (int, error) { return len(p), nil }
-func (d *discard) WriteHeader(code int)        { d.code = code }

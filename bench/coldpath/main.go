@@ -17,61 +17,30 @@
 package main
 
 import (
-	"crypto"
-	"crypto/ecdsa"
-	"crypto/ed25519"
-	"crypto/rsa"
-	"crypto/sha256"
-	"encoding/asn1"
-	"encoding/base64"
 	"flag"
 	"fmt"
-	"math/big"
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"strings"
 
 	"github.com/wardenhq/warden"
 	"github.com/wardenhq/warden/bench"
 	"github.com/wardenhq/warden/wardentest"
 )
 
-// w is a ResponseWriter keeping only the status.
-type w struct {
-	h    http.Header
-	code int
-}
-
-func (d *w) Header() http.Header         { return d.h }
-func (d *w) Write(p []byte) (int, error) { return len(p), nil }
-func (d *w) WriteHeader(c int)           { d.code = c }
-
-// floorVerify is SHA-256 and the bare verify, as bench.BenchmarkCold's floor.
+// floorOp is bench.FloorVerify, kept out of line so a profile names it.
 //
 //go:noinline
-func floorVerify(pub crypto.PublicKey, input, sig []byte) bool {
-	switch k := pub.(type) {
-	case *rsa.PublicKey:
-		d := sha256.Sum256(input)
-		return rsa.VerifyPKCS1v15(k, crypto.SHA256, d[:], sig) == nil
-	case *ecdsa.PublicKey:
-		d := sha256.Sum256(input)
-		return ecdsa.VerifyASN1(k, d[:], sig)
-	case ed25519.PublicKey:
-		return ed25519.Verify(k, input, sig)
-	}
-	return false
-}
+func floorOp(pub any, input, sig []byte) bool { return bench.FloorVerify(pub, input, sig) }
 
 // wardenOp serves one request through warden.
 //
 //go:noinline
-func wardenOp(h http.Handler, wr *w, r *http.Request) bool {
-	clear(wr.h)
-	wr.code = 0
-	h.ServeHTTP(wr, r)
-	return wr.code == 204
+func wardenOp(h http.Handler, w *bench.Discard, r *http.Request) bool {
+	clear(w.H)
+	w.Code = 0
+	h.ServeHTTP(w, r)
+	return w.Code == http.StatusNoContent
 }
 
 func main() {
@@ -89,37 +58,36 @@ func main() {
 	default:
 		k = wardentest.NewEd25519Key("ed-1")
 	}
+	pub := k.Signer.Public()
 	pool := make([]string, 1536)
 	for i := range pool {
 		pool[i] = bench.Mint(k, k.ID, fmt.Sprintf("pool-%08d", i), bench.Shape(*shape))
 	}
 	m, err := warden.New(warden.Config{Issuers: []warden.IssuerConfig{{URL: bench.Issuer, Audience: bench.Audience, JWKS: wardentest.JWKS(k)}}, TokenCacheSize: 1024})
 	if err != nil {
-		panic(err)
+		fmt.Fprintln(os.Stderr, "coldpath:", err)
+		os.Exit(1)
 	}
-	h := m.Require("read")(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(204) }))
+	h := m.Require("read")(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusNoContent) }))
 	reqs := make([]*http.Request, len(pool))
-	inputs := make([][]byte, len(pool))
-	sigs := make([][]byte, len(pool))
+	inputs, sigs := make([][]byte, len(pool)), make([][]byte, len(pool))
 	for i, t := range pool {
-		reqs[i] = httptest.NewRequest("GET", "/r", nil)
+		reqs[i] = httptest.NewRequest(http.MethodGet, "/resource", nil)
 		reqs[i].Header.Set("Authorization", "Bearer "+t)
-		dot := strings.LastIndexByte(t, '.')
-		inputs[i] = []byte(t[:dot])
-		sigs[i], _ = base64.RawURLEncoding.DecodeString(t[dot+1:])
-		if *alg == "ES256" {
-			sigs[i], _ = asn1.Marshal(struct{ R, S *big.Int }{new(big.Int).SetBytes(sigs[i][:32]), new(big.Int).SetBytes(sigs[i][32:])})
+		if inputs[i], sigs[i], err = bench.FloorInput(pub, t); err != nil {
+			fmt.Fprintln(os.Stderr, "coldpath:", err)
+			os.Exit(1)
 		}
 	}
-	wr := &w{h: http.Header{}}
+	w := &bench.Discard{H: http.Header{}}
 	bad := 0
 	for i := range *n {
 		j := i % len(pool)
 		var ok bool
 		if *mode == "warden" {
-			ok = wardenOp(h, wr, reqs[j])
+			ok = wardenOp(h, w, reqs[j])
 		} else {
-			ok = floorVerify(k.Signer.Public(), inputs[j], sigs[j])
+			ok = floorOp(pub, inputs[j], sigs[j])
 		}
 		if !ok {
 			bad++
