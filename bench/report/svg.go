@@ -129,7 +129,7 @@ func drawLoad(s *svg, load []loadResult, y float64) float64 {
 	span := float64(svgWidth) - x - 200
 	rows := 0
 	for _, l := range load {
-		label := fmt.Sprintf("%s", l.name)
+		label := l.name
 		s.text(x-8, top+float64(rows*rowHeight)+11+rowHeight, "end", weightOf(l.name != "unprotected" && l.name != "carried"), 11, label)
 		s.text(x-8, top+float64(rows*rowHeight)+11+2*rowHeight, "end", "normal", 10, fmt.Sprintf("%.0f req/s", l.rps))
 		for k, p := range []struct {
