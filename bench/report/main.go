@@ -141,7 +141,15 @@ func runAll(ctx context.Context, dir string, count int, benchtime string, loadAr
 		}
 	}
 	m, _ := os.ReadFile(filepath.Join(dir, "machine.txt"))
-	return os.WriteFile(filepath.Join(dir, "machine.txt"), append(m, machine(ctx, "end")...), 0o644)
+	end := machine(ctx, "end")
+	if only != "" {
+		// A partial run says which steps it reran, when, and on which commit.
+		end = machine(ctx, only+" rerun end")
+		if out, err := command(ctx, "..", "git", "rev-parse", "--short", "HEAD"); err == nil {
+			end += fmt.Sprintf("%s rerun warden: %s\n", only, strings.TrimSpace(string(out)))
+		}
+	}
+	return os.WriteFile(filepath.Join(dir, "machine.txt"), append(m, end...), 0o644)
 }
 
 func command(ctx context.Context, dir string, args ...string) ([]byte, error) {
