@@ -8,12 +8,14 @@ import (
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/sha256"
+	"encoding/asn1"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"math/big"
 	"net/http"
 	"net/http/httptest"
+	"runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -27,11 +29,13 @@ import (
 )
 
 // The benchmarks compare, in one run, over the same keys and the same
-// token, for RS256, ES256, EdDSA and HS256: the bare signature check
-// (path=crypto), golang-jwt's jwt.Parse with a static key (path=floor), the
-// full middleware on a token it has not seen (path=new, cache on), on
-// a repeated token (path=cached), and its refusals (path=badsig,
-// path=unknownkid, path=missing). BENCHMARKS.md has the commands, e.g.
+// token, for RS256, ES256, EdDSA and HS256: the cryptographic floor, SHA-256
+// and the bare signature check (path=floor), golang-jwt's jwt.Parse with a
+// static key (path=golang-jwt), the full middleware on tokens it has not
+// seen (path=new, cache on), on a repeated token (path=cached), and its
+// refusals (path=badsig, path=unknownkid, path=missing). The side-by-side
+// ratios of the targets come from the interleaved benchmarks of the bench
+// module (bench.BenchmarkCold); `go run ./report` there runs both.
 //
 //	go test -run '^$' -bench '^BenchmarkVerify$' -benchmem -count=10 . | tee verify.txt
 //	benchstat -col /path -row /alg verify.txt
@@ -54,7 +58,7 @@ type benchAlg struct {
 	key    any
 	sign   func(kid string) string
 	token  string
-	fresh  []string // distinct tokens, for requests the cache has not seen
+	fresh  []string // benchColdPool distinct tokens, for requests the cache has not seen
 	config warden.Config
 	hasKID bool // false for HMAC: a shared secret has no kid to get wrong
 }
@@ -83,17 +87,31 @@ var benchSetup = sync.OnceValue(func() *benchFixture {
 		a.token = a.sign("")
 	}
 	for i, k := range keys {
-		for j := range benchFreshTokens {
-			h, p := benchClaimsJTI(k.Alg, "", fmt.Sprintf("fresh-%08d", j))
-			f.algs[i].fresh = append(f.algs[i].fresh, k.Sign(k.Alg, h, p))
-		}
+		f.algs[i].fresh = benchMintPool(func(jti string) string { h, p := benchClaimsJTI(k.Alg, "", jti); return k.Sign(k.Alg, h, p) })
 	}
-	for j := range benchFreshTokens {
-		h, p := benchClaimsJTI("HS256", "", fmt.Sprintf("fresh-%08d", j))
-		f.algs[len(keys)].fresh = append(f.algs[len(keys)].fresh, wardentest.SignHMAC("HS256", secret, h, p))
-	}
+	f.algs[len(keys)].fresh = benchMintPool(func(jti string) string {
+		h, p := benchClaimsJTI("HS256", "", jti)
+		return wardentest.SignHMAC("HS256", secret, h, p)
+	})
 	return f
 })
+
+// benchMintPool mints benchColdPool tokens with distinct jtis on GOMAXPROCS
+// goroutines (an RS256 signature takes a millisecond or two).
+func benchMintPool(mint func(jti string) string) []string {
+	toks := make([]string, benchColdPool)
+	var wg sync.WaitGroup
+	workers := runtime.GOMAXPROCS(0)
+	for w := range workers {
+		wg.Go(func() {
+			for i := w; i < len(toks); i += workers {
+				toks[i] = mint(fmt.Sprintf("pool-%08d", i))
+			}
+		})
+	}
+	wg.Wait()
+	return toks
+}
 
 // benchClaims returns the header and payload of a typical access token
 // (RFC 9068 shape) valid for 12 h; kid "" means the key's own.
@@ -170,14 +188,15 @@ func benchCases(b *testing.B, a *benchAlg) []benchCase {
 	if err != nil {
 		b.Fatal(err)
 	}
-	// path=new: a cache of one entry fed distinct tokens in turn, so every
-	// request is a miss that verifies the token and inserts it, evicting
-	// the last one, as a never-seen token does with the cache on.
-	fresh := benchMiddleware(b, a, 1).Require(warden.Scopes("read"))(benchNext)
+	// path=new: the cache on and full, fed a pool of distinct tokens in
+	// cyclic order, more than it holds: every request is a miss that
+	// verifies the token and inserts it, evicting the oldest, as a
+	// never-seen token does (TestTokenCacheCyclicPoolMisses).
+	fresh := benchMiddleware(b, a, benchColdCache).Require(warden.Scopes("read"))(benchNext)
 	cached := benchMiddleware(b, a, 0).Require(warden.Scopes("read"))(benchNext)
 	cases := []benchCase{
-		{"crypto", benchCrypto(a.key, input, sig)},
-		{"floor", func(*benchWriter) bool {
+		{"floor", benchCrypto(a.key, input, sig)},
+		{"golang-jwt", func(*benchWriter) bool {
 			t, err := jwt.Parse(tok, func(*jwt.Token) (any, error) { return a.key, nil })
 			return err == nil && t.Valid
 		}},
@@ -191,8 +210,12 @@ func benchCases(b *testing.B, a *benchAlg) []benchCase {
 	return append(cases, benchCase{"missing", benchServe(cached, "", http.StatusUnauthorized)})
 }
 
-// benchFreshTokens is how many distinct tokens path=new cycles through.
-const benchFreshTokens = 64
+// path=new cycles benchColdPool distinct tokens through a cache of
+// benchColdCache entries: each is evicted before it recurs.
+const (
+	benchColdCache = 1024
+	benchColdPool  = 1536
+)
 
 // benchServeEach serves the tokens in turn, one per call.
 func benchServeEach(h http.Handler, tokens []string, want int) func(*benchWriter) bool {
@@ -204,27 +227,32 @@ func benchServeEach(h http.Handler, tokens []string, want int) func(*benchWriter
 	return func(w *benchWriter) bool { return ops[(n.Add(1)-1)%uint64(len(ops))](w) }
 }
 
-// benchCrypto is the bare signature check of the signing input: the hash
-// and the public-key operation (or the HMAC), nothing else.
-func benchCrypto(key any, input string, sig []byte) func(*benchWriter) bool {
+// benchCrypto is the cryptographic floor: the hash of the signing input
+// and the public-key operation (or the HMAC), nothing else; the signature
+// is decoded, and for ECDSA converted from JOSE r||s to ASN.1, beforehand.
+func benchCrypto(key any, signingInput string, sig []byte) func(*benchWriter) bool {
+	input := []byte(signingInput)
 	switch k := key.(type) {
 	case *rsa.PublicKey:
 		return func(*benchWriter) bool {
-			d := sha256.Sum256([]byte(input))
+			d := sha256.Sum256(input)
 			return rsa.VerifyPKCS1v15(k, crypto.SHA256, d[:], sig) == nil
 		}
 	case *ecdsa.PublicKey:
-		r, s := new(big.Int).SetBytes(sig[:32]), new(big.Int).SetBytes(sig[32:])
+		der, err := asn1.Marshal(struct{ R, S *big.Int }{new(big.Int).SetBytes(sig[:32]), new(big.Int).SetBytes(sig[32:])})
+		if err != nil {
+			panic(err)
+		}
 		return func(*benchWriter) bool {
-			d := sha256.Sum256([]byte(input))
-			return ecdsa.Verify(k, d[:], r, s)
+			d := sha256.Sum256(input)
+			return ecdsa.VerifyASN1(k, d[:], der)
 		}
 	case ed25519.PublicKey:
-		return func(*benchWriter) bool { return ed25519.Verify(k, []byte(input), sig) }
+		return func(*benchWriter) bool { return ed25519.Verify(k, input, sig) }
 	case []byte:
 		return func(*benchWriter) bool {
 			m := hmac.New(sha256.New, k)
-			m.Write([]byte(input))
+			m.Write(input)
 			return hmac.Equal(m.Sum(nil), sig)
 		}
 	}
@@ -286,8 +314,9 @@ func BenchmarkVerifyParallel(b *testing.B) {
 	}
 }
 
-// benchBasic returns a handler accepting Basic for one bcrypt-hashed
-// client, with the credential cache on (ttl 0: the default) or off.
+// benchBasicCases return handlers accepting Basic for one bcrypt-hashed
+// client, with the credential cache on (ttl 0: the default) or in effect
+// off (ttl 1 ns).
 var benchClients = sync.OnceValue(func() *clientstore.Store {
 	hash, err := clientstore.Hash("bench-secret")
 	if err != nil {
@@ -306,7 +335,7 @@ func benchBasicCases(b *testing.B) []benchCase {
 	for _, c := range []struct {
 		path string
 		ttl  time.Duration
-	}{{"cached", 0}, {"uncached", time.Nanosecond}} { // a nanosecond: every check is forgotten by the next request
+	}{{"cached", 0}, {"uncached", time.Nanosecond}} { // a check remembered for 1 ns is never reused
 		m, err := warden.New(warden.Config{
 			Issuers: []warden.IssuerConfig{{
 				URL:        benchIssuer,

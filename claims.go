@@ -1,7 +1,6 @@
 package warden
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"math"
@@ -20,6 +19,19 @@ type numericDate struct {
 const maxNumericDate = 1 << 40
 
 func parseNumericDate(name string, v []byte) (numericDate, error) {
+	if len(v) > 0 && len(v) <= 15 && v[0] != '0' {
+		// Whole seconds, the common case: read without strconv. Fifteen
+		// digits are exact in a float64, so the result is ParseFloat's.
+		var n int64
+		for _, c := range v {
+			if c < '0' || c > '9' {
+				goto general
+			}
+			n = n*10 + int64(c-'0')
+		}
+		return numericDate{seconds: min(n, maxNumericDate), present: true}, nil
+	}
+general:
 	f, err := strconv.ParseFloat(string(v), 64)
 	if err != nil || math.IsNaN(f) || math.IsInf(f, 0) || f < 0 || (v[0] != '-' && (v[0] < '0' || v[0] > '9')) {
 		return numericDate{}, invalidClaim(name)
@@ -85,37 +97,35 @@ func lookupPath(v []byte, path claimPath) ([]byte, bool) {
 // decodeClaims reads the claims in payload. scopeClaims are tried in order;
 // the first one present is used.
 func decodeClaims(payload []byte, scopeClaims []claimPath) (*accessClaims, error) {
-	if !json.Valid(payload) {
-		return nil, errNotObject
-	}
 	c := &accessClaims{}
+	t := &jsonText{data: payload}
 	scopeRank := len(scopeClaims)
 	err := walkObject(payload, func(name string, v []byte) error {
 		var ok bool
 		switch name {
 		case "iss":
-			if c.iss, ok = jsonString(v); !ok {
+			if c.iss, ok = t.str(v); !ok {
 				return invalidClaim(name)
 			}
 		case "sub":
-			if c.sub, ok = jsonString(v); !ok {
+			if c.sub, ok = t.str(v); !ok {
 				return invalidClaim(name)
 			}
 			c.hasSub = true
 		case "jti":
-			if c.jti, ok = jsonString(v); !ok {
+			if c.jti, ok = t.str(v); !ok {
 				return invalidClaim(name)
 			}
 		case "client_id":
-			if c.clientID, ok = jsonString(v); !ok {
+			if c.clientID, ok = t.str(v); !ok {
 				return invalidClaim(name)
 			}
 		case "azp":
-			if c.azp, ok = jsonString(v); !ok {
+			if c.azp, ok = t.str(v); !ok {
 				return invalidClaim(name)
 			}
 		case "aud":
-			aud, err := stringOrStrings(name, v)
+			aud, err := stringOrStrings(name, v, t)
 			if err != nil {
 				return err
 			}
@@ -159,7 +169,7 @@ func decodeClaims(payload []byte, scopeClaims []claimPath) (*accessClaims, error
 			if len(sc) > 1 {
 				claim = strings.Join(sc, ".")
 			}
-			scopes, err := stringOrStrings(claim, sv)
+			scopes, err := stringOrStrings(claim, sv, t)
 			if err != nil {
 				return err
 			}
@@ -176,8 +186,14 @@ func decodeClaims(payload []byte, scopeClaims []claimPath) (*accessClaims, error
 // stringOrStrings reads a claim that is a space-delimited string or a JSON
 // array of strings. For "aud", a string is a single value; for scopes,
 // every value must be an RFC 6749 §3.3 scope-token (see parseScopeString).
-func stringOrStrings(name string, v []byte) ([]string, error) {
-	if s, ok := jsonString(v); ok {
+// Strings are read through t (see jsonText).
+func stringOrStrings(name string, v []byte, t *jsonText) ([]string, error) {
+	if name != "aud" && len(v) >= 2 && v[0] == '"' && isScopeText(v[1:len(v)-1]) {
+		// The common case, checked in one pass over the raw bytes: nothing
+		// escaped, every byte SP or a scope-token character.
+		return splitScopes(t.plain(v)), nil
+	}
+	if s, ok := t.str(v); ok {
 		if name == "aud" {
 			if s == "" {
 				return nil, nil
@@ -193,19 +209,21 @@ func stringOrStrings(name string, v []byte) ([]string, error) {
 	if v[0] != '[' {
 		return nil, invalidClaim(name)
 	}
-	var raw []json.RawMessage
-	if err := json.Unmarshal(v, &raw); err != nil {
-		return nil, invalidClaim(name)
-	}
-	out := make([]string, 0, len(raw))
-	for _, r := range raw {
-		s, ok := jsonString(r)
+	n := 0
+	_ = walkArray(v, func([]byte) error { n++; return nil })
+	out := make([]string, 0, n)
+	err := walkArray(v, func(e []byte) error {
+		s, ok := t.str(e)
 		if !ok || (name != "aud" && !validScopeToken(s)) {
 			// A member that is not one scope-token ("a b", "doc:1\u00a0admin")
 			// would be read differently by every consumer: refuse it.
-			return nil, invalidClaim(name)
+			return invalidClaim(name)
 		}
 		out = append(out, s)
+		return nil
+	})
+	if err != nil {
+		return nil, invalidClaim(name)
 	}
 	return out, nil
 }

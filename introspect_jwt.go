@@ -66,7 +66,7 @@ func (in *introspector) openSigned(ctx context.Context, body []byte) ([]byte, er
 		case "iss":
 			iss, _ = jsonString(v)
 		case "aud":
-			aud, _ = stringOrStrings("aud", v)
+			aud, _ = stringOrStrings("aud", v, &jsonText{data: payload})
 		case "token_introspection":
 			answer = v
 		}

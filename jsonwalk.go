@@ -2,6 +2,7 @@ package warden
 
 import (
 	"bytes"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"reflect"
@@ -16,11 +17,23 @@ import (
 
 var errNotObject = errors.New("not a JSON object")
 
-// walkObject calls fn for every member of the JSON object in data, in order,
-// with the unescaped name and the raw value. data must already be valid JSON
-// (json.Valid); duplicate names are passed to fn each time, so the last one
-// wins when fn overwrites (RFC 7519 §4 allows either; Go's own decoder keeps
-// the last, and so must every reader of the same token).
+// maxJSONDepth is encoding/json's nesting limit: a document nested deeper
+// is invalid to json.Valid, so it is invalid here too.
+const maxJSONDepth = 10000
+
+// walkObject checks that data is exactly one JSON object, valid as
+// encoding/json.Valid judges (RFC 8259 grammar; string contents are not
+// checked for UTF-8), and calls fn for every member, in order, with the
+// unescaped name and the raw value. It reads data once: validating while
+// walking costs a third of json.Valid followed by a walk. Duplicate names
+// are passed to fn each time, so the last one wins when fn overwrites (RFC
+// 7519 §4 allows either; Go's own decoder keeps the last, and so must every
+// reader of the same token).
+//
+// The result is errNotObject whenever data is not a valid JSON object, even
+// when fn has already failed on an earlier member: an invalid document is
+// refused as such, whatever its members say. Otherwise it is fn's first
+// error; fn is not called after it.
 func walkObject(data []byte, fn func(name string, value []byte) error) error {
 	return walkMembers(data, func(quoted, value []byte) error {
 		name, err := unquoteName(quoted)
@@ -39,47 +52,55 @@ func walkMembers(data []byte, fn func(quoted, value []byte) error) error {
 		return errNotObject
 	}
 	i = skipSpace(data, i+1)
+	var fnErr error
 	if i < len(data) && data[i] == '}' {
-		return nil
+		i++
+	} else {
+		for {
+			if i >= len(data) || data[i] != '"' {
+				return errNotObject
+			}
+			nameEnd := scanString(data, i)
+			if nameEnd < 0 {
+				return errNotObject
+			}
+			nameQ := data[i:nameEnd]
+			i = skipSpace(data, nameEnd)
+			if i >= len(data) || data[i] != ':' {
+				return errNotObject
+			}
+			i = skipSpace(data, i+1)
+			vend := scanValue(data, i, 2)
+			if vend < 0 {
+				return errNotObject
+			}
+			if fnErr == nil {
+				fnErr = fn(nameQ, data[i:vend])
+			}
+			i = skipSpace(data, vend)
+			if i >= len(data) {
+				return errNotObject
+			}
+			if data[i] == '}' {
+				i++
+				break
+			}
+			if data[i] != ',' {
+				return errNotObject
+			}
+			i = skipSpace(data, i+1)
+		}
 	}
-	for i < len(data) {
-		if data[i] != '"' {
-			return errNotObject
-		}
-		end := skipString(data, i)
-		quoted := data[i:end]
-		i = skipSpace(data, end)
-		if i >= len(data) || data[i] != ':' {
-			return errNotObject
-		}
-		i = skipSpace(data, i+1)
-		vend := skipValue(data, i)
-		if vend <= i {
-			return errNotObject
-		}
-		if err := fn(quoted, data[i:vend]); err != nil {
-			return err
-		}
-		i = skipSpace(data, vend)
-		if i >= len(data) {
-			return errNotObject
-		}
-		if data[i] == '}' {
-			return nil
-		}
-		if data[i] != ',' {
-			return errNotObject
-		}
-		i = skipSpace(data, i+1)
+	if skipSpace(data, i) != len(data) {
+		return errNotObject
 	}
-	return errNotObject
+	return fnErr
 }
 
 // memberValue returns the value of the member called name in the JSON
-// object data (valid JSON; leading space allowed), the last one when the
-// name repeats, as walkObject's readers keep it. Names are compared
-// without allocating unless one is escaped, so looking up a claim on every
-// request costs no garbage.
+// object data, the last one when the name repeats, as walkObject's readers
+// keep it. Names are compared without allocating unless one is escaped, so
+// looking up a claim on every request costs no garbage.
 func memberValue(data []byte, name string) ([]byte, bool) {
 	var found []byte
 	err := walkMembers(data, func(quoted, value []byte) error {
@@ -97,52 +118,14 @@ func memberValue(data []byte, name string) ([]byte, bool) {
 	return found, err == nil && found != nil
 }
 
-// walkArray calls fn for every element of the JSON array in data (valid
-// JSON), in order, with its raw value. It reports false when data is not an
-// array.
-func walkArray(data []byte, fn func(elem []byte) bool) bool {
-	i := skipSpace(data, 0)
-	if i >= len(data) || data[i] != '[' {
-		return false
-	}
-	i = skipSpace(data, i+1)
-	if i < len(data) && data[i] == ']' {
-		return true
-	}
-	for i < len(data) {
-		end := skipValue(data, i)
-		if end <= i || !fn(data[i:end]) {
-			return end > i
-		}
-		i = skipSpace(data, end)
-		if i >= len(data) || data[i] == ']' {
-			return i < len(data)
-		}
-		if data[i] != ',' {
-			return false
-		}
-		i = skipSpace(data, i+1)
-	}
-	return false
-}
-
 // jsonStringIs reports whether the JSON value v is a string, and whether
 // it equals s, as jsonString would decode it; a plain string costs no
 // allocation.
 func jsonStringIs(v []byte, s string) (equal, isString bool) {
-	if len(v) < 2 || v[0] != '"' {
-		return false, false
+	if isPlainString(v) {
+		return string(v[1:len(v)-1]) == s, true
 	}
-	inner := v[1 : len(v)-1]
-	if bytes.IndexByte(inner, '\\') < 0 && utf8.Valid(inner) {
-		for _, c := range inner {
-			if c < 0x20 {
-				return false, false // invalid JSON; json.Valid already refused it
-			}
-		}
-		return string(inner) == s, true
-	}
-	d, ok := jsonString(v)
+	d, ok := unquoteString(v)
 	return ok && d == s, ok
 }
 
@@ -200,74 +183,290 @@ func skipSpace(d []byte, i int) int {
 	return i
 }
 
-// skipString returns the index after the string starting at d[i] == '"'.
-func skipString(d []byte, i int) int {
-	for j := i + 1; j < len(d); j++ {
-		switch d[j] {
-		case '\\':
-			j++
-		case '"':
-			return j + 1
+// scanString returns the index after the JSON string starting at
+// d[i] == '"', or -1 if it is not a valid one: unterminated, a control
+// character, or an escape other than RFC 8259 §7's. Runs of ordinary bytes
+// are skipped eight at a time.
+func scanString(d []byte, i int) int {
+	for j := i + 1; ; j++ {
+		for j+8 <= len(d) && !stringSpecial(binary.LittleEndian.Uint64(d[j:])) {
+			j += 8
 		}
-	}
-	return len(d)
-}
-
-// skipValue returns the index after the JSON value starting at d[i]. The
-// input is known to be valid JSON, so only nesting and strings matter.
-func skipValue(d []byte, i int) int {
-	if i >= len(d) {
-		return i
-	}
-	switch d[i] {
-	case '"':
-		return skipString(d, i)
-	case '{', '[':
-		depth := 0
-		for j := i; j < len(d); j++ {
+		if j >= len(d) {
+			return -1
+		}
+		switch c := d[j]; {
+		case c == '"':
+			return j + 1
+		case c < 0x20:
+			return -1
+		case c == '\\':
+			j++
+			if j >= len(d) {
+				return -1
+			}
 			switch d[j] {
-			case '"':
-				j = skipString(d, j) - 1
-			case '{', '[':
-				depth++
-			case '}', ']':
-				depth--
-				if depth == 0 {
-					return j + 1
+			case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
+			case 'u':
+				if j+4 >= len(d) || !isHex(d[j+1]) || !isHex(d[j+2]) || !isHex(d[j+3]) || !isHex(d[j+4]) {
+					return -1
 				}
+				j += 4
+			default:
+				return -1
 			}
 		}
-		return len(d)
-	default:
-		j := i
-		for j < len(d) && d[j] != ',' && d[j] != '}' && d[j] != ']' && d[j] != ' ' && d[j] != '\t' && d[j] != '\n' && d[j] != '\r' {
-			j++
-		}
-		return j
 	}
+}
+
+// Eight-bytes-at-a-time tests (SWAR): each is non-zero exactly when some
+// byte of x matches, so a word for which all are zero holds only ordinary
+// bytes.
+const (
+	swarOnes  = 0x0101010101010101
+	swarHighs = 0x8080808080808080
+)
+
+// swarHasZero reports whether some byte of x is zero.
+func swarHasZero(x uint64) bool { return (x-swarOnes)&^x&swarHighs != 0 }
+
+// swarHasLess reports whether some byte of x is below n (n ≤ 0x80).
+func swarHasLess(x uint64, n byte) bool { return (x-swarOnes*uint64(n))&^x&swarHighs != 0 }
+
+// swarHasMore reports whether some byte of x is above n (n ≤ 0x7f).
+func swarHasMore(x uint64, n byte) bool { return ((x+swarOnes*uint64(0x7f-n))|x)&swarHighs != 0 }
+
+// stringSpecial reports whether one of the eight bytes in x ends or
+// escapes a JSON string or may not appear in one: '"', '\\', a control
+// character.
+func stringSpecial(x uint64) bool {
+	return swarHasLess(x, 0x20) || swarHasZero(x^(swarOnes*'"')) || swarHasZero(x^(swarOnes*'\\'))
+}
+
+func isHex(c byte) bool {
+	return '0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F'
+}
+
+// scanValue returns the index after the JSON value starting at d[i], or -1
+// if there is no valid one there. depth is the nesting depth the value
+// would have (the top-level value is 1), bounded as encoding/json bounds it.
+func scanValue(d []byte, i, depth int) int {
+	if i >= len(d) {
+		return -1
+	}
+	switch c := d[i]; {
+	case c == '"':
+		return scanString(d, i)
+	case c == '{' || c == '[':
+		if depth > maxJSONDepth {
+			return -1
+		}
+		closing := byte('}')
+		if c == '[' {
+			closing = ']'
+		}
+		i = skipSpace(d, i+1)
+		if i < len(d) && d[i] == closing {
+			return i + 1
+		}
+		for {
+			if closing == '}' {
+				if i >= len(d) || d[i] != '"' {
+					return -1
+				}
+				if i = scanString(d, i); i < 0 {
+					return -1
+				}
+				i = skipSpace(d, i)
+				if i >= len(d) || d[i] != ':' {
+					return -1
+				}
+				i = skipSpace(d, i+1)
+			}
+			if i = scanValue(d, i, depth+1); i < 0 {
+				return -1
+			}
+			i = skipSpace(d, i)
+			if i >= len(d) {
+				return -1
+			}
+			if d[i] == closing {
+				return i + 1
+			}
+			if d[i] != ',' {
+				return -1
+			}
+			i = skipSpace(d, i+1)
+		}
+	case c == '-' || '0' <= c && c <= '9':
+		return scanNumber(d, i)
+	case c == 't':
+		return scanLiteral(d, i, "true")
+	case c == 'f':
+		return scanLiteral(d, i, "false")
+	case c == 'n':
+		return scanLiteral(d, i, "null")
+	}
+	return -1
+}
+
+// scanNumber returns the index after the RFC 8259 §6 number at d[i], or -1.
+func scanNumber(d []byte, i int) int {
+	if d[i] == '-' {
+		i++
+	}
+	switch {
+	case i < len(d) && d[i] == '0':
+		i++
+	case i < len(d) && '1' <= d[i] && d[i] <= '9':
+		i = skipDigits(d, i+1)
+	default:
+		return -1
+	}
+	if i < len(d) && d[i] == '.' {
+		j := skipDigits(d, i+1)
+		if j == i+1 {
+			return -1
+		}
+		i = j
+	}
+	if i < len(d) && (d[i] == 'e' || d[i] == 'E') {
+		i++
+		if i < len(d) && (d[i] == '+' || d[i] == '-') {
+			i++
+		}
+		j := skipDigits(d, i)
+		if j == i {
+			return -1
+		}
+		i = j
+	}
+	return i
+}
+
+func skipDigits(d []byte, i int) int {
+	for i < len(d) && '0' <= d[i] && d[i] <= '9' {
+		i++
+	}
+	return i
+}
+
+func scanLiteral(d []byte, i int, lit string) int {
+	if len(d)-i < len(lit) || string(d[i:i+len(lit)]) != lit {
+		return -1
+	}
+	return i + len(lit)
 }
 
 // jsonString decodes a JSON string value, refusing any other type.
 func jsonString(v []byte) (string, bool) {
+	if isPlainString(v) {
+		return string(v[1 : len(v)-1]), true
+	}
+	return unquoteString(v)
+}
+
+// isPlainString reports whether v is a JSON string whose bytes are its
+// value: no escape, no control character, valid UTF-8.
+func isPlainString(v []byte) bool {
 	if len(v) < 2 || v[0] != '"' {
-		return "", false
+		return false
 	}
 	inner := v[1 : len(v)-1]
-	plain := true
-	for _, c := range inner {
-		if c == '\\' || c < 0x20 {
-			plain = false
+	for len(inner) >= 8 {
+		x := binary.LittleEndian.Uint64(inner)
+		if stringSpecial(x) || x&swarHighs != 0 {
 			break
 		}
+		inner = inner[8:]
 	}
-	if plain && utf8.Valid(inner) {
-		return string(inner), true
+	ascii := true
+	for _, c := range inner {
+		if c == '\\' || c < 0x20 {
+			return false
+		}
+		if c >= utf8.RuneSelf {
+			ascii = false
+		}
+	}
+	return ascii || utf8.Valid(inner)
+}
+
+// unquoteString decodes a JSON string value with escapes or invalid UTF-8
+// as encoding/json does, refusing any other type.
+func unquoteString(v []byte) (string, bool) {
+	if len(v) < 2 || v[0] != '"' {
+		return "", false
 	}
 	var s string
 	if err := json.Unmarshal(v, &s); err != nil {
 		return "", false
 	}
 	return s, true
+}
+
+// jsonText reads the strings of one JSON document, the decoded payload or
+// header of one token: a string without escapes is returned as a substring
+// of a single copy of the whole document, so reading a token's claims makes
+// one allocation instead of one per claim. Every value passed to str must be
+// a two-index subslice of data, as walkObject and walkArray hand them out,
+// so that cap(data)-cap(v) is its offset; str checks that the bytes there
+// are v's, and copies v otherwise.
+type jsonText struct {
+	data []byte
+	text string // string(data), made on first use
+}
+
+func (t *jsonText) str(v []byte) (string, bool) {
+	if !isPlainString(v) {
+		return unquoteString(v)
+	}
+	return t.plain(v), true
+}
+
+// plain returns the value of the JSON string v, which isPlainString
+// accepts (or that is known to be plain).
+func (t *jsonText) plain(v []byte) string {
+	if t.text == "" {
+		t.text = string(t.data)
+	}
+	off := cap(t.data) - cap(v)
+	if off < 0 || off+len(v) > len(t.text) || t.text[off:off+len(v)] != string(v) {
+		return string(v[1 : len(v)-1])
+	}
+	return t.text[off+1 : off+len(v)-1]
+}
+
+// walkArray calls fn for every element of the JSON array v, which must be
+// valid JSON (a value walkObject handed out).
+func walkArray(v []byte, fn func(elem []byte) error) error {
+	if len(v) == 0 || v[0] != '[' {
+		return errNotObject
+	}
+	i := skipSpace(v, 1)
+	if i < len(v) && v[i] == ']' {
+		return nil
+	}
+	for {
+		end := scanValue(v, i, 2)
+		if end < 0 {
+			return errNotObject
+		}
+		if err := fn(v[i:end]); err != nil {
+			return err
+		}
+		i = skipSpace(v, end)
+		if i >= len(v) {
+			return errNotObject
+		}
+		if v[i] == ']' {
+			return nil
+		}
+		if v[i] != ',' {
+			return errNotObject
+		}
+		i = skipSpace(v, i+1)
+	}
 }
 
 // exactNames rewrites the JSON value data so that encoding/json, decoding

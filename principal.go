@@ -291,32 +291,38 @@ func decodeActor(v []byte, depth int) (*Actor, error) {
 	if depth > maxActorDepth || len(v) == 0 || v[0] != '{' {
 		return nil, invalidClaim("act")
 	}
-	a := &Actor{}
-	hasSub := false
+	// Each member is read once, from its last occurrence, as encoding/json
+	// reads duplicates: an earlier occurrence of another type does not
+	// decide, so every reader of the token sees the same actor.
+	var sub, clientID, prior []byte
 	err := walkObject(v, func(name string, m []byte) error {
-		var ok bool
 		switch name {
 		case "sub":
-			a.Subject, ok = jsonString(m)
-			hasSub = ok && a.Subject != ""
-			if !ok {
-				return invalidClaim("act")
-			}
+			sub = m
 		case "client_id":
-			if a.ClientID, ok = jsonString(m); !ok {
-				return invalidClaim("act")
-			}
+			clientID = m
 		case "act":
-			prior, err := decodeActor(m, depth+1)
-			if err != nil {
-				return err
-			}
-			a.Actor = prior
+			prior = m
 		}
 		return nil
 	})
-	if err != nil || !hasSub {
+	if err != nil || sub == nil {
 		return nil, invalidClaim("act")
+	}
+	a := &Actor{}
+	var ok bool
+	if a.Subject, ok = jsonString(sub); !ok || a.Subject == "" {
+		return nil, invalidClaim("act")
+	}
+	if clientID != nil {
+		if a.ClientID, ok = jsonString(clientID); !ok {
+			return nil, invalidClaim("act")
+		}
+	}
+	if prior != nil {
+		if a.Actor, err = decodeActor(prior, depth+1); err != nil {
+			return nil, err
+		}
 	}
 	return a, nil
 }

@@ -229,27 +229,19 @@ func (c *requirementCheck) holdsRole(claims []byte, role string) (bool, error) {
 			held = held || eq
 			continue
 		}
-		valid := walkArray(raw, func(m []byte) bool {
+		err := walkArray(raw, func(m []byte) error {
 			eq, isString := jsonStringIs(m, role)
+			if !isString {
+				return errNotObject // a member that is no string: no role at all
+			}
 			held = held || eq
-			return isString
+			return nil
 		})
-		if !valid || !isStringArray(raw) {
+		if err != nil {
 			return false, invalidClaim(strings.Join(p, "."))
 		}
 	}
 	return held, nil
-}
-
-// isStringArray reports whether every member of the JSON array raw is a
-// string.
-func isStringArray(raw []byte) bool {
-	all := true
-	walkArray(raw, func(m []byte) bool {
-		all = len(m) > 0 && m[0] == '"'
-		return all
-	})
-	return all
 }
 
 // lookupClaim returns the value at path in a verified payload, or false
@@ -267,7 +259,17 @@ func validScopeToken(s string) bool {
 	if s == "" {
 		return false
 	}
-	for i := 0; i < len(s); i++ {
+	i := 0
+	for ; i+8 <= len(s); i += 8 {
+		// Eight bytes at a time: 0x21–0x7E except '"' and '\\' (see
+		// jsonwalk.go for the SWAR tests).
+		x := uint64(s[i]) | uint64(s[i+1])<<8 | uint64(s[i+2])<<16 | uint64(s[i+3])<<24 |
+			uint64(s[i+4])<<32 | uint64(s[i+5])<<40 | uint64(s[i+6])<<48 | uint64(s[i+7])<<56
+		if swarHasLess(x, 0x21) || swarHasMore(x, 0x7e) || swarHasZero(x^(swarOnes*'"')) || swarHasZero(x^(swarOnes*'\\')) {
+			return false
+		}
+	}
+	for ; i < len(s); i++ {
 		c := s[i]
 		if c < 0x21 || c == 0x22 || c == 0x5c || c > 0x7e {
 			return false
@@ -283,24 +285,50 @@ func validScopeToken(s string) bool {
 // whole claim invalid, so that no reader can split it differently from the
 // authorization server and find a scope it never granted.
 func parseScopeString(s string) ([]string, bool) {
-	n := 0
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		switch {
-		case c == ' ':
-		case c < 0x21 || c == 0x22 || c == 0x5c || c > 0x7e:
-			return nil, false
-		case i == 0 || s[i-1] == ' ':
-			n++
+	if !isScopeText(s) {
+		return nil, false
+	}
+	return splitScopes(s), true
+}
+
+// isScopeText reports whether every byte of s is SP or a scope-token
+// character (0x21–0x7E but '"' and '\\'), eight bytes at a time: a string
+// that passes splits at SP into valid scope-tokens, and holds nothing a JSON
+// string must escape.
+func isScopeText[T string | []byte](s T) bool {
+	i := 0
+	for ; i+8 <= len(s); i += 8 {
+		_ = s[i+7]
+		x := uint64(s[i]) | uint64(s[i+1])<<8 | uint64(s[i+2])<<16 | uint64(s[i+3])<<24 |
+			uint64(s[i+4])<<32 | uint64(s[i+5])<<40 | uint64(s[i+6])<<48 | uint64(s[i+7])<<56
+		if swarHasLess(x, 0x20) || swarHasMore(x, 0x7e) || swarHasZero(x^(swarOnes*'"')) || swarHasZero(x^(swarOnes*'\\')) {
+			return false
 		}
 	}
-	out := make([]string, 0, n)
-	for f := range strings.SplitSeq(s, " ") {
-		if f != "" {
+	for ; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c == 0x22 || c == 0x5c || c > 0x7e {
+			return false
+		}
+	}
+	return true
+}
+
+// splitScopes splits s, which isScopeText accepts, at SP: the fields are
+// substrings of s, in one allocation sized by counting spaces (vectorised).
+func splitScopes(s string) []string {
+	out := make([]string, 0, strings.Count(s, " ")+1)
+	for s != "" {
+		f := s
+		if i := strings.IndexByte(s, ' '); i >= 0 {
+			f, s = s[:i], s[i+1:]
+		} else {
+			s = ""
+		}
+		if f != "" { // runs of spaces, leading or trailing ones
 			out = append(out, f)
 		}
 	}
-	return out, true
+	return out
 }
 
 // scopeRegistry records the scopes routes require. Routes are usually built

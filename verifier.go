@@ -6,7 +6,6 @@ import (
 	"crypto"
 	"crypto/rsa"
 	"encoding/base64"
-	"encoding/json"
 	"errors"
 	"slices"
 	"strings"
@@ -149,7 +148,7 @@ func (v *verifier) verifyToken(ctx context.Context, raw string) (*Principal, *tr
 	if v.strict && !isAccessTokenType(t.header.typ) {
 		return bearer(ReasonWrongType, errors.New(`typ is not "at+jwt"`))
 	}
-	payload, err := b64.DecodeString(t.payloadSeg)
+	payload, err := decodeSegment(&t.buf, t.payloadSeg)
 	if err != nil {
 		return bearer(ReasonMalformedToken, errors.New("payload is not base64url"))
 	}
@@ -195,6 +194,7 @@ type compactJWS struct {
 	signingInput string // BASE64URL(header) "." BASE64URL(payload), as signed
 	payloadSeg   string
 	sigSeg       string
+	buf          []byte // holds the decoded header, with room for the payload and signature
 }
 
 // parseJWS splits raw into its three segments and decodes and checks its
@@ -209,7 +209,11 @@ func parseJWS(raw string) (compactJWS, *Error) {
 	if !ok1 || !ok2 || strings.IndexByte(sigSeg, '.') >= 0 {
 		return bearer(ReasonMalformedToken, errors.New("not a compact JWS"))
 	}
-	headerJSON, err := b64.DecodeString(headerSeg)
+	// One buffer holds the three segments decoded (RFC 7515 §7.1): the
+	// header and payload are read from it, and the principal keeps the
+	// payload.
+	buf := make([]byte, 0, b64.DecodedLen(len(headerSeg))+b64.DecodedLen(len(payloadSeg))+b64.DecodedLen(len(sigSeg)))
+	headerJSON, err := decodeSegment(&buf, headerSeg)
 	if err != nil {
 		return bearer(ReasonMalformedToken, errors.New("header is not base64url"))
 	}
@@ -223,7 +227,7 @@ func parseJWS(raw string) (compactJWS, *Error) {
 	if h.hasCrit {
 		return bearer(ReasonUnsupportedHeader, errors.New("crit header present"))
 	}
-	return compactJWS{header: h, signingInput: raw[:len(headerSeg)+1+len(payloadSeg)], payloadSeg: payloadSeg, sigSeg: sigSeg}, nil
+	return compactJWS{header: h, signingInput: raw[:len(headerSeg)+1+len(payloadSeg)], payloadSeg: payloadSeg, sigSeg: sigSeg, buf: buf}, nil
 }
 
 // checkSignature applies the issuer's algorithm allow-list, finds the key
@@ -247,11 +251,11 @@ func (iss *trustedIssuer) checkSignature(ctx context.Context, t *compactJWS) (*j
 		}
 		return bearer(ReasonUnknownKID, err)
 	}
-	sig, err := b64.DecodeString(t.sigSeg)
+	sig, err := decodeSegment(&t.buf, t.sigSeg)
 	if err != nil {
 		return bearer(ReasonBadSignature, errors.New("signature is not base64url"))
 	}
-	if err := method.Verify(t.signingInput, sig, key.Public); err != nil {
+	if err := verifySignature(method, t.signingInput, sig, key.Public); err != nil {
 		return bearer(ReasonBadSignature, err)
 	}
 	return key, nil
@@ -366,9 +370,7 @@ var errBadHeader = errors.New("invalid JOSE header")
 
 func decodeHeader(data []byte) (tokenHeader, error) {
 	var h tokenHeader
-	if !json.Valid(data) {
-		return h, errBadHeader
-	}
+	t := &jsonText{data: data}
 	err := walkObject(data, func(name string, v []byte) error {
 		switch name {
 		case "alg":
@@ -378,19 +380,19 @@ func decodeHeader(data []byte) (tokenHeader, error) {
 					return nil
 				}
 			}
-			s, ok := jsonString(v)
+			s, ok := t.str(v)
 			if !ok {
 				return errBadHeader
 			}
 			h.alg = s
 		case "kid":
-			s, ok := jsonString(v)
+			s, ok := t.str(v)
 			if !ok {
 				return errBadHeader
 			}
 			h.kid, h.hasKID = s, true
 		case "typ":
-			s, ok := jsonString(v)
+			s, ok := t.str(v)
 			if !ok {
 				return errBadHeader
 			}
@@ -402,5 +404,8 @@ func decodeHeader(data []byte) (tokenHeader, error) {
 		}
 		return nil
 	})
+	if errors.Is(err, errNotObject) {
+		err = errBadHeader
+	}
 	return h, err
 }

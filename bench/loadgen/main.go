@@ -8,6 +8,11 @@
 //	carried      GET /public with a repeated token it ignores (the cost of
 //	             carrying a token, apart from verifying it)
 //
+// Each round runs them one after the other, and then runs repeated and
+// carried side by side with unprotected, half the clients each, for
+// -side-by-side: the ratio of two scenarios running at the same time does
+// not move with the load of the rest of a shared machine.
+//
 // By default it starts its own server on 127.0.0.1:0: a wardentest issuer
 // and a net/http mux with warden in front of /api. With -demo it starts the
 // demo resource server (examples/resourceserver, built beforehand) on
@@ -60,6 +65,8 @@ func main() {
 		client    = flag.String("client", "demo-reader:demo-reader-secret", "client_id:secret for -token-url and -demo")
 		demo      = flag.String("demo", "", "path of a built examples/resourceserver binary to start and drive")
 		cpuprof   = flag.String("cpuprofile", "", "write a CPU profile of the whole run (client and in-process server) to this file")
+		together  = flag.Duration("side-by-side", 2*time.Second, "per round, also run repeated and carried at the same time as unprotected (half the clients each) for this long; 0: do not")
+		only      = flag.String("scenarios", "", "comma-separated scenarios to run (default: all of "+strings.Join(scenarioNames, ", ")+"); unprotected always runs")
 	)
 	flag.Parse()
 	if *cpuprof != "" {
@@ -76,7 +83,11 @@ func main() {
 	ctx, cancel := context.WithTimeout(context.Background(), *timeout)
 	defer cancel()
 	cfg := config{n: *n, nNew: *nNew, conc: *conc, rounds: *rounds, repeated: *repeated,
-		target: *target, public: *public, protected: *protected, tokFile: *tokFile, tokenURL: *tokenURL, client: *client}
+		target: *target, public: *public, protected: *protected, tokFile: *tokFile, tokenURL: *tokenURL, client: *client,
+		together: *together}
+	if *only != "" {
+		cfg.only = strings.Split(*only, ",")
+	}
 	if *demo != "" {
 		stop, base, err := startDemo(ctx, *demo)
 		if err != nil {
@@ -102,7 +113,16 @@ type config struct {
 	n, nNew, conc, rounds, repeated int
 	target, public, protected       string
 	tokFile, tokenURL, client       string
+	only                            []string      // scenarios to run; nil: all
+	together                        time.Duration // each side-by-side comparison's length; 0: none
 }
+
+// scenarioNames are the scenarios loadgen knows, in the order they run and
+// are reported; the report generator (../report) reads them by name from
+// the output, so a scenario added here (DPoP proofs, introspection cache
+// hits, the Redis replay store, once those exist) appears in BENCHMARKS.md
+// and its chart without further change.
+var scenarioNames = []string{"unprotected", "repeated", "new", "carried"}
 
 // explicit reports whether the flag was set on the command line.
 func explicit(name string) bool {
@@ -151,7 +171,15 @@ func run(ctx context.Context, cfg config) error {
 	}, Timeout: 10 * time.Second}
 	defer client.CloseIdleConnections()
 
-	rep, fresh := tokens[:cfg.repeated], tokens[cfg.repeated:]
+	// The Authorization values are built before the clock starts, as a
+	// real client holds its header value: building "Bearer "+token per
+	// request would charge the client, on the cores it shares with the
+	// server, for work that is not the server's.
+	auth := make([]string, len(tokens))
+	for i, t := range tokens {
+		auth[i] = "Bearer " + t
+	}
+	rep, fresh := auth[:cfg.repeated], auth[cfg.repeated:]
 	scenarios := []scenario{
 		{name: "unprotected", url: base + cfg.public, n: cfg.n},
 		{name: "repeated", url: base + cfg.protected, n: cfg.n, token: func(i int) string { return rep[i%len(rep)] }},
@@ -163,20 +191,26 @@ func run(ctx context.Context, cfg config) error {
 	// carrying the token, apart from warden's work on it.
 	scenarios = append(scenarios, scenario{name: "carried", url: base + cfg.public, n: cfg.n,
 		token: func(i int) string { return rep[i%len(rep)] }})
+	if cfg.only != nil {
+		scenarios = slices.DeleteFunc(scenarios, func(s scenario) bool {
+			return s.name != "unprotected" && !slices.Contains(cfg.only, s.name)
+		})
+	}
 	// Warm up: open the connections and fill the token cache.
-	for _, s := range scenarios[:2] {
+	for _, s := range scenarios[:min(2, len(scenarios))] {
 		s.n = 4 * cfg.conc
 		if _, err := drive(ctx, client, s, cfg.conc); err != nil {
 			return err
 		}
 	}
 	results := map[string][]result{}
+	together := map[string][]float64{} // per round, the side-by-side throughput ratio to unprotected
 	for r := range cfg.rounds {
 		order := slices.Clone(scenarios)
 		if r%2 == 1 {
-			// Alternate which of the two compared scenarios goes first, so
-			// a drift in the machine's load favours neither.
-			order[0], order[1] = order[1], order[0]
+			// Alternate the order of the scenarios, so a drift in the
+			// machine's load favours none.
+			slices.Reverse(order)
 		}
 		for _, s := range order {
 			if s.name == "new" {
@@ -189,8 +223,24 @@ func run(ctx context.Context, cfg config) error {
 			}
 			results[s.name] = append(results[s.name], res)
 		}
+		// The same comparisons side by side: the unprotected route and the
+		// other one at the same time, half the clients each.
+		for _, s := range scenarios {
+			if s.name != "repeated" && s.name != "carried" || cfg.together <= 0 {
+				continue
+			}
+			base, res, err := driveTogether(ctx, client, scenarios[0], s, max(1, cfg.conc/2), cfg.together)
+			if err != nil {
+				return err
+			}
+			together[s.name] = append(together[s.name], res.rps/base.rps)
+			if res.failures+base.failures > 0 {
+				return fmt.Errorf("%s side by side: %d responses were not 200", s.name, res.failures+base.failures)
+			}
+		}
 	}
 	report(os.Stdout, scenarios, results)
+	reportTogether(os.Stdout, together)
 	for name, rs := range results {
 		for _, r := range rs {
 			if r.failures > 0 {
@@ -204,8 +254,9 @@ func run(ctx context.Context, cfg config) error {
 type scenario struct {
 	name  string
 	url   string
-	n     int
-	token func(i int) string // nil: no credentials
+	n     int                // requests to send; 0 with until set: as many as fit
+	until time.Time          // with n == 0: stop sending at this time
+	token func(i int) string // the Authorization value of request i; nil: no credentials
 }
 
 type result struct {
@@ -228,7 +279,7 @@ func drive(ctx context.Context, client *http.Client, s scenario, conc int) (resu
 			own := make([]time.Duration, 0, s.n/conc+1)
 			for {
 				i := int(next.Add(1)) - 1
-				if i >= s.n {
+				if s.n > 0 && i >= s.n || s.n == 0 && !time.Now().Before(s.until) {
 					break
 				}
 				req, err := http.NewRequestWithContext(ctx, http.MethodGet, s.url, nil)
@@ -237,7 +288,7 @@ func drive(ctx context.Context, client *http.Client, s scenario, conc int) (resu
 					return
 				}
 				if s.token != nil {
-					req.Header.Set("Authorization", "Bearer "+s.token(i))
+					req.Header["Authorization"] = []string{s.token(i)}
 				}
 				t0 := time.Now()
 				resp, err := client.Do(req)
@@ -262,10 +313,51 @@ func drive(ctx context.Context, client *http.Client, s scenario, conc int) (resu
 		return result{}, err
 	}
 	all := slices.Concat(lat...)
+	if len(all) == 0 {
+		return result{}, fmt.Errorf("%s: no request completed", s.name)
+	}
 	slices.Sort(all)
 	pct := func(p float64) time.Duration { return all[min(len(all)-1, int(p*float64(len(all))))] }
-	return result{rps: float64(s.n) / elapsed.Seconds(), p50: pct(0.50), p90: pct(0.90), p99: pct(0.99),
+	return result{rps: float64(len(all)) / elapsed.Seconds(), p50: pct(0.50), p90: pct(0.90), p99: pct(0.99),
 		failures: int(failures.Load())}, nil
+}
+
+// driveTogether runs a and b at the same time, conc clients each, for d:
+// both see the same load on the machine, whatever else runs on it, so the
+// ratio of their throughputs is not disturbed by a change of load between
+// two runs, which on a shared machine can be larger than the difference
+// measured.
+func driveTogether(ctx context.Context, client *http.Client, a, b scenario, conc int, d time.Duration) (ra, rb result, err error) {
+	until := time.Now().Add(d)
+	a.n, a.until, b.n, b.until = 0, until, 0, until
+	var errA, errB error
+	var wg sync.WaitGroup
+	wg.Go(func() { ra, errA = drive(ctx, client, a, conc) })
+	wg.Go(func() { rb, errB = drive(ctx, client, b, conc) })
+	wg.Wait()
+	return ra, rb, errors.Join(errA, errB)
+}
+
+// reportTogether prints the side-by-side ratios, which the report
+// generator reads as "NAME/unprotected side-by-side".
+func reportTogether(w io.Writer, together map[string][]float64) {
+	for _, name := range scenarioNames {
+		ratios := together[name]
+		if len(ratios) == 0 {
+			continue
+		}
+		var all []string
+		for _, q := range ratios {
+			all = append(all, fmt.Sprintf("%.3f", q))
+		}
+		sorted := slices.Clone(ratios)
+		slices.Sort(sorted)
+		target := ""
+		if name == "repeated" {
+			target = " (target ≥ 0.95)"
+		}
+		fmt.Fprintf(w, "%s/unprotected side-by-side throughput: median of rounds %.3f%s; rounds: %s\n", name, sorted[len(sorted)/2], target, strings.Join(all, " "))
+	}
 }
 
 // report prints each scenario's median round (by requests/s) and the ratio
@@ -286,24 +378,31 @@ func report(w io.Writer, scenarios []scenario, results map[string][]result) {
 	fmt.Fprintln(w)
 	// Each round ran the scenarios back to back: the ratio within a round
 	// is the least disturbed by other load on the machine.
-	for _, name := range []string{"repeated", "new", "carried"} {
-		var ratios []float64
-		for i, r := range results[name] {
-			ratios = append(ratios, r.rps/results["unprotected"][i].rps)
-		}
-		if len(ratios) == 0 {
+	pairs := [][2]string{}
+	for _, name := range scenarioNames[1:] {
+		pairs = append(pairs, [2]string{name, "unprotected"})
+	}
+	// The same request bytes with and without warden: what checking the
+	// token costs, apart from carrying it.
+	pairs = append(pairs, [2]string{"repeated", "carried"})
+	for _, p := range pairs {
+		num, den := results[p[0]], results[p[1]]
+		if len(num) == 0 || len(den) != len(num) {
 			continue
 		}
+		var ratios []float64
 		var all []string
-		for _, q := range ratios {
+		for i, r := range num {
+			q := r.rps / den[i].rps
+			ratios = append(ratios, q)
 			all = append(all, fmt.Sprintf("%.2f", q))
 		}
 		slices.Sort(ratios)
 		target := ""
-		if name == "repeated" {
-			target = " (target ≥ 0.80)"
+		if p == [2]string{"repeated", "unprotected"} {
+			target = " (target ≥ 0.95)"
 		}
-		fmt.Fprintf(w, "%s/unprotected throughput: median of rounds %.2f%s; rounds: %s\n", name, ratios[len(ratios)/2], target, strings.Join(all, " "))
+		fmt.Fprintf(w, "%s/%s throughput: median of rounds %.2f%s; rounds: %s\n", p[0], p[1], ratios[len(ratios)/2], target, strings.Join(all, " "))
 	}
 }
 

@@ -11,7 +11,7 @@ import (
 func TestRunStops(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	cfg := config{n: 40, nNew: 10, conc: 4, rounds: 2, repeated: 2, public: "/public", protected: "/api"}
+	cfg := config{n: 40, nNew: 10, conc: 4, rounds: 2, repeated: 2, public: "/public", protected: "/api", together: 100 * time.Millisecond}
 	if err := run(ctx, cfg); err != nil {
 		t.Fatalf("run: %v", err)
 	}
