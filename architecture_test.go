@@ -21,21 +21,26 @@ import (
 // calls run downward only and no two files reference each other. Files on
 // one floor may not reference each other either.
 var houseOrder = [][]string{
-	{"health.go", "metadata.go"}, // operations: methods on the Middleware
-	{"middleware.go"},            // New wires the steps; the handler runs them
-	{"config.go"},                // defaults and checks; builds each step
-	{"credentials.go"},           // step 1: extract
-	{"verifier.go", "basic.go"},  // step 2: verify a token, or client credentials
-	{"revocation.go"},            // the deny-list, checked after verification
-	{"introspect.go"},            // step 2 for opaque tokens: RFC 7662 introspection
-	{"introspect_jwt.go", "introspect_auth.go", "introspectcache.go"},
-	{"cache.go", "basic_limits.go"}, // the verifier's cache; Basic's bounds
-	{"cacheentry.go", "claims.go"},  // what a cache entry retains; claims decoding
-	{"decision.go"},                 // the outcome of a request
-	{"principal.go"},                // step 3: the principal and impersonation
-	{"scopes.go"},                   // step 4: the route's requirement
-	{"challenge.go", "store.go"},    // the refusal writer; the seen-once store
-	{"reasons.go", "jsonwalk.go"},   // the values every step hands on; JSON reading
+	{"health.go", "metadata.go"},               // operations: methods on the Middleware
+	{"middleware.go"},                          // New wires the steps; the handler runs them
+	{"config.go"},                              // defaults and checks; builds each step
+	{"credentials.go"},                         // step 1: extract
+	{"verifier.go", "basic.go", "binding.go"},  // step 2: a token, client credentials, a token's binding
+	{"tenants.go", "introspect.go", "dpop.go"}, // multi-tenant issuers; opaque tokens; DPoP proofs
+	{"introspect_jwt.go", "introspect_auth.go", "introspectcache.go", "dpop_proof.go", "dpop_uri.go", "mtls.go"},
+	{"revocation.go"}, // the deny-list, checked after verification
+	{"issuer.go"},     // one trusted issuer: keys, signature, principal
+	{"jws.go", "cache.go", "basic_limits.go"}, // JWS parsing; the verifier's cache; Basic's bounds
+	{"signature.go", "cacheentry.go"},         // signature checks; what a cache entry retains
+	{"decision.go"},                           // the outcome of a request
+	{"principal.go"},                          // step 3: the principal and impersonation
+	{"permissions.go"},                        // the impersonation policy's permission cache
+	{"scopes.go"},                             // step 4: checking a requirement
+	{"requirement.go"},                        // requirement values
+	{"tenantname.go", "claims.go"},            // issuer templates; claims decoding
+	{"challenge.go", "store.go"},              // the refusal writer; the seen-once store
+	{"scopetoken.go", "reasons.go"},           // scope syntax; the values every step hands on
+	{"jsonwalk.go"},                           // reading JSON
 	{"doc.go"},
 }
 

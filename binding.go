@@ -12,16 +12,6 @@ import (
 // the binding. The step takes a small, explicit input (boundRequest), not
 // an *http.Request, so that other transports can fill it in.
 
-// boundRequest is what the binding step needs of a request.
-type boundRequest struct {
-	scheme Scheme     // SchemeBearer or SchemeDPoP, as presented
-	token  string     // the access token, for the proof's ath
-	method string     // the request method, for htm
-	uri    string     // the normalised public request URI, for htu
-	proofs []string   // the DPoP header's values
-	cert   clientCert // the client certificate, read only when needed
-}
-
 // binding is the binding step.
 type binding struct {
 	mode       DPoPMode

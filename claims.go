@@ -1,6 +1,7 @@
 package warden
 
 import (
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"math"
@@ -266,6 +267,21 @@ func isThumbprint(s string) bool {
 		return false
 	}
 	var d [32]byte
-	n, err := b64.Decode(d[:], []byte(s))
+	n, err := base64.RawURLEncoding.Strict().Decode(d[:], []byte(s))
 	return err == nil && n == 32
+}
+
+// Confirmation says how an access token is bound to the client allowed to
+// present it (RFC 7800 "cnf"): to a DPoP key, to a TLS client certificate,
+// to both (each binding is then checked), or, both fields empty, to nothing
+// (a bearer token).
+type Confirmation struct {
+	// JKT is the RFC 7638 SHA-256 thumbprint of the DPoP public key the
+	// token is bound to (cnf "jkt", RFC 9449 §6.1); every request proved
+	// possession of its private key.
+	JKT string `json:"jkt,omitempty"`
+	// X5TS256 is the SHA-256 thumbprint of the client certificate the token
+	// is bound to (cnf "x5t#S256", RFC 8705 §3.1); every request came with
+	// that certificate.
+	X5TS256 string `json:"x5t#S256,omitempty"`
 }

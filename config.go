@@ -828,7 +828,8 @@ func (s *settings) basicAuth() *basicAuth {
 func (s *settings) impersonation() *impersonation {
 	im := &impersonation{allow: s.Impersonation.Allow, logger: s.Logger}
 	if s.Impersonation.Permissions != nil {
-		im.permissions = newPermissionCache(s.Impersonation.Permissions, s.Impersonation.PermissionsTTL, s.Now)
+		im.resolve = s.Impersonation.Permissions
+		im.permissions = newPermissionCache(s.Impersonation.PermissionsTTL, s.Now)
 	}
 	return im
 }
@@ -900,17 +901,17 @@ func (s *settings) verifier() (*verifier, error) {
 			continue
 		}
 		ti, err := s.trustedIssuer(ic)
-		if err == nil && !ic.Introspection.isZero() {
-			ti.introspection, err = s.introspector(ic, ti)
-		}
 		if err != nil {
 			v.close()
 			return nil, err
 		}
 		v.issuers[ic.URL] = ti
 		v.order = append(v.order, ti)
-		if ti.introspection != nil {
-			v.opaque = ti.introspection
+		if !ic.Introspection.isZero() { // at most one issuer (checkConfig)
+			if v.opaque, err = s.introspector(ic, ti); err != nil {
+				v.close()
+				return nil, err
+			}
 			v.introspectJWT = ic.Introspection.JWT
 		}
 	}

@@ -223,3 +223,13 @@ func (s *nonceSource) valid(nonce string, now time.Time) bool {
 	n := s.steps(now)
 	return subtle.ConstantTimeCompare([]byte(nonce), []byte(n.cur))|subtle.ConstantTimeCompare([]byte(nonce), []byte(n.prev)) == 1
 }
+
+// boundRequest is what the binding step needs of a request.
+type boundRequest struct {
+	scheme Scheme     // SchemeBearer or SchemeDPoP, as presented
+	token  string     // the access token, for the proof's ath
+	method string     // the request method, for htm
+	uri    string     // the normalised public request URI, for htu
+	proofs []string   // the DPoP header's values
+	cert   clientCert // the client certificate, read only when needed
+}

@@ -47,7 +47,6 @@ const (
 // Causes of an introspection that failed, for logs and errors.Is. Each is
 // answered with 503: the endpoint, not the token, is at fault.
 var (
-	errIntrospectionAnswer  = errors.New("introspection response is not an RFC 7662 answer")
 	errIntrospectionRefused = errors.New("the introspection endpoint refused warden's client credentials")
 	errIntrospectionBusy    = errors.New("every introspection slot stayed busy until the timeout")
 	errCachedAnswer         = errors.New("refused by a remembered introspection answer")
@@ -190,7 +189,7 @@ func (in *introspector) call(ctx context.Context, raw string) ([]byte, error) {
 		return nil, fmt.Errorf("%w: Content-Type is not %s", errIntrospectionAnswer, in.accept)
 	}
 	if in.accept == mediaSignedAnswer {
-		return in.openSigned(ctx, body)
+		return openSigned(ctx, in.iss, in.clientID, body)
 	}
 	return body, nil
 }

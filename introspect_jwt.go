@@ -2,7 +2,7 @@ package warden
 
 import (
 	"context"
-	"encoding/json"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -12,59 +12,46 @@ import (
 // signed by the issuer, so that what warden admits does not rest on TLS
 // alone.
 
-// openSigned verifies an RFC 9701 §5 response with the issuer's keys and
-// returns its token_introspection member, the RFC 7662 answer. Every
-// failure is the endpoint's (503), never the token's.
-func (in *introspector) openSigned(ctx context.Context, body []byte) ([]byte, error) {
+// errIntrospectionAnswer: the endpoint's response is no RFC 7662 answer
+// (a failure of the endpoint, answered with 503, never of the token).
+var errIntrospectionAnswer = errors.New("introspection response is not an RFC 7662 answer")
+
+// openSigned verifies an RFC 9701 §5 response with the keys and algorithms
+// of iss, the introspecting issuer, and returns its token_introspection
+// member, the RFC 7662 answer. The response must be addressed to clientID
+// (warden's client id at the endpoint). Every failure is the endpoint's
+// (503), never the token's.
+func openSigned(ctx context.Context, iss *trustedIssuer, clientID string, body []byte) ([]byte, error) {
 	bad := func(why string) ([]byte, error) {
 		return nil, fmt.Errorf("%w: signed response: %s", errIntrospectionAnswer, why)
 	}
-	raw := strings.TrimSpace(string(body))
-	headerSeg, rest, ok1 := strings.Cut(raw, ".")
-	payloadSeg, sigSeg, ok2 := strings.Cut(rest, ".")
-	if !ok1 || !ok2 || strings.IndexByte(sigSeg, '.') >= 0 {
-		return bad("not a compact JWS")
-	}
-	hj, err := b64.DecodeString(headerSeg)
-	if err != nil {
-		return bad("header is not base64url")
-	}
-	h, err := decodeHeader(hj)
-	if err != nil || h.hasCrit {
-		return bad("unusable header")
+	t, e := parseJWS(strings.TrimSpace(string(body)))
+	if e != nil {
+		return bad("not a compact JWS with a usable header")
 	}
 	// RFC 9701 §5: typ "token-introspection+jwt" sets the response apart
 	// from every other JWT the issuer signs, access tokens included.
-	typ := h.typ
+	typ := t.header.typ
 	if len(typ) > len("application/") && strings.EqualFold(typ[:len("application/")], "application/") {
 		typ = typ[len("application/"):]
 	}
 	if !strings.EqualFold(typ, "token-introspection+jwt") {
 		return bad(`typ is not "token-introspection+jwt"`)
 	}
-	method := signingMethods[h.alg]
-	if method == nil || !slices.Contains(in.iss.algs, h.alg) {
-		return bad("algorithm not allowed")
+	if _, e := iss.checkSignature(ctx, &t); e != nil {
+		return bad("signature does not verify: " + string(e.Reason))
 	}
-	key, err := in.iss.keys.Key(ctx, h.kid, h.hasKID, h.alg)
+	payload, err := decodeSegment(&t.buf, t.payloadSeg)
 	if err != nil {
-		return bad("no key: " + err.Error())
+		return bad("payload is not base64url")
 	}
-	sig, err := b64.DecodeString(sigSeg)
-	if err != nil || method.Verify(raw[:len(headerSeg)+1+len(payloadSeg)], sig, key.Public) != nil {
-		return bad("signature does not verify")
-	}
-	payload, err := b64.DecodeString(payloadSeg)
-	if err != nil || !json.Valid(payload) {
-		return bad("payload is not JSON")
-	}
-	var iss string
+	var answerIss string
 	var aud []string
 	var answer []byte
 	err = walkObject(payload, func(name string, v []byte) error {
 		switch name {
 		case "iss":
-			iss, _ = jsonString(v)
+			answerIss, _ = jsonString(v)
 		case "aud":
 			aud, _ = stringOrStrings("aud", v, &jsonText{data: payload})
 		case "token_introspection":
@@ -75,9 +62,9 @@ func (in *introspector) openSigned(ctx context.Context, body []byte) ([]byte, er
 	switch {
 	case err != nil:
 		return bad("payload is not an object")
-	case iss != in.iss.url:
+	case answerIss != iss.url:
 		return bad("iss is not the issuer")
-	case !slices.Contains(aud, in.clientID):
+	case !slices.Contains(aud, clientID):
 		return bad("aud is not warden's client id") // RFC 9701 §5: addressed to the resource server
 	case len(answer) == 0 || answer[0] != '{':
 		return bad("no token_introspection object")

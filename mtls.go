@@ -60,7 +60,7 @@ func (c clientCert) certificate() ([]byte, error) {
 	default:
 		return nil, errCertHeader
 	}
-	v := trimOWS(c.header[0])
+	v := strings.Trim(c.header[0], " \t") // RFC 9110 §5.6.3 optional whitespace
 	if v == "" {
 		return nil, errNoClientCert
 	}

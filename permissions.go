@@ -21,9 +21,8 @@ const maxPermissionEntries = 4096
 // call and not remembered. The cache holds at most maxPermissionEntries
 // subjects: to make room it drops expired answers, then arbitrary ones.
 type permissionCache struct {
-	resolve func(ctx context.Context, p *Principal) ([]string, error)
-	ttl     time.Duration
-	now     func() time.Time
+	ttl time.Duration
+	now func() time.Time
 
 	mu sync.Mutex
 	m  map[string]*permissionEntry
@@ -39,13 +38,13 @@ type permissionEntry struct {
 	expires time.Time
 }
 
-func newPermissionCache(resolve func(context.Context, *Principal) ([]string, error), ttl time.Duration, now func() time.Time) *permissionCache {
-	return &permissionCache{resolve: resolve, ttl: ttl, now: now, m: map[string]*permissionEntry{}}
+func newPermissionCache(ttl time.Duration, now func() time.Time) *permissionCache {
+	return &permissionCache{ttl: ttl, now: now, m: map[string]*permissionEntry{}}
 }
 
-// get returns the permissions of p's subject.
-func (c *permissionCache) get(ctx context.Context, p *Principal) ([]string, error) {
-	key := p.issuer + "\x00" + p.subject
+// get returns the permissions of the subject named by key (its issuer and
+// subject), asking resolve when no live answer is held.
+func (c *permissionCache) get(ctx context.Context, key string, resolve func(context.Context) ([]string, error)) ([]string, error) {
 	for {
 		c.mu.Lock()
 		e := c.m[key]
@@ -55,7 +54,7 @@ func (c *permissionCache) get(ctx context.Context, p *Principal) ([]string, erro
 			c.makeRoom()
 			c.m[key] = e
 			c.mu.Unlock()
-			return c.call(ctx, key, e, p)
+			return c.call(ctx, key, e, resolve)
 		case isClosed(e.done):
 			c.mu.Unlock()
 			return e.perms, nil
@@ -76,8 +75,8 @@ func (c *permissionCache) get(ctx context.Context, p *Principal) ([]string, erro
 }
 
 // call asks the resolver on behalf of every request waiting for e.
-func (c *permissionCache) call(ctx context.Context, key string, e *permissionEntry, p *Principal) ([]string, error) {
-	perms, err := c.resolve(ctx, p)
+func (c *permissionCache) call(ctx context.Context, key string, e *permissionEntry, resolve func(context.Context) ([]string, error)) ([]string, error) {
+	perms, err := resolve(ctx)
 	perms = slices.Clip(slices.Clone(perms)) // the caller's slice may change
 	c.mu.Lock()
 	e.perms, e.err, e.expires = perms, err, c.now().Add(c.ttl)

@@ -11,11 +11,11 @@ import (
 // maxPermissionEntries subjects, whatever number it is asked for.
 func TestPermissionCacheBound(t *testing.T) {
 	now := time.Unix(1_800_000_000, 0)
-	c := newPermissionCache(func(context.Context, *Principal) ([]string, error) { return []string{"read"}, nil },
-		time.Hour, func() time.Time { return now })
+	c := newPermissionCache(time.Hour, func() time.Time { return now })
+	resolve := func(context.Context) ([]string, error) { return []string{"read"}, nil }
 	for i := range 3 * maxPermissionEntries {
-		p := &Principal{issuer: "https://idp.example", subject: "user-" + strconv.Itoa(i)}
-		if perms, err := c.get(context.Background(), p); err != nil || len(perms) != 1 {
+		key := "https://idp.example\x00user-" + strconv.Itoa(i)
+		if perms, err := c.get(context.Background(), key, resolve); err != nil || len(perms) != 1 {
 			t.Fatalf("subject %d: %v %v", i, perms, err)
 		}
 		if n := len(c.m); n > maxPermissionEntries {

@@ -32,21 +32,6 @@ type Principal struct {
 	claims    []byte       // the verified JWT payload, nil for Basic
 }
 
-// Confirmation says how an access token is bound to the client allowed to
-// present it (RFC 7800 "cnf"): to a DPoP key, to a TLS client certificate,
-// to both (each binding is then checked), or, both fields empty, to nothing
-// (a bearer token).
-type Confirmation struct {
-	// JKT is the RFC 7638 SHA-256 thumbprint of the DPoP public key the
-	// token is bound to (cnf "jkt", RFC 9449 §6.1); every request proved
-	// possession of its private key.
-	JKT string `json:"jkt,omitempty"`
-	// X5TS256 is the SHA-256 thumbprint of the client certificate the token
-	// is bound to (cnf "x5t#S256", RFC 8705 §3.1); every request came with
-	// that certificate.
-	X5TS256 string `json:"x5t#S256,omitempty"`
-}
-
 // Actor is a party acting on behalf of the principal's subject (RFC 8693
 // §4.1 "act", or a vendor "act_as" claim). Actor chains are nested: Actor is
 // the current actor, Actor.Actor the one before it, and so on.
@@ -340,7 +325,8 @@ func (a *Actor) actorID() string {
 // principal has an actor.
 type impersonation struct {
 	allow       func(ctx context.Context, actor, subject string) bool
-	permissions *permissionCache // nil without a resolver
+	resolve     func(ctx context.Context, p *Principal) ([]string, error) // nil without a resolver
+	permissions *permissionCache                                          // its answers, per subject
 	logger      *slog.Logger
 }
 
@@ -353,10 +339,12 @@ func (im *impersonation) check(ctx context.Context, p *Principal) (perms []strin
 	if im.allow != nil && !im.allow(ctx, p.actor.actorID(), p.subject) {
 		return nil, false, newError(ReasonImpersonationDenied, p.scheme, nil)
 	}
-	if im.permissions == nil {
+	if im.resolve == nil {
 		return nil, false, nil
 	}
-	perms, err := im.permissions.get(ctx, p)
+	perms, err := im.permissions.get(ctx, p.issuer+"\x00"+p.subject, func(ctx context.Context) ([]string, error) {
+		return im.resolve(ctx, p)
+	})
 	if err != nil {
 		im.logger.ErrorContext(ctx, "warden: permission resolver failed", "error", err)
 		return nil, false, newError(ReasonPermissionsUnavailable, p.scheme, err)

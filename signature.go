@@ -7,6 +7,7 @@ import (
 	"crypto/rsa"
 	"crypto/sha256"
 	"crypto/sha512"
+	"encoding/base64"
 	"errors"
 	"hash"
 	"io"
@@ -140,4 +141,38 @@ func decodeSegment(buf *[]byte, seg string) ([]byte, error) {
 	}
 	*buf = b[:len(b)+n]
 	return dst[:n:n], nil
+}
+
+// b64 is base64url without padding, rejecting non-canonical encodings
+// (RFC 7515 §2; trailing bits must be zero).
+var b64 = base64.RawURLEncoding.Strict()
+
+// signingMethods holds golang-jwt's method for every JWS algorithm warden
+// can verify (RFC 7518 §3, RFC 8037 §3.1), looked up once here instead of
+// under golang-jwt's registry lock on every request. Which of them a token
+// may use is the configuration's policy (trustedIssuer.algs).
+var signingMethods = func() map[string]jwt.SigningMethod {
+	m := map[string]jwt.SigningMethod{}
+	for _, alg := range []string{"RS256", "RS384", "RS512", "ES256", "ES384", "ES512", "EdDSA", "HS256", "HS384", "HS512"} {
+		m[alg] = jwt.GetSigningMethod(alg)
+	}
+	m["PS256"] = pssMethod("PS256", crypto.SHA256)
+	m["PS384"] = pssMethod("PS384", crypto.SHA384)
+	m["PS512"] = pssMethod("PS512", crypto.SHA512)
+	return m
+}()
+
+// pssMethod returns an RSASSA-PSS method that verifies with the salt length
+// equal to the hash size, as RFC 7518 §3.5 requires ("The size of the salt
+// value is the same size as the hash function output"). golang-jwt's own
+// PS256/384/512 verify with rsa.PSSSaltLengthAuto, which accepts any salt
+// length; they are package globals, so warden makes its own values rather
+// than changing them for every other user of golang-jwt in the process.
+func pssMethod(name string, hash crypto.Hash) *jwt.SigningMethodRSAPSS {
+	exact := &rsa.PSSOptions{SaltLength: rsa.PSSSaltLengthEqualsHash, Hash: hash}
+	return &jwt.SigningMethodRSAPSS{
+		SigningMethodRSA: &jwt.SigningMethodRSA{Name: name, Hash: hash},
+		Options:          exact,
+		VerifyOptions:    exact,
+	}
 }

@@ -33,7 +33,14 @@ func TestJOSEToASN1(t *testing.T) {
 				clear(s[:i%size])
 				s[i%size] |= 0x80
 			}
-			want, err := asn1.Marshal(struct{ R, S *big.Int }{new(big.Int).SetBytes(r), new(big.Int).SetBytes(s)})
+			ri, si := new(big.Int).SetBytes(r), new(big.Int).SetBytes(s)
+			if ri.Sign() == 0 || si.Sign() == 0 { // the random bytes left all zero: refused
+				if _, ok := joseToASN1(nil, r, s); ok {
+					t.Fatalf("size %d r=%x s=%x: a zero integer accepted", size, r, s)
+				}
+				continue
+			}
+			want, err := asn1.Marshal(struct{ R, S *big.Int }{ri, si})
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -1,54 +1,14 @@
 package warden
 
 import (
-	"cmp"
 	"context"
-	"crypto"
-	"crypto/rsa"
-	"encoding/base64"
 	"errors"
 	"slices"
 	"strings"
 	"time"
 
-	"github.com/golang-jwt/jwt/v5"
-
 	"github.com/wardenhq/warden/internal/jwks"
 )
-
-// b64 is base64url without padding, rejecting non-canonical encodings
-// (RFC 7515 §2; trailing bits must be zero).
-var b64 = base64.RawURLEncoding.Strict()
-
-// signingMethods holds golang-jwt's method for every JWS algorithm warden
-// can verify (RFC 7518 §3, RFC 8037 §3.1), looked up once here instead of
-// under golang-jwt's registry lock on every request. Which of them a token
-// may use is the configuration's policy (trustedIssuer.algs).
-var signingMethods = func() map[string]jwt.SigningMethod {
-	m := map[string]jwt.SigningMethod{}
-	for _, alg := range []string{"RS256", "RS384", "RS512", "ES256", "ES384", "ES512", "EdDSA", "HS256", "HS384", "HS512"} {
-		m[alg] = jwt.GetSigningMethod(alg)
-	}
-	m["PS256"] = pssMethod("PS256", crypto.SHA256)
-	m["PS384"] = pssMethod("PS384", crypto.SHA384)
-	m["PS512"] = pssMethod("PS512", crypto.SHA512)
-	return m
-}()
-
-// pssMethod returns an RSASSA-PSS method that verifies with the salt length
-// equal to the hash size, as RFC 7518 §3.5 requires ("The size of the salt
-// value is the same size as the hash function output"). golang-jwt's own
-// PS256/384/512 verify with rsa.PSSSaltLengthAuto, which accepts any salt
-// length; they are package globals, so warden makes its own values rather
-// than changing them for every other user of golang-jwt in the process.
-func pssMethod(name string, hash crypto.Hash) *jwt.SigningMethodRSAPSS {
-	exact := &rsa.PSSOptions{SaltLength: rsa.PSSSaltLengthEqualsHash, Hash: hash}
-	return &jwt.SigningMethodRSAPSS{
-		SigningMethodRSA: &jwt.SigningMethodRSA{Name: name, Hash: hash},
-		Options:          exact,
-		VerifyOptions:    exact,
-	}
-}
 
 // verifier is the step that turns a bearer token into a verified
 // principal: it splits and decodes the token, applies the algorithm policy,
@@ -73,24 +33,13 @@ type verifier struct {
 	revoked       *denyList // revocation.go
 }
 
-// trustedIssuer is one configured issuer with its key source.
-type trustedIssuer struct {
-	url           string
-	audiences     []string // one of them is required in "aud" unless skipAudience
-	skipAudience  bool
-	actAs         bool // honour the vendor act_as claim (Issuer.ActAs)
-	keys          jwks.Source
-	algs          []string      // the algorithms its tokens may use
-	introspection *introspector // nil unless the issuer has an introspection endpoint
-}
-
 // close stops every issuer's background key refreshes.
 func (v *verifier) close() {
 	for _, ti := range v.order {
 		ti.keys.Close()
-		if ti.introspection != nil {
-			ti.introspection.close()
-		}
+	}
+	if v.opaque != nil {
+		v.opaque.close()
 	}
 	for _, t := range v.tenants {
 		t.sources.Close()
@@ -187,89 +136,6 @@ func (v *verifier) verifyToken(ctx context.Context, raw string) (*Principal, *tr
 	return p, iss, key, nil
 }
 
-// compactJWS is a token in the JWS compact serialisation (RFC 7515 §7.1),
-// split into its segments, with its header decoded.
-type compactJWS struct {
-	header       tokenHeader
-	signingInput string // BASE64URL(header) "." BASE64URL(payload), as signed
-	payloadSeg   string
-	sigSeg       string
-	buf          []byte // holds the decoded header, with room for the payload and signature
-}
-
-// parseJWS splits raw into its three segments and decodes and checks its
-// header (RFC 7515 §5.2 steps 1-5). Compact serialisation only: exactly
-// three segments, so no JWE and no JSON serialisation.
-func parseJWS(raw string) (compactJWS, *Error) {
-	bearer := func(reason Reason, cause error) (compactJWS, *Error) {
-		return compactJWS{}, newError(reason, SchemeBearer, cause)
-	}
-	headerSeg, rest, ok1 := strings.Cut(raw, ".")
-	payloadSeg, sigSeg, ok2 := strings.Cut(rest, ".")
-	if !ok1 || !ok2 || strings.IndexByte(sigSeg, '.') >= 0 {
-		return bearer(ReasonMalformedToken, errors.New("not a compact JWS"))
-	}
-	// One buffer holds the three segments decoded (RFC 7515 §7.1): the
-	// header and payload are read from it, and the principal keeps the
-	// payload.
-	buf := make([]byte, 0, b64.DecodedLen(len(headerSeg))+b64.DecodedLen(len(payloadSeg))+b64.DecodedLen(len(sigSeg)))
-	headerJSON, err := decodeSegment(&buf, headerSeg)
-	if err != nil {
-		return bearer(ReasonMalformedToken, errors.New("header is not base64url"))
-	}
-	h, err := decodeHeader(headerJSON)
-	if err != nil {
-		return bearer(ReasonMalformedToken, err)
-	}
-	if h.alg == "" {
-		return bearer(ReasonMalformedToken, errors.New("header has no alg"))
-	}
-	if h.hasCrit {
-		return bearer(ReasonUnsupportedHeader, errors.New("crit header present"))
-	}
-	return compactJWS{header: h, signingInput: raw[:len(headerSeg)+1+len(payloadSeg)], payloadSeg: payloadSeg, sigSeg: sigSeg, buf: buf}, nil
-}
-
-// checkSignature applies the issuer's algorithm allow-list, finds the key
-// for the token's header and verifies the signature (RFC 7515 §5.2 step 8).
-func (iss *trustedIssuer) checkSignature(ctx context.Context, t *compactJWS) (*jwks.Key, *Error) {
-	bearer := func(reason Reason, cause error) (*jwks.Key, *Error) {
-		return nil, newError(reason, SchemeBearer, cause)
-	}
-	h := &t.header
-	if !slices.Contains(iss.algs, h.alg) {
-		return bearer(ReasonDisallowedAlg, nil)
-	}
-	method := signingMethods[h.alg]
-	if method == nil {
-		return bearer(ReasonDisallowedAlg, nil)
-	}
-	key, err := iss.keys.Key(ctx, h.kid, h.hasKID, h.alg)
-	if err != nil {
-		if errors.Is(err, jwks.ErrUnavailable) {
-			return bearer(ReasonKeysUnavailable, err)
-		}
-		return bearer(ReasonUnknownKID, err)
-	}
-	sig, err := decodeSegment(&t.buf, t.sigSeg)
-	if err != nil {
-		return bearer(ReasonBadSignature, errors.New("signature is not base64url"))
-	}
-	if err := verifySignature(method, t.signingInput, sig, key.Public); err != nil {
-		return bearer(ReasonBadSignature, err)
-	}
-	return key, nil
-}
-
-// isAccessTokenType checks typ against RFC 9068 §4: "at+jwt", compared
-// case-insensitively, with or without the "application/" prefix.
-func isAccessTokenType(typ string) bool {
-	if len(typ) > len("application/") && strings.EqualFold(typ[:len("application/")], "application/") {
-		typ = typ[len("application/"):]
-	}
-	return strings.EqualFold(typ, "at+jwt")
-}
-
 // checkClaims validates the time, audience and profile claims.
 func (v *verifier) checkClaims(cl *accessClaims, iss *trustedIssuer) *Error {
 	fail := func(reason Reason, claim string, missing bool) *Error {
@@ -311,101 +177,44 @@ func (v *verifier) checkClaims(cl *accessClaims, iss *trustedIssuer) *Error {
 	return nil
 }
 
-// holdsAny reports whether have holds one of want.
-func holdsAny(have, want []string) bool {
-	for _, w := range want {
-		if slices.Contains(have, w) {
+// tenantFor finds the template issuer whose tenant iss names.
+func (v *verifier) tenantFor(iss, alg string) (*trustedIssuer, *Error) {
+	for _, t := range v.tenants {
+		if _, ok := tenantOf(t.prefix, t.suffix, iss); ok {
+			return t.forIssuer(iss, alg)
+		}
+	}
+	return nil, newError(ReasonWrongIssuer, SchemeBearer, nil)
+}
+
+// acceptsAudience reports whether some issuer accepts tokens for aud.
+func (v *verifier) acceptsAudience(aud string) bool {
+	for _, ti := range v.order {
+		if ti.skipAudience || slices.Contains(ti.audiences, aud) {
+			return true
+		}
+	}
+	for _, t := range v.tenants {
+		if t.base.skipAudience || slices.Contains(t.base.audiences, aud) {
 			return true
 		}
 	}
 	return false
 }
 
-// newTokenPrincipal builds the principal a verified token speaks for.
-func newTokenPrincipal(cl *accessClaims, actAsOn bool, payload []byte) (*Principal, *Error) {
-	p := &Principal{
-		subject:  cl.sub,
-		clientID: cmp.Or(cl.clientID, cl.azp),
-		scopes:   cl.scopes,
-		issuer:   cl.iss,
-		audience: cl.aud,
-		tokenID:  cl.jti,
-		scheme:   SchemeBearer,
-		cnf:      cl.cnf,
-		claims:   payload,
+// trusts reports whether iss is a configured issuer, a multi-tenant
+// issuer's template, or one of its tenants.
+func (v *verifier) trusts(iss string) bool {
+	if _, ok := v.issuers[iss]; ok {
+		return true
 	}
-	if cl.cnf.JKT != "" {
-		// A DPoP-bound token is only ever admitted with its proof
-		// (RFC 9449 §7.1), so its principal says DPoP from the start and a
-		// cached one is shared by every request that presents it.
-		p.scheme = SchemeDPoP
-	}
-	p.expiresAt = time.Unix(cl.exp.seconds, 0)
-	if cl.iat.present {
-		p.issuedAt = time.Unix(cl.iat.seconds, 0)
-	}
-	// Client credentials tokens often carry no sub: the client speaks for
-	// itself.
-	p.subject = cmp.Or(p.subject, p.clientID)
-	if p.subject == "" {
-		return nil, newError(ReasonMissingClaim, SchemeBearer, &claimError{claim: "sub", missing: true})
-	}
-	if e := p.resolveActor(cl.act, cl.actAs, actAsOn, cl.sub); e != nil {
-		return nil, e
-	}
-	return p, nil
-}
-
-// tokenHeader holds the JOSE header members warden acts on.
-type tokenHeader struct {
-	alg     string
-	kid     string
-	hasKID  bool
-	typ     string
-	hasTyp  bool
-	hasCrit bool
-}
-
-var errBadHeader = errors.New("invalid JOSE header")
-
-func decodeHeader(data []byte) (tokenHeader, error) {
-	var h tokenHeader
-	t := &jsonText{data: data}
-	err := walkObject(data, func(name string, v []byte) error {
-		switch name {
-		case "alg":
-			if len(v) > 2 && v[0] == '"' {
-				if m, ok := signingMethods[string(v[1:len(v)-1])]; ok {
-					h.alg = m.Alg() // a known name, without allocating
-					return nil
-				}
-			}
-			s, ok := t.str(v)
-			if !ok {
-				return errBadHeader
-			}
-			h.alg = s
-		case "kid":
-			s, ok := t.str(v)
-			if !ok {
-				return errBadHeader
-			}
-			h.kid, h.hasKID = s, true
-		case "typ":
-			s, ok := t.str(v)
-			if !ok {
-				return errBadHeader
-			}
-			h.typ, h.hasTyp = s, true
-		case "crit":
-			// RFC 7515 §4.1.11: warden understands no extension, so any
-			// crit header makes the token unusable.
-			h.hasCrit = true
+	for _, t := range v.tenants {
+		if iss == t.template {
+			return true
 		}
-		return nil
-	})
-	if errors.Is(err, errNotObject) {
-		err = errBadHeader
+		if tenant, ok := tenantOf(t.prefix, t.suffix, iss); ok && (t.allowed == nil || t.allowed[tenant]) {
+			return true
+		}
 	}
-	return h, err
+	return false
 }
