@@ -29,7 +29,7 @@ func newRKServer(t *testing.T, iss *wardentest.Issuer) *wardentest.JWKSServer {
 	return s
 }
 
-// rkFixture is an issuer whose JWK Set an rkServer publishes, and a
+// rkFixture is an issuer whose JWK Set newRKServer publishes, and a
 // middleware trusting it through that URL.
 type rkFixture struct {
 	iss       *wardentest.Issuer
