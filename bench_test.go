@@ -388,7 +388,7 @@ func BenchmarkBasicParallel(b *testing.B) {
 // BenchmarkUnknownKIDFlood sends, per op, 10,000 tokens naming random kids
 // the issuer never published, to a middleware fetching the issuer's JWK Set
 // over loopback. Unknown kids may trigger at most one refresh per
-// KeySourceConfig.UnknownKIDInterval (default 5 s); the metrics report the
+// KeySetPolicy.UnknownKIDInterval (default 5 s); the metrics report the
 // fetches per elapsed interval and the cost of one refusal.
 func BenchmarkUnknownKIDFlood(b *testing.B) {
 	const perOp = 10000
