@@ -153,24 +153,27 @@ func (t *failureThrottle) fail(id [32]byte, now time.Time) {
 // Each call scans the map, which is fine because each insertion follows a
 // password hash that costs far more.
 func evictOne[V any](m map[[32]byte]V, dead, cheap func(V) bool) {
-	var victim, fallback *[32]byte
+	// Keys are kept by value: taking the address of the loop variable
+	// would allocate it on every iteration.
+	var victim, fallback [32]byte
+	var haveVictim, haveFallback bool
 	for k, v := range m {
 		switch {
 		case dead(v):
 			delete(m, k)
-		case victim == nil && (cheap == nil || cheap(v)):
-			victim = &k
-		case fallback == nil:
-			fallback = &k
+		case !haveVictim && (cheap == nil || cheap(v)):
+			victim, haveVictim = k, true
+		case !haveFallback:
+			fallback, haveFallback = k, true
 		}
 	}
 	if len(m) < maxBasicFailureEntries {
 		return
 	}
-	if victim == nil {
-		victim = fallback
-	}
-	if victim != nil {
-		delete(m, *victim)
+	switch {
+	case haveVictim:
+		delete(m, victim)
+	case haveFallback:
+		delete(m, fallback)
 	}
 }
