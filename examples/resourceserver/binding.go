@@ -29,7 +29,7 @@ func (b *bindingOptions) flags(fs *flag.FlagSet) {
 	fs.BoolVar(&b.nonce, "dpop-nonce", false, "require server nonces in DPoP proofs (RFC 9449 §9); the key is random unless -dpop-nonce-key")
 	fs.StringVar(&b.nonceKeyFile, "dpop-nonce-key", "", "`FILE` holding the nonce key as 64 hex characters (and an optional newline), shared by every instance; implies -dpop-nonce")
 	fs.StringVar(&b.publicURL, "public-url", "", "the `URL` clients call, for the htu of DPoP proofs (default http:// or https:// and the listen address)")
-	fs.StringVar(&b.redis, "redis", "", "record DPoP proofs in the Redis at `ADDR` (host:port), shared by every instance, instead of in memory")
+	fs.StringVar(&b.redis, "redis", "", "keep DPoP proofs and revoked tokens in the Redis at `ADDR` (host:port), shared by every instance, instead of in memory")
 	fs.StringVar(&b.tlsCert, "tls-cert", "", "serve HTTPS with the certificate (chain) in this PEM `FILE`; needs -tls-key")
 	fs.StringVar(&b.tlsKey, "tls-key", "", "the private key of -tls-cert, a PEM `FILE`")
 	fs.StringVar(&b.clientCA, "client-ca", "", "request, but do not require, client certificates issued by the CA in this PEM `FILE`, for mTLS-bound tokens (RFC 8705); needs -tls-cert")

@@ -32,7 +32,7 @@
 //	-dpop-nonce           require server nonces in DPoP proofs (RFC 9449 §9)
 //	-dpop-nonce-key FILE  the nonce key, 64 hex characters, shared by every instance (implies -dpop-nonce)
 //	-public-url URL       the origin clients call, for DPoP htu (default http:// or https:// + the address)
-//	-redis ADDR           record DPoP proofs in Redis at ADDR, shared by every instance, instead of in memory
+//	-redis ADDR           keep DPoP proofs and revoked tokens in Redis at ADDR, shared by every instance, instead of in memory
 //	-tls-cert FILE        serve HTTPS with this certificate (PEM), with -tls-key FILE
 //	-client-ca FILE       request (not require) client certificates issued by this CA, for mTLS-bound tokens
 //	-client-cert-header NAME  take the client certificate from this header (URL-encoded PEM) set by a TLS proxy
@@ -192,6 +192,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	if cfg.DPoP, cfg.MTLS, err = o.binding.config(base); err != nil {
 		return err
+	}
+	if cfg.DPoP.ReplayStore != nil {
+		// -redis: the revocation deny-list is shared by every instance too,
+		// so a token revoked on one is refused by all (issue 13).
+		cfg.Revocation.Store = cfg.DPoP.ReplayStore
 	}
 	if closer, ok := cfg.DPoP.ReplayStore.(io.Closer); ok {
 		defer closer.Close()
