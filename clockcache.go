@@ -116,9 +116,10 @@ const (
 	clockMaxScan = 64
 )
 
-// init makes c a cache of at most size entries (size ≥ 1 is enforced) and
-// maxBytes bytes, charging slotBytes for each map slot, and fixed for the
-// structure that embeds c.
+// init makes c a cache of at most size entries (at least one) and maxBytes
+// bytes, charging slotBytes for each map slot and fixed for the structure
+// that embeds c. The index has 16 shards, or the largest power of two not
+// above size, so a small cache does not count 16 maps it cannot fill.
 func (c *clockCache[K, E]) init(size, maxBytes, slotBytes, fixed int) {
 	size = max(size, 1)
 	n := 1
@@ -134,6 +135,7 @@ func (c *clockCache[K, E]) init(size, maxBytes, slotBytes, fixed int) {
 	c.bytes = fixed + allocSize(n*int(unsafe.Sizeof(c.shards[0])), true) + n*clockShardMapBytes
 }
 
+// shard returns the part of the index that holds k.
 func (c *clockCache[K, E]) shard(k K) *clockShard[K, E] {
 	return &c.shards[k.spread()&c.mask]
 }
