@@ -32,6 +32,7 @@ var houseOrder = [][]string{
 	{"issuer.go"},     // one trusted issuer: keys, signature, principal
 	{"jws.go", "cache.go", "basic_limits.go"}, // JWS parsing; the verifier's cache; Basic's bounds
 	{"signature.go", "cacheentry.go"},         // signature checks; what a cache entry retains
+	{"clockcache.go"},                         // the shards and CLOCK ring both caches share
 	{"decision.go"},                           // the outcome of a request
 	{"principal.go"},                          // step 3: the principal and impersonation
 	{"permissions.go"},                        // the impersonation policy's permission cache

@@ -1,9 +1,6 @@
 package warden
 
 import (
-	"sync/atomic"
-	"time"
-
 	"strings"
 	"unsafe"
 
@@ -13,39 +10,33 @@ import (
 // This file is one cached token, and counts what it retains as the allocator counts it:
 // the token cache's byte bound is real bytes, not an estimate.
 
-// tokenEntry is one cached token. All but ref and index are immutable once
-// the entry is published in a shard, so a hit reads them without a lock.
-// What a hit reads comes first, within the entry's first 64 bytes (one cache
-// line: time.Time.Before reads only the first 16 bytes of expires).
+// tokenEntry is one cached token. All but the ring's ref and index are
+// immutable once the entry is published in a shard, so a hit reads them
+// without a lock. What a hit reads comes first, within the entry's first 64
+// bytes (one cache line): the token, the key source and key, then the
+// clockEntry's ref and expires (time.Time.Before reads only the first 16
+// bytes of expires).
 type tokenEntry struct {
-	raw       string // the token, a prefix of the entry's arena
-	source    jwks.Source
-	key       *jwks.Key
-	ref       atomic.Bool // CLOCK reference bit: set by a hit, cleared by the hand
-	expires   time.Time   // exp + leeway: never served at or past it
-	principal Principal   // the entry's own copy (newTokenEntry)
-	inline    [4]string   // backs principal's scopes and audiences when they are few
-	hash      uint64
-	cost      int // bytes the entry owns (entryCost)
-	index     int // position in the ring, -1 once removed; guarded by tokenCache.mu
+	raw    string // the token, a prefix of the entry's arena
+	source jwks.Source
+	key    *jwks.Key
+
+	clockEntry[tokenHash] // expires is exp + leeway; cost is entryCost
+
+	principal Principal // the entry's own copy (newTokenEntry)
+	inline    [4]string // backs principal's scopes and audiences when they are few
 }
+
+// tokenHash is the token cache's key: a seeded maphash of the token.
+type tokenHash uint64
+
+// spread picks the shard by the high bits; Go maps use the low bits of
+// their own hash, which is independent of this one anyway.
+func (h tokenHash) spread() uint64 { return uint64(h) >> 32 }
 
 // tokenEntryBytes is the allocation size of an entry, as the runtime
 // rounds it (allocSize).
 var tokenEntryBytes = allocSize(int(unsafe.Sizeof(tokenEntry{})), true)
-
-// allocSize returns the bytes the Go allocator uses for an n-byte object:
-// its size class, which growslice reports as the capacity it rounds to,
-// plus the 8-byte malloc header that objects with pointers over 512 bytes
-// carry. It allocates n bytes, so it serves fixed sizes, at package init
-// and when a cache is made.
-func allocSize(n int, pointers bool) int {
-	c := cap(append([]byte(nil), make([]byte, n)...))
-	if pointers && n > 512 {
-		c = cap(append([]byte(nil), make([]byte, n+8)...))
-	}
-	return c
-}
 
 // sliceBytes bounds what a slice allocated by growslice (append, or
 // slices.Grow) with capacity elems retains: the capacity is rounded down
@@ -83,7 +74,7 @@ func entryCost(arenaCap, payloadCap, stringsCap, actorsCap int) int {
 // principal shares (the payload, a scope string split by strings.Fields) or
 // whatever a caller's token is cut from, the entry's cost is then exact.
 func newTokenEntry(raw string, p *Principal) *tokenEntry {
-	e := &tokenEntry{principal: *p, index: -1}
+	e := &tokenEntry{principal: *p}
 	q := &e.principal
 	ns, na := len(p.scopes), len(p.audience)
 	n := len(raw) + len(p.subject) + len(p.clientID) + len(p.issuer) + len(p.tokenID) + len(p.cnf.JKT) + len(p.cnf.X5TS256)

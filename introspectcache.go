@@ -4,8 +4,6 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/binary"
-	"sync"
-	"sync/atomic"
 	"time"
 	"unsafe"
 )
@@ -20,29 +18,23 @@ import (
 // who the token speaks for; the route's requirement and the deny-list are
 // checked on every request, hit or not.
 //
-// Its shape is the token cache's (cache.go): lookups through shards, each a
-// map under its own RWMutex, so hits with different tokens rarely meet on a
-// lock; changes serialised by mu; at most size entries and maxBytes of
-// retained memory, counted as the allocator counts it (the principal is
-// copied by newTokenEntry, whose cost is exact); eviction by CLOCK, an
-// expired entry first.
+// The shards, the CLOCK ring (an expired entry first) and the byte count
+// are clockCache's (clockcache.go), as the token cache's are: at most size
+// entries and introspectionCacheMaxBytes of retained memory, counted as the
+// allocator counts it (the principal is copied by newTokenEntry, whose cost
+// is exact).
 type introspectionCache struct {
-	key    [32]byte
-	shards [introspectionShards]introspectionShard
-
-	mu       sync.Mutex
-	ring     []*introspectionEntry
-	hand     int
-	size     int
-	maxBytes int
-	bytes    int
+	key [32]byte
+	clockCache[digest, *introspectionEntry]
 }
 
 // digest is the keyed SHA-256 of a token.
 type digest [sha256.Size]byte
 
+// spread picks the shard by the digest's first bytes.
+func (d digest) spread() uint64 { return binary.LittleEndian.Uint64(d[:8]) }
+
 const (
-	introspectionShards = 16
 	// introspectionCacheMaxBytes bounds the memory the cache retains.
 	introspectionCacheMaxBytes = 32 << 20
 	// introspectionSlotBytes is charged once for every slot a shard's map
@@ -50,39 +42,22 @@ const (
 	// 32-byte key and a pointer is 41 bytes, and under churn a Swiss table
 	// holds up to about three slots per live entry; the ring, 16 bytes.
 	introspectionSlotBytes = 16 + 3*41
-	// introspectionShardBytes covers a shard map's fixed part.
-	introspectionShardBytes = 512
 )
 
-// introspectionShard is one independently locked part of the index.
-type introspectionShard struct {
-	mu      sync.RWMutex
-	entries map[digest]*introspectionEntry
-	peak    int
-	_       [64]byte
-}
-
-// introspectionEntry is one remembered answer. All but ref and index are
-// immutable once published.
+// introspectionEntry is one remembered answer, until its clockEntry's
+// expires. All but the ring's ref and index are immutable once published.
 type introspectionEntry struct {
-	until  time.Time // never served at or past it
-	reason Reason    // ReasonOK: admitted
+	clockEntry[digest]
+	reason Reason // ReasonOK: admitted
 	held   *tokenEntry
-	ref    atomic.Bool
-	d      digest
-	cost   int
-	index  int // ring position, -1 once removed; guarded by introspectionCache.mu
 }
 
 var introspectionEntryBytes = allocSize(int(unsafe.Sizeof(introspectionEntry{})), true)
 
 func newIntrospectionCache(size int) *introspectionCache {
-	c := &introspectionCache{size: max(size, 1), maxBytes: introspectionCacheMaxBytes}
+	c := &introspectionCache{}
 	_, _ = rand.Read(c.key[:])
-	for i := range c.shards {
-		c.shards[i].entries = map[digest]*introspectionEntry{}
-	}
-	c.bytes = allocSize(int(unsafe.Sizeof(introspectionCache{})), true) + introspectionShards*introspectionShardBytes
+	c.init(size, introspectionCacheMaxBytes, introspectionSlotBytes, allocSize(int(unsafe.Sizeof(introspectionCache{})), true))
 	return c
 }
 
@@ -99,31 +74,18 @@ func (c *introspectionCache) digest(raw string) digest {
 	return sha256.Sum256(b)
 }
 
-func (c *introspectionCache) shard(d digest) *introspectionShard {
-	return &c.shards[binary.LittleEndian.Uint64(d[:8])%introspectionShards]
-}
-
 // get returns the remembered answer for d: the principal (nil for a JWT's
 // answer) and ReasonOK, or the reason of a refusal.
 func (c *introspectionCache) get(d digest, now time.Time) (*Principal, Reason, bool) {
-	s := c.shard(d)
-	s.mu.RLock()
-	e := s.entries[d]
-	s.mu.RUnlock()
+	e := c.lookup(d)
 	if e == nil {
 		return nil, "", false
 	}
-	if !now.Before(e.until) {
-		c.mu.Lock()
-		if e.index >= 0 {
-			c.remove(e)
-		}
-		c.mu.Unlock()
+	if !now.Before(e.expires) {
+		c.drop(e)
 		return nil, "", false
 	}
-	if !e.ref.Load() {
-		e.ref.Store(true)
-	}
+	e.touch()
 	if e.held == nil {
 		return nil, e.reason, true
 	}
@@ -135,135 +97,11 @@ func (c *introspectionCache) put(d digest, p *Principal, reason Reason, until, n
 	if !now.Before(until) {
 		return
 	}
-	e := &introspectionEntry{until: until, reason: reason, d: d, index: -1}
-	e.cost = introspectionEntryBytes
+	e := &introspectionEntry{reason: reason}
+	e.hash, e.expires, e.cost = d, until, introspectionEntryBytes
 	if p != nil {
 		e.held = newTokenEntry("", p) // the principal's own copy, exactly counted
 		e.cost += e.held.cost
 	}
-	if e.cost > c.maxBytes/16 {
-		return
-	}
-	s := c.shard(d)
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if old := s.entries[d]; old != nil {
-		c.remove(old)
-	}
-	need := e.cost
-	if len(s.entries) >= s.peak {
-		need += introspectionSlotBytes
-	}
-	// Make room: the first victim's ring position takes the new entry,
-	// right behind the hand, as CLOCK places it; further victims (for
-	// bytes) are cut out of the ring.
-	hole := -1
-	for {
-		live := len(c.ring)
-		if hole >= 0 {
-			live--
-		}
-		if live < c.size && c.bytes+need <= c.maxBytes {
-			break
-		}
-		if live == 0 {
-			// Only the slots the maps have grown to are left: the entry
-			// does not fit, so it is not remembered.
-			if hole >= 0 {
-				c.cut(hole, nil)
-			}
-			return
-		}
-		v := c.victim(now)
-		i := v.index
-		c.unlink(v)
-		c.ring[i] = nil
-		if hole < 0 {
-			hole = i
-		} else {
-			c.cut(i, &hole)
-		}
-	}
-	if hole >= 0 {
-		e.index = hole
-		c.ring[hole] = e
-	} else {
-		e.index = len(c.ring)
-		c.ring = append(c.ring, e)
-	}
-	s.mu.Lock()
-	s.entries[d] = e
-	s.mu.Unlock()
-	c.bytes += e.cost
-	if len(s.entries) > s.peak {
-		s.peak = len(s.entries)
-		c.bytes += introspectionSlotBytes
-	}
-}
-
-// victim is the entry the CLOCK hand chooses: the first that has expired
-// or was not hit since the hand last passed, or the clockMaxScan-th
-// examined; the hand moves past it. The ring holds at least one entry
-// besides the put's own empty position.
-func (c *introspectionCache) victim(now time.Time) *introspectionEntry {
-	for scanned := 0; ; {
-		if c.hand >= len(c.ring) {
-			c.hand = 0
-		}
-		e := c.ring[c.hand]
-		c.hand++
-		if e == nil {
-			continue // the put's own empty position
-		}
-		scanned++
-		if scanned >= clockMaxScan || !now.Before(e.until) || !e.ref.Load() {
-			return e
-		}
-		e.ref.Store(false)
-	}
-}
-
-// remove drops e, which the cache holds, and closes its ring position.
-func (c *introspectionCache) remove(e *introspectionEntry) {
-	i := e.index
-	c.unlink(e)
-	c.ring[i] = nil
-	c.cut(i, nil)
-}
-
-// unlink drops e from its shard and from the count of bytes.
-func (c *introspectionCache) unlink(e *introspectionEntry) {
-	s := c.shard(e.d)
-	s.mu.Lock()
-	if s.entries[e.d] == e {
-		delete(s.entries, e.d)
-	}
-	s.mu.Unlock()
-	c.bytes -= e.cost
-	e.index = -1
-}
-
-// cut closes the empty ring position i by moving the last entry into it;
-// hole, if not nil, is an empty position the caller keeps, followed if it
-// moves.
-func (c *introspectionCache) cut(i int, hole *int) {
-	last := len(c.ring) - 1
-	if i != last {
-		moved := c.ring[last]
-		c.ring[i] = moved
-		if moved != nil {
-			moved.index = i
-		} else if hole != nil && *hole == last {
-			*hole = i
-		}
-	}
-	c.ring[last] = nil
-	c.ring = c.ring[:last]
-}
-
-// len returns the number of remembered answers.
-func (c *introspectionCache) len() int {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return len(c.ring)
+	c.insert(e, now)
 }
