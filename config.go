@@ -216,7 +216,9 @@ type IssuerConfig struct {
 	JWKSURL string
 	// DiscoveryURL fetches this discovery document (OpenID Connect or
 	// RFC 8414) instead of deriving its location from URL. For a
-	// multi-tenant issuer it may hold {tenant} too.
+	// multi-tenant issuer it must hold {tenant}, as one whole path segment
+	// after scheme://host/ (never in the host, port or query, where the
+	// tenant a token names would choose the server asked for keys).
 	DiscoveryURL string
 	// JWKS is a static JWK Set document: no network is used. For tests and
 	// air-gapped deployments. It is parsed like a fetched set: keys that
@@ -248,8 +250,9 @@ type IssuerConfig struct {
 	// https://login.microsoftonline.com/{tenant}/v2.0, and Tenants says
 	// which tenants are accepted and bounds what they cost. Keys come by
 	// discovery only, from each tenant's own document (DiscoveryURL, which
-	// may hold {tenant}, or the OpenID Connect location under the tenant's
-	// issuer), which must name exactly the tenant's issuer.
+	// then holds {tenant} as one whole path segment too, or the OpenID
+	// Connect location under the tenant's issuer), which must name exactly
+	// the tenant's issuer.
 	Tenants TenantPolicy
 }
 
@@ -787,8 +790,14 @@ func checkTenants(ic IssuerConfig) (template bool, err error) {
 		return true, configErrorf("issuer %q: Tenants limits must not be negative (zero means the default)", ic.URL)
 	case ic.JWKSURL != "" || ic.JWKS != nil || ic.HMACSecret != nil:
 		return true, configErrorf("issuer %q: a multi-tenant issuer takes its keys by discovery only", ic.URL)
-	case ic.DiscoveryURL != "" && strings.Count(ic.DiscoveryURL, tenantPlaceholder) != 1:
-		return true, configErrorf("issuer %q: the DiscoveryURL of a multi-tenant issuer must hold %s once", ic.URL, tenantPlaceholder)
+	}
+	if ic.DiscoveryURL != "" {
+		// The tenant fills a path segment only: in the host, port or
+		// query, a token's unverified "iss" would choose the server warden
+		// asks for the keys that verify it.
+		if _, _, err := splitDiscoveryTemplate(ic.DiscoveryURL); err != nil {
+			return true, configErrorf("issuer %q: %v", ic.URL, err)
+		}
 	}
 	for _, t := range tp.Allowed {
 		if !validTenant(t) {

@@ -3,11 +3,13 @@ package warden_test
 import (
 	"crypto/tls"
 	"crypto/x509"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/wardenhq/warden"
@@ -227,5 +229,70 @@ func TestMTLSUntrustedCertificate(t *testing.T) {
 	}
 	if ds := f.decisions.take(); !slices.Equal(ds, nil) {
 		t.Errorf("got %d decisions for a refused handshake, want none", len(ds))
+	}
+}
+
+// TestMTLSProxyHeader: the certificate header is one URL-encoded PEM
+// certificate and nothing else, or one Envoy x-forwarded-client-cert
+// element read quote-aware whose Cert field is; anything else is no
+// certificate, so no text a client controls (a URI or DNS SAN, a Subject)
+// can carry another client's certificate to a token bound to it.
+func TestMTLSProxyHeader(t *testing.T) {
+	t.Parallel()
+	ca := wardentest.NewCA("test CA")
+	alice, mallory := ca.Issue("alice"), ca.Issue("mallory")
+	alicePEM, _ := alice.PEM()
+	malloryPEM, _ := mallory.PEM()
+	pemA, pemM := escapedPEM(alice), escapedPEM(mallory)
+	var every strings.Builder // every byte percent-encoded
+	for _, c := range alicePEM {
+		fmt.Fprintf(&every, "%%%02X", c)
+	}
+	desc := "The access token is bound to a client certificate the request lacks"
+	missing := refusal(401, warden.ReasonCertificateMissing, "invalid_token", desc,
+		`Bearer realm="api", error="invalid_token", error_description="`+desc+`"`)
+	const plain, xfcc = "X-Client-Cert", "X-Forwarded-Client-Cert"
+	cases := []struct {
+		name, header, value string
+		want                outcome
+	}{
+		{"escaped PEM", plain, pemA, admitted},
+		{"every byte escaped", plain, every.String(), admitted},
+		{"escaped PEM, trailing newline", plain, pemA + "%0A", admitted},
+		{"text before the PEM", plain, "attacker%20junk%0A" + pemA, missing},
+		{"newline before the PEM", plain, "%0A" + pemA, missing},
+		{"text after the PEM", plain, pemA + "junk", missing},
+		{"two certificates", plain, pemA + url.PathEscape(string(malloryPEM)), missing},
+		{"a PEM header", plain, url.PathEscape(strings.Replace(string(alicePEM), "-----\n", "-----\nProc-Type: 4,CRL\n\n", 1)), missing},
+		{"a public key, not a certificate", plain, url.PathEscape(strings.ReplaceAll(string(alicePEM), "CERTIFICATE", "PUBLIC KEY")), missing},
+		{"XFCC", xfcc, `By=spiffe://proxy;Hash=abc;Cert="` + pemA + `";Subject="CN=alice"`, admitted},
+		{"XFCC, RFC 2253 Subject with commas", xfcc, `By=spiffe://proxy;Hash=abc;Cert="` + pemA + `";Subject="CN=alice,O=Example,C=US"`, admitted},
+		{"XFCC, Subject with an escaped quote and a semicolon", xfcc, `Subject="CN=a\"l;i,ce";Cert="` + pemA + `"`, admitted},
+		{"XFCC, Cert unquoted", xfcc, `Hash=abc;Cert=` + pemA + `;URI=spiffe://a`, admitted},
+		{"XFCC, Cert only", xfcc, `Cert="` + pemA + `"`, admitted},
+		{"XFCC without Cert, PEM in a URI SAN", xfcc, `By=spiffe://proxy;Hash=abc;Subject="CN=mallory";URI=spiffe://x%0A` + pemA, missing},
+		{"XFCC without Cert, PEM in a quoted URI", xfcc, `Hash=abc;URI="` + pemA + `"`, missing},
+		{"XFCC, Cert inside a quoted Subject", xfcc, `Hash=abc;Subject="O=x;Cert=` + pemA + `"`, missing},
+		{"XFCC, Chain only", xfcc, `Hash=abc;Chain="` + pemA + `"`, missing},
+		{"XFCC, two hops", xfcc, `Cert="` + pemM + `",Cert="` + pemA + `"`, missing},
+		{"XFCC, a second hop without Cert", xfcc, `Cert="` + pemA + `",By=spiffe://other`, missing},
+		{"XFCC, Cert twice", xfcc, `Cert="` + pemM + `";Cert="` + pemA + `"`, missing},
+		{"XFCC, unterminated quote", xfcc, `Cert="` + pemA, missing},
+		{"XFCC, text after the quote", xfcc, `Cert="` + pemA + `"x`, missing},
+		{"XFCC, text before the PEM in Cert", xfcc, `Cert="junk%0A` + pemA + `"`, missing},
+		{"XFCC, empty pair", xfcc, `Hash=abc;;Cert="` + pemA + `"`, missing},
+		{"XFCC, key without value", xfcc, `Hash;Cert="` + pemA + `"`, missing},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			f := newBindFixture(t, func(c *warden.Config) { c.MTLS.CertificateHeader = tc.header })
+			r := httptest.NewRequest(http.MethodGet, "http://api.test/entries", nil)
+			r.Header.Set("Authorization", "Bearer "+bound(f, alice, nil)())
+			r.Header.Set(tc.header, tc.value)
+			w := httptest.NewRecorder()
+			f.h.ServeHTTP(w, r)
+			f.check(t, w, tc.want)
+		})
 	}
 }

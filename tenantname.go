@@ -7,6 +7,7 @@ package warden
 
 import (
 	"errors"
+	"net/url"
 	"strings"
 )
 
@@ -15,23 +16,61 @@ import (
 // or "https://h/{tenant}". ok is false for a URL without placeholder; err
 // reports a malformed template.
 func splitTemplate(url string) (prefix, suffix string, ok bool, err error) {
-	i := strings.Index(url, tenantPlaceholder)
+	return splitPlaceholder(url, "an issuer URL", false)
+}
+
+// splitDiscoveryTemplate splits a multi-tenant issuer's DiscoveryURL as
+// splitTemplate splits its URL, except that a query may follow the
+// placeholder's segment ("https://h/{tenant}/.well-known/x?appid=1"). Its
+// placeholder is required.
+func splitDiscoveryTemplate(url string) (prefix, suffix string, err error) {
+	prefix, suffix, ok, err := splitPlaceholder(url, "a DiscoveryURL", true)
+	if err == nil && !ok {
+		err = errors.New("the DiscoveryURL of a multi-tenant issuer must hold " + tenantPlaceholder)
+	}
+	return prefix, suffix, err
+}
+
+// splitPlaceholder splits url around its one placeholder, which must fill
+// one whole path segment after "scheme://host/": never the host, port or
+// user info, where the tenant a token names would choose which server is
+// asked for keys, and never the query or fragment (RFC 3986 §3). A valid
+// tenant holds no "/", "?", "#", "%", ":" or "@", so filling such a
+// segment cannot move the host or the query. query allows a query after
+// the placeholder's segment.
+func splitPlaceholder(raw, what string, query bool) (prefix, suffix string, ok bool, err error) {
+	i := strings.Index(raw, tenantPlaceholder)
 	if i < 0 {
-		if strings.ContainsAny(url, "{}") {
-			return "", "", false, errors.New("the only placeholder an issuer URL may hold is " + tenantPlaceholder)
+		if strings.ContainsAny(raw, "{}") {
+			return "", "", false, errors.New("the only placeholder " + what + " may hold is " + tenantPlaceholder)
 		}
 		return "", "", false, nil
 	}
-	prefix, suffix = url[:i], url[i+len(tenantPlaceholder):]
+	prefix, suffix = raw[:i], raw[i+len(tenantPlaceholder):]
+	if strings.ContainsAny(prefix, "{}") || strings.ContainsAny(suffix, "{}") {
+		return "", "", false, errors.New(what + " holds at most one placeholder, " + tenantPlaceholder)
+	}
+	// The prefix must be "scheme://host/" and a path: exactly what
+	// net/url reads as scheme and host, then "/", with no query or
+	// fragment before the placeholder.
+	segment := errors.New(tenantPlaceholder + " must be a whole path segment of " + what + ", after scheme://host/")
+	u, perr := url.Parse(prefix + "tenant" + suffix)
+	if perr != nil || u.Host == "" || u.Opaque != "" || u.User != nil ||
+		!strings.HasPrefix(prefix, u.Scheme+"://"+u.Host+"/") || !strings.HasSuffix(prefix, "/") ||
+		strings.ContainsAny(prefix, "?#\\") {
+		return "", "", false, segment
+	}
 	switch {
-	case strings.ContainsAny(prefix, "{}") || strings.ContainsAny(suffix, "{}"):
-		return "", "", false, errors.New("an issuer URL holds at most one placeholder, " + tenantPlaceholder)
-	case !strings.HasSuffix(prefix, "/") || strings.Count(prefix, "/") < 3 || (suffix != "" && suffix[0] != '/'):
-		// After "scheme://host/": the tenant is a path segment, never part
-		// of the host, where it would choose which server discovery asks.
-		return "", "", false, errors.New(tenantPlaceholder + " must be a whole path segment of the issuer URL")
-	case strings.ContainsAny(suffix, "?#"):
-		return "", "", false, errors.New("an issuer URL has no query or fragment")
+	case suffix == "" || suffix[0] == '/':
+	case query && suffix[0] == '?':
+	default:
+		return "", "", false, segment
+	}
+	if !query && strings.ContainsAny(suffix, "?#") {
+		return "", "", false, errors.New(what + " has no query or fragment")
+	}
+	if query && strings.Contains(suffix, "#") {
+		return "", "", false, errors.New(what + " has no fragment")
 	}
 	return prefix, suffix, true, nil
 }

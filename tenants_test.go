@@ -2,10 +2,12 @@ package warden_test
 
 import (
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -474,4 +476,162 @@ func TestTenantsConfig(t *testing.T) {
 		t.Fatalf("valid template: %v", err)
 	}
 	_ = mw.Close()
+}
+
+// TestTenantsDiscoveryTemplate checks that a multi-tenant DiscoveryURL
+// takes the tenant as one whole path segment only: with the placeholder in
+// the host, port or query, a token's unverified "iss" would choose the
+// server warden fetches discovery and keys from (a forged token verified
+// with the attacker's keys, and a request to any host: SSRF).
+func TestTenantsDiscoveryTemplate(t *testing.T) {
+	t.Parallel()
+	// Refused by New, whatever the tenant policy.
+	for name, d := range map[string]string{
+		"whole host":         "https://{tenant}/.well-known/openid-configuration",
+		"part of the host":   "https://login.example.test{tenant}/x",
+		"subdomain":          "https://{tenant}.login.example.test/.well-known/openid-configuration",
+		"port":               "https://login.example.test:{tenant}/.well-known/openid-configuration",
+		"user info":          "https://{tenant}@login.example.test/.well-known/openid-configuration",
+		"query":              "https://login.example.test/.well-known/openid-configuration?tenant={tenant}",
+		"fragment":           "https://login.example.test/x#/{tenant}",
+		"after a query":      "https://login.example.test/x?a=/{tenant}/y",
+		"part of a segment":  "https://login.example.test/t-{tenant}/.well-known/openid-configuration",
+		"segment and more":   "https://login.example.test/{tenant}-x/.well-known/openid-configuration",
+		"two placeholders":   "https://login.example.test/{tenant}/{tenant}",
+		"other placeholder":  "https://login.example.test/{org}/x",
+		"no placeholder":     "https://login.example.test/common/.well-known/openid-configuration",
+		"backslash":          `https://login.example.test\/{tenant}/x`,
+		"no scheme":          "//login.example.test/{tenant}/x",
+		"relative":           "/{tenant}/.well-known/openid-configuration",
+		"placeholder at end": "https://login.example.test{tenant}",
+	} {
+		for _, tp := range []warden.TenantPolicy{{AnyTenant: true}, {Allowed: []string{"contoso"}}} {
+			mw, err := warden.New(warden.Config{Issuers: []warden.IssuerConfig{{URL: "https://login.example.test/{tenant}/v2.0",
+				DiscoveryURL: d, Audience: "https://api.example.test", Tenants: tp}}})
+			if err == nil {
+				_ = mw.Close()
+				t.Errorf("%s: New accepted DiscoveryURL %q", name, d)
+			}
+		}
+	}
+	// The issuer template itself, likewise.
+	for name, u := range map[string]string{
+		"issuer query":     "https://login.example.test/v2.0?t=/{tenant}",
+		"issuer fragment":  "https://login.example.test/v2.0#/{tenant}",
+		"issuer user info": "https://{tenant}@login.example.test/v2.0",
+		"issuer port":      "https://login.example.test:{tenant}/v2.0",
+	} {
+		mw, err := warden.New(warden.Config{Issuers: []warden.IssuerConfig{{URL: u,
+			Audience: "https://api.example.test", Tenants: warden.TenantPolicy{AnyTenant: true}}}})
+		if err == nil {
+			_ = mw.Close()
+			t.Errorf("%s: New accepted the issuer template %q", name, u)
+		}
+	}
+	for name, d := range map[string]string{
+		"path segment":             "https://login.example.test/{tenant}/v2.0/.well-known/openid-configuration",
+		"last segment":             "https://login.example.test/discovery/{tenant}",
+		"segment, then a query":    "https://login.example.test/{tenant}/.well-known/openid-configuration?appid=1",
+		"last segment, then query": "https://login.example.test/d/{tenant}?appid=1",
+	} {
+		mw, err := warden.New(warden.Config{Issuers: []warden.IssuerConfig{{URL: "https://login.example.test/{tenant}/v2.0",
+			DiscoveryURL: d, Audience: "https://api.example.test", Tenants: warden.TenantPolicy{AnyTenant: true}}},
+			KeySetPolicy: warden.KeySetPolicy{LazyStart: true}})
+		if err != nil {
+			t.Errorf("%s: New refused DiscoveryURL %q: %v", name, d, err)
+			continue
+		}
+		_ = mw.Close()
+	}
+
+	// The exploit end to end, on a simulated network: every host name
+	// resolves to a loopback server, login.example.test to the identity
+	// provider's, every other name to the attacker's, which answers
+	// discovery for any issuer with its own key. A token whose tenant is
+	// a host name must never make warden ask the attacker, and never verify.
+	const idp = "https://login.example.test"
+	legitKey, attackerKey := wardentest.NewECKey("k1"), wardentest.NewECKey("k1")
+	serve := func(key *wardentest.Key) http.HandlerFunc {
+		return func(w http.ResponseWriter, r *http.Request) {
+			if strings.HasSuffix(r.URL.Path, "/keys") {
+				_, _ = w.Write(wardentest.JWKS(key))
+				return
+			}
+			// Discovery: name whichever tenant issuer was asked about.
+			tenant := strings.Split(strings.TrimPrefix(r.URL.Path, "/"), "/")[0]
+			if r.Host != "login.example.test" {
+				tenant = r.Host
+			}
+			iss := idp + "/" + tenant + "/v2.0"
+			_ = json.NewEncoder(w).Encode(map[string]string{"issuer": iss, "jwks_uri": "https://" + r.Host + "/" + tenant + "/keys"})
+		}
+	}
+	legit, attacker := httptest.NewTLSServer(serve(legitKey)), httptest.NewTLSServer(serve(attackerKey))
+	t.Cleanup(legit.Close)
+	t.Cleanup(attacker.Close)
+	var mu sync.Mutex
+	var dialled []string
+	client := &http.Client{Transport: &http.Transport{
+		// The test's own servers: their certificate names no test host.
+		TLSClientConfig: &tls.Config{InsecureSkipVerify: true}, //nolint:gosec // a simulated network
+		DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
+			mu.Lock()
+			dialled = append(dialled, addr)
+			mu.Unlock()
+			to := attacker.Listener.Addr().String()
+			if addr == "login.example.test:443" {
+				to = legit.Listener.Addr().String()
+			}
+			return (&net.Dialer{}).DialContext(ctx, network, to)
+		},
+	}}
+	rows := []struct {
+		name, discovery string
+		refused         bool // by New
+	}{
+		{"tenant as the host", "https://{tenant}/.well-known/openid-configuration", true},
+		{"tenant in the query", idp + "/common/.well-known/openid-configuration?host={tenant}", true},
+		{"host-like tenant in a path segment", idp + "/{tenant}/v2.0/.well-known/openid-configuration", false},
+		{"host-like tenant, derived discovery", "", false},
+	}
+	for _, row := range rows {
+		t.Run(row.name, func(t *testing.T) {
+			mw, err := warden.New(warden.Config{
+				Issuers: []warden.IssuerConfig{{URL: idp + "/{tenant}/v2.0", DiscoveryURL: row.discovery,
+					Audience: "https://api.example.test", Tenants: warden.TenantPolicy{AnyTenant: true}}},
+				HTTPClient: client,
+				Now:        func() time.Time { return reqNow },
+				Logger:     slog.New(slog.DiscardHandler),
+			})
+			switch {
+			case row.refused && err != nil:
+				return
+			case row.refused:
+				t.Errorf("New accepted DiscoveryURL %q", row.discovery)
+			case err != nil:
+				t.Fatalf("New: %v", err)
+			}
+			defer func() { _ = mw.Close() }()
+			for _, tenant := range []string{"a.attacker.example", "attacker.example"} {
+				mu.Lock()
+				dialled = nil
+				mu.Unlock()
+				forged := mintWith(attackerKey, idp+"/"+tenant+"/v2.0", nil)
+				r := httptest.NewRequest(http.MethodGet, "/", nil)
+				r.Header.Set("Authorization", "Bearer "+forged)
+				w := httptest.NewRecorder()
+				mw.Authenticate(reqNoContent).ServeHTTP(w, r)
+				if w.Code == http.StatusNoContent {
+					t.Errorf("tenant %q: a token signed by the attacker's key was admitted", tenant)
+				}
+				mu.Lock()
+				for _, addr := range dialled {
+					if addr != "login.example.test:443" {
+						t.Errorf("tenant %q: warden connected to %s", tenant, addr)
+					}
+				}
+				mu.Unlock()
+			}
+		})
+	}
 }
