@@ -41,9 +41,9 @@ func TestMismatchExplained(t *testing.T) {
 		got        []string
 	}{
 		{name: "wrong audience", configured: iss.URL,
-			token:  iss.Mint(wardentest.Token{Claims: wardentest.Claims{"aud": []string{"https://a.example", "https://b.example"}}}),
-			reason: warden.ReasonWrongAudience,
-			text:   `warden: wrong_audience: expected audience "` + iss.Audience + `" got ["https://a.example" "https://b.example"]`,
+			token:    iss.Mint(wardentest.Token{Claims: wardentest.Claims{"aud": []string{"https://a.example", "https://b.example"}}}),
+			reason:   warden.ReasonWrongAudience,
+			text:     `warden: wrong_audience: expected audience "` + iss.Audience + `" got ["https://a.example" "https://b.example"]`,
 			expected: []string{iss.Audience}, got: []string{"https://a.example", "https://b.example"}},
 		{name: "no audience", configured: iss.URL,
 			token:    iss.Mint(wardentest.Token{Claims: wardentest.Claims{"aud": nil}}),
