@@ -1027,8 +1027,10 @@ func (s *settings) trustedIssuer(ic IssuerConfig) (*trustedIssuer, error) {
 // keyfuncLookup converts a golang-jwt Keyfunc at the key-set wing's
 // boundary: the wing asks for a kid and an alg, and the Keyfunc gets the
 // token golang-jwt would hand it before checking the signature, with the
-// header members warden acts on and the issuer. A VerificationKeySet is
-// taken when it holds one key: warden verifies a signature once.
+// header members warden acts on and the issuer. A VerificationKeySet
+// (keyfunc's answer for a token without kid) goes to the wing as a []any,
+// of which it takes the single key that fits, as for its own sets:
+// warden verifies a signature once.
 func keyfuncLookup(issuer string, fn jwt.Keyfunc) func(kid string, hasKID bool, alg string) (any, error) {
 	return func(kid string, hasKID bool, alg string) (any, error) {
 		header := map[string]any{"alg": alg}
@@ -1036,11 +1038,12 @@ func keyfuncLookup(issuer string, fn jwt.Keyfunc) func(kid string, hasKID bool, 
 			header["kid"] = kid
 		}
 		key, err := fn(&jwt.Token{Header: header, Method: signingMethods[alg], Claims: jwt.MapClaims{"iss": issuer}})
-		if set, ok := key.(jwt.VerificationKeySet); ok && err == nil {
-			if len(set.Keys) != 1 {
-				return nil, fmt.Errorf("the Keyfunc returned %d keys", len(set.Keys))
+		if set, ok := key.(jwt.VerificationKeySet); ok {
+			keys := make([]any, len(set.Keys))
+			for i, k := range set.Keys {
+				keys[i] = k
 			}
-			key = set.Keys[0]
+			key = keys
 		}
 		return key, err
 	}

@@ -115,8 +115,9 @@ func TestKeyfuncRefusals(t *testing.T) {
 		{"a private key", func(string) (any, error) { return weak, nil }},
 		{"a weak RSA key", func(string) (any, error) { return &weak.PublicKey, nil }},
 		{"a key of another type", func(string) (any, error) { return wardentest.NewECKey("ec").Signer.Public(), nil }},
-		{"two keys", func(string) (any, error) {
-			return jwt.VerificationKeySet{Keys: []jwt.VerificationKey{&weak.PublicKey, &weak.PublicKey}}, nil
+		{"two keys that fit", func(string) (any, error) {
+			pub := wardentest.NewRSAKey("x").Signer.Public()
+			return jwt.VerificationKeySet{Keys: []jwt.VerificationKey{pub, pub}}, nil
 		}},
 		{"nothing", func(string) (any, error) { return nil, nil }},
 	} {
@@ -132,11 +133,12 @@ func TestKeyfuncRefusals(t *testing.T) {
 			}
 		})
 	}
-	t.Run("a key set of one", func(t *testing.T) {
+	t.Run("a key set with one key that fits", func(t *testing.T) {
 		t.Parallel()
 		k := newKeyfuncIssuer(t)
 		k.answer = func(string) (any, error) {
-			return jwt.VerificationKeySet{Keys: []jwt.VerificationKey{k.iss.Key("rsa-1").Signer.Public()}}, nil
+			return jwt.VerificationKeySet{Keys: []jwt.VerificationKey{k.iss.Key("ec-1").Signer.Public(),
+				k.iss.Key("rsa-1").Signer.Public(), k.iss.Key("ed-1").Signer.Public()}}, nil
 		}
 		if _, err := k.middleware(t).Verify(context.Background(), k.iss.Mint(wardentest.Token{Key: k.iss.Key("rsa-1")})); err != nil {
 			t.Errorf("got %v", err)

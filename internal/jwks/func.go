@@ -58,6 +58,13 @@ func (f *Func) Key(_ context.Context, kid string, hasKID bool, alg string) (*Key
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrUnknownKID, err)
 	}
+	if set, ok := pub.([]any); ok {
+		// Several keys (a token without kid): the single one that fits,
+		// as Set.Find decides, or none when that is ambiguous.
+		if pub = fitting(set, alg); pub == nil {
+			return nil, fmt.Errorf("%w: %d keys, not one of them for %s", ErrUnknownKID, len(set), alg)
+		}
+	}
 	slot := funcSlot{kid: kid, hasKID: hasKID, alg: alg}
 	f.mu.Lock()
 	k := f.keys[slot]
@@ -88,7 +95,25 @@ func (f *Func) Holds(k *Key) bool {
 		return false
 	}
 	pub, err := f.lookup(k.KID, k.KID != "", k.Alg)
+	if set, ok := pub.([]any); ok {
+		pub = fitting(set, k.Alg)
+	}
 	return err == nil && samePublic(k.Public, pub)
+}
+
+// fitting returns the one key of set that may verify alg, or nil when
+// none or several may.
+func fitting(set []any, alg string) any {
+	var found any
+	for _, pub := range set {
+		if (&Key{Public: pub}).Fits(alg) {
+			if found != nil {
+				return nil
+			}
+			found = pub
+		}
+	}
+	return found
 }
 
 // Status reports the keys looked up so far; a function's keys are always
