@@ -10,6 +10,7 @@ toolchain go1.26.8
 replace github.com/wardenhq/warden => ..
 
 require (
+	github.com/MicahParks/keyfunc/v3 v3.9.2
 	github.com/auth0/go-jwt-middleware/v2 v2.3.1
 	github.com/golang-jwt/jwt/v5 v5.3.1
 	github.com/lestrrat-go/jwx/v3 v3.3.0

@@ -11,7 +11,9 @@ import (
 func TestInspectAgreesWithParse(t *testing.T) {
 	t.Parallel()
 	ec := `{"kty":"EC","crv":"P-256","kid":"%s","x":"f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU","y":"x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0"%s}`
-	key := func(kid, extra string) string { return strings.Replace(strings.Replace(ec, "%s", kid, 1), "%s", extra, 1) }
+	key := func(kid, extra string) string {
+		return strings.Replace(strings.Replace(ec, "%s", kid, 1), "%s", extra, 1)
+	}
 	for _, row := range []struct {
 		name   string
 		doc    string
