@@ -21,7 +21,7 @@ func TestDemoAuthorization(t *testing.T) {
 		{"reports, analyst", "GET", "/reports", bearer(analyst), 200, nil, "Entries per week", "ok"},
 		{"reports, reader: no Report_*", "GET", "/reports", bearer(reader), 403, reports, "insufficient_scope", "insufficient_scope"},
 		{"reports, auditor: no Entry_Read", "GET", "/reports", bearer(auditor), 403, reports, "insufficient_scope", "insufficient_scope"},
-		{"reports without a token", "GET", "/reports", cred{}, 401, []string{bearerChallenge}, "unauthorized", "missing_credentials"},
+		{"reports without a token", "GET", "/reports", cred{}, 401, []string{bearerChallenge, dpopChallenge}, "unauthorized", "missing_credentials"},
 		{"projects, analyst", "GET", "/projects", bearer(analyst), 200, nil, "Website", "ok"},
 		{"projects, reader", "GET", "/projects", bearer(reader), 403,
 			[]string{`Bearer realm="api", error="insufficient_scope", scope="Project_Read Project_Admin"`}, "", "insufficient_scope"},
@@ -29,8 +29,8 @@ func TestDemoAuthorization(t *testing.T) {
 		{"export, analyst", "POST", "/tools/export", bearer(analyst), 403, tool("export"), "insufficient_scope", "insufficient_scope"},
 		{"summarise, reader", "POST", "/tools/summarise", bearer(reader), 403, tool("summarise"), "insufficient_scope", "insufficient_scope"},
 		{"unknown tool", "POST", "/tools/delete", bearer(analyst), 404, nil, "no such tool", "ok"},
-		{"tools without a token", "POST", "/tools/summarise", cred{}, 401, []string{bearerChallenge}, "unauthorized", "missing_credentials"},
-		{"tools with Basic", "POST", "/tools/summarise", basic("demo-analyst", "demo-analyst-secret"), 401, []string{bearerChallenge}, "", "unsupported_scheme"},
+		{"tools without a token", "POST", "/tools/summarise", cred{}, 401, []string{bearerChallenge, dpopChallenge}, "unauthorized", "missing_credentials"},
+		{"tools with Basic", "POST", "/tools/summarise", basic("demo-analyst", "demo-analyst-secret"), 401, []string{bearerChallenge, dpopChallenge}, "", "unsupported_scheme"},
 	} {
 		t.Run(c.name, func(t *testing.T) { s.check(t, c) })
 	}
