@@ -348,7 +348,9 @@ func (d *doctor) verdict(tok string) int {
 		return exitOK
 	}
 	fmt.Fprintf(d.out, "warden: %s (%d %s): %s\n", e.Reason, e.Status(), e.Code(), e.Description())
-	fmt.Fprintf(d.out, "  %v\n", e)
+	if e.Err != nil {
+		fmt.Fprintf(d.out, "  %v\n", e) // the cause: the expected and received iss or aud, a claim's name, …
+	}
 	return exitRefused
 }
 

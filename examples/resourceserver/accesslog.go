@@ -11,8 +11,8 @@ import (
 
 // accessLog writes the one line of each request: method, path, the
 // status sent (whoever wrote it: the handler, or warden's refusal) and
-// warden's reason code with the caller it authenticated ("-" and empty for
-// routes warden does not guard). The query string and headers are never
+// warden's reason code ("-" for routes warden does not guard) with the
+// caller it authenticated, if any. The query string and headers are never
 // logged, so neither is a token or a secret.
 func accessLog(logger *slog.Logger, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -23,8 +23,11 @@ func accessLog(logger *slog.Logger, next http.Handler) http.Handler {
 		if reason == "" {
 			reason = "-"
 		}
-		logger.Info("request", "method", r.Method, "path", r.URL.Path, "status", rec.status, "reason", reason,
-			"client_id", slot.ClientID, "subject", slot.Subject)
+		attrs := []any{"method", r.Method, "path", r.URL.Path, "status", rec.status, "reason", reason}
+		if slot.Subject != "" {
+			attrs = append(attrs, "client_id", slot.ClientID, "subject", slot.Subject)
+		}
+		logger.Info("request", attrs...)
 	})
 }
 
