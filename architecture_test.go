@@ -21,6 +21,7 @@ import (
 // calls run downward only and no two files reference each other. Files on
 // one floor may not reference each other either.
 var houseOrder = [][]string{
+	{"transport.go"},                           // RequireCall: the request path for transports other than net/http
 	{"health.go", "metadata.go"},               // operations: methods on the Middleware
 	{"middleware.go"},                          // New wires the steps; the handler runs them
 	{"config.go"},                              // defaults and checks; builds each step

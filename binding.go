@@ -49,6 +49,46 @@ func (b *binding) verify(ctx context.Context, r *http.Request, scheme Scheme, to
 	return b.check(ctx, &in, p)
 }
 
+// verifyInput is verify for a request over another transport, which
+// describes itself in in.
+func (b *binding) verifyInput(ctx context.Context, in *boundRequest, p *Principal) *Error {
+	if in.scheme == SchemeBearer && p.cnf == (Confirmation{}) {
+		return nil
+	}
+	if b == nil {
+		return unprovable(p)
+	}
+	if in.scheme == SchemeDPoP {
+		in.uri = b.publicURI(in.uri)
+	}
+	return b.check(ctx, in, p)
+}
+
+// publicURI normalises the URI a call over another transport was made to,
+// with the configured PublicURL, when set, in place of its origin, as for
+// HTTP requests. An unusable URI matches no htu.
+func (b *binding) publicURI(uri string) string {
+	if b.publicURL != "" {
+		if i := strings.Index(uri, "://"); i >= 0 {
+			uri = uri[i+3:]
+			if j := strings.IndexByte(uri, '/'); j >= 0 {
+				uri = uri[j:]
+			} else {
+				uri = "/"
+			}
+		}
+		if !strings.HasPrefix(uri, "/") {
+			return ""
+		}
+		uri = b.publicURL + uri
+	}
+	if i := strings.IndexAny(uri, "?#"); i >= 0 {
+		uri = uri[:i]
+	}
+	u, _ := normalizeHTU(uri)
+	return u
+}
+
 // check checks every binding of p against the request in. Both must hold
 // when the token names both (RFC 9449 §6, RFC 8705 §3); the certificate is
 // checked first, since it has no side effect, and the proof, which records

@@ -92,18 +92,7 @@ func quote(s string) string {
 func (f *refusals) write(w http.ResponseWriter, r *http.Request, c *challenges, e *Error) {
 	o := e.outcome()
 	h := w.Header()
-	for _, v := range c.forError(e, o) {
-		h.Add("WWW-Authenticate", v)
-	}
-	if e.nonce != "" {
-		h.Set("DPoP-Nonce", e.nonce) // RFC 9449 §9: the nonce the client must use
-	}
-	switch o.status {
-	case http.StatusServiceUnavailable:
-		h.Set("Retry-After", f.retryAfter)
-	case http.StatusTooManyRequests:
-		h.Set("Retry-After", basicThrottleRetryAfter) // RFC 6585 §4
-	}
+	f.addHeader(h, c, e, o)
 	h.Set("Cache-Control", "no-store") // RFC 6749 §5.1: auth responses must not be cached
 	h.Set("Pragma", "no-cache")
 	if f.errorHandler != nil {
@@ -116,6 +105,46 @@ func (f *refusals) write(w http.ResponseWriter, r *http.Request, c *challenges, 
 	h.Set("X-Content-Type-Options", "nosniff")
 	w.WriteHeader(o.status)
 	_, _ = w.Write(f.body(e, o))
+}
+
+// addHeader adds what a refusal asks of the client: its challenges, the
+// DPoP nonce to use and when to retry.
+func (f *refusals) addHeader(h http.Header, c *challenges, e *Error, o outcome) {
+	for _, v := range c.forError(e, o) {
+		h.Add("WWW-Authenticate", v)
+	}
+	if e.nonce != "" {
+		h.Set("DPoP-Nonce", e.nonce) // RFC 9449 §9: the nonce the client must use
+	}
+	switch o.status {
+	case http.StatusServiceUnavailable:
+		h.Set("Retry-After", f.retryAfter)
+	case http.StatusTooManyRequests:
+		h.Set("Retry-After", basicThrottleRetryAfter) // RFC 6585 §4
+	}
+}
+
+// routed returns a copy of e (which may be shared: the outcome of an
+// introspection call goes to every request that waited for it) whose
+// Header renders the fields route c writes with it.
+func (f *refusals) routed(e *Error, c *challenges) *Error {
+	out := *e
+	out.render = func(h http.Header) { f.addHeader(h, c, &out, out.outcome()) }
+	return &out
+}
+
+// Header returns the header fields the HTTP path writes with this refusal
+// that tell the client what to do: every WWW-Authenticate challenge (RFC
+// 6750 §3, RFC 9449 §7.1), DPoP-Nonce and Retry-After, so that a transport
+// other than net/http (a gRPC interceptor: trailers; a Connect error's
+// metadata) can send the same. It is empty for an Error that did not come
+// from Middleware.RequireCall, Authorize or Verify.
+func (e *Error) Header() http.Header {
+	h := http.Header{}
+	if e.render != nil {
+		e.render(h)
+	}
+	return h
 }
 
 // forError returns the WWW-Authenticate values for a refusal.

@@ -13,6 +13,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/golang-jwt/jwt/v5"
+
 	"github.com/wardenhq/warden/internal/fetch"
 	"github.com/wardenhq/warden/internal/jwks"
 )
@@ -196,8 +198,8 @@ type Config struct {
 }
 
 // IssuerConfig describes one trusted token issuer and where its keys come from:
-// by discovery from URL unless JWKSURL, DiscoveryURL, JWKS or HMACSecret is
-// set (at most one of them).
+// by discovery from URL unless JWKSURL, DiscoveryURL, JWKS, Keyfunc or
+// HMACSecret is set (at most one of them).
 type IssuerConfig struct {
 	// URL is the exact "iss" value of the issuer's tokens (RFC 9068 §4),
 	// compared byte for byte. Required.
@@ -224,6 +226,20 @@ type IssuerConfig struct {
 	// air-gapped deployments. It is parsed like a fetched set: keys that
 	// carry private members are skipped, so give the public keys only.
 	JWKS []byte
+	// Keyfunc takes the issuer's keys from a golang-jwt Keyfunc instead:
+	// the Keyfunc method of a keyfunc.Keyfunc
+	// (github.com/MicahParks/keyfunc/v3), or your own, so that a service
+	// that already runs one keeps its key setup and gets warden's
+	// responses, requirements and impersonation. It is called with a
+	// *jwt.Token holding the header's alg and kid and the claim iss, for
+	// each new token and for each cached one (to learn whether its key is
+	// still there), and must return the public key: *rsa.PublicKey,
+	// *ecdsa.PublicKey or ed25519.PublicKey, checked as a fetched JWK is.
+	// Its errors refuse the token as unknown_kid: it cannot tell warden
+	// that its keys are unreachable (503), and how long it waits is its
+	// own affair. Discovery or JWKSURL, warden's own key source, bound
+	// every wait; see the README on the choice.
+	Keyfunc jwt.Keyfunc
 	// HMACSecret makes the issuer an HMAC (HS256/384/512) issuer whose
 	// tokens are verified with this shared secret only. The secret must be
 	// at least as long as the hash of every HMAC algorithm allowed
@@ -662,13 +678,13 @@ func checkIssuer(ic IssuerConfig) error {
 		return err
 	}
 	sources := 0
-	for _, set := range []bool{ic.JWKSURL != "", ic.DiscoveryURL != "", ic.JWKS != nil, ic.HMACSecret != nil} {
+	for _, set := range []bool{ic.JWKSURL != "", ic.DiscoveryURL != "", ic.JWKS != nil, ic.HMACSecret != nil, ic.Keyfunc != nil} {
 		if set {
 			sources++
 		}
 	}
 	if sources > 1 {
-		return configErrorf("issuer %q: set at most one of JWKSURL, DiscoveryURL, JWKS and HMACSecret", ic.URL)
+		return configErrorf("issuer %q: set at most one of JWKSURL, DiscoveryURL, JWKS, Keyfunc and HMACSecret", ic.URL)
 	}
 	if ic.HMACSecret != nil && len(ic.HMACSecret) < hmacKeyBytes["HS256"] {
 		return configErrorf("issuer %q: HMACSecret must be at least 32 bytes (RFC 7518 §3.2)", ic.URL)
@@ -788,7 +804,7 @@ func checkTenants(ic IssuerConfig) (template bool, err error) {
 		return true, configErrorf("issuer %q: set exactly one of Tenants.Allowed and Tenants.AnyTenant", ic.URL)
 	case tp.MaxKeySets < 0 || tp.MaxNewPerMinute < 0:
 		return true, configErrorf("issuer %q: Tenants limits must not be negative (zero means the default)", ic.URL)
-	case ic.JWKSURL != "" || ic.JWKS != nil || ic.HMACSecret != nil:
+	case ic.JWKSURL != "" || ic.JWKS != nil || ic.HMACSecret != nil || ic.Keyfunc != nil:
 		return true, configErrorf("issuer %q: a multi-tenant issuer takes its keys by discovery only", ic.URL)
 	}
 	if ic.DiscoveryURL != "" {
@@ -1000,6 +1016,8 @@ func (s *settings) trustedIssuer(ic IssuerConfig) (*trustedIssuer, error) {
 			return nil, configErrorf("issuer %q: JWKS holds no usable signing key", ic.URL)
 		}
 		ti.keys = jwks.NewStatic(set, now)
+	case ic.Keyfunc != nil:
+		ti.keys = jwks.NewFunc(keyfuncLookup(ic.URL, ic.Keyfunc), now)
 	default:
 		o := s.keys
 		if hook := s.KeySetPolicy.OnRefresh; hook != nil {
@@ -1014,6 +1032,31 @@ func (s *settings) trustedIssuer(ic IssuerConfig) (*trustedIssuer, error) {
 		ti.keys = src
 	}
 	return ti, nil
+}
+
+// keyfuncLookup converts a golang-jwt Keyfunc at the key-set wing's
+// boundary: the wing asks for a kid and an alg, and the Keyfunc gets the
+// token golang-jwt would hand it before checking the signature, with the
+// header members warden acts on and the issuer. A VerificationKeySet
+// (keyfunc's answer for a token without kid) goes to the wing as a []any,
+// of which it takes the single key that fits, as for its own sets:
+// warden verifies a signature once.
+func keyfuncLookup(issuer string, fn jwt.Keyfunc) func(kid string, hasKID bool, alg string) (any, error) {
+	return func(kid string, hasKID bool, alg string) (any, error) {
+		header := map[string]any{"alg": alg}
+		if hasKID {
+			header["kid"] = kid
+		}
+		key, err := fn(&jwt.Token{Header: header, Method: signingMethods[alg], Claims: jwt.MapClaims{"iss": issuer}})
+		if set, ok := key.(jwt.VerificationKeySet); ok {
+			keys := make([]any, len(set.Keys))
+			for i, k := range set.Keys {
+				keys[i] = k
+			}
+			key = keys
+		}
+		return key, err
+	}
 }
 
 // denyList builds the deny-list of the bearer step.

@@ -199,6 +199,20 @@ func (c *extractor) extract(r *http.Request) (requestCredentials, *Error) {
 	return parseAuthorization(header, c.maxTokenSize)
 }
 
+// fromValues finds the credentials among the authorization values of a
+// call over a transport other than HTTP (gRPC's "authorization" metadata):
+// the rules of the Authorization header, which is a singleton field, and
+// no other transport of the token.
+func (c *extractor) fromValues(values []string) (requestCredentials, *Error) {
+	switch len(values) {
+	case 0:
+		return parseAuthorization("", c.maxTokenSize)
+	case 1:
+		return parseAuthorization(values[0], c.maxTokenSize)
+	}
+	return requestCredentials{}, newError(ReasonMalformedRequest, 0, errRepeated)
+}
+
 func isFormBody(r *http.Request) bool {
 	mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
 	return err == nil && mt == "application/x-www-form-urlencoded"

@@ -34,7 +34,9 @@ type Decision struct {
 	// monotonic wall clock (never Config.Now, which may be a test clock).
 	Duration time.Duration
 	// Err is the refusal, or nil. Its cause may contain untrusted text: log
-	// Reason, never Err.Error().
+	// Reason, never Err.Error(). For a wrong_issuer or wrong_audience
+	// refusal of a token whose signature verified, Err.Expected and Err.Got
+	// say what the configuration accepts and what the token holds.
 	Err *Error
 }
 
@@ -80,7 +82,10 @@ func ChainDecisions(hooks ...func(context.Context, Decision)) func(context.Conte
 // token, the Basic secret and the cause of a refusal (Error.Err, which can
 // quote request bytes) are never written; the reason code says which check
 // failed. Issuer, client id and subject come from a verified token or
-// client credentials and are empty otherwise.
+// client credentials and are empty otherwise. When the logger is enabled
+// at slog.LevelDebug, a wrong_issuer or wrong_audience refusal of a token
+// whose signature verified also carries expected and got (Error.Expected,
+// Error.Got): the configured issuers or audiences and the token's.
 func LogDecisions(logger *slog.Logger) func(context.Context, Decision) {
 	if logger == nil {
 		logger = slog.Default()
@@ -96,7 +101,14 @@ func LogDecisions(logger *slog.Logger) func(context.Context, Decision) {
 		if !logger.Enabled(ctx, level) {
 			return
 		}
-		logger.LogAttrs(ctx, level, "warden decision", d.attrs()...)
+		attrs := d.attrs()
+		if e := d.Err; e != nil && (e.Expected != nil || e.Got != nil) && logger.Enabled(ctx, slog.LevelDebug) {
+			// A verified token's iss or aud against the configuration:
+			// what a developer needs to mend a wrong_issuer or
+			// wrong_audience, and nothing an attacker chose.
+			attrs = append(attrs, slog.Any("expected", e.Expected), slog.Any("got", e.Got))
+		}
+		logger.LogAttrs(ctx, level, "warden decision", attrs...)
 	}
 }
 

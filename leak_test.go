@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -150,6 +151,9 @@ func TestNoLeaks(t *testing.T) {
 		}
 		text := out.String()
 		for _, s := range fx.atkSecrets(row) {
+			if len(decisions) == 1 && decisions[0].Err != nil && slices.Contains(decisions[0].Err.Got, s) {
+				continue // the iss or aud of a token a trusted key signed (Error.Got), said on purpose
+			}
 			checked++
 			assert.NotContains(t, text, s, "%s: the output contains a value from the request", row.id)
 		}

@@ -244,10 +244,12 @@ func (m *Middleware) Check(w http.ResponseWriter, r *http.Request, reqs ...Requi
 // how a route would have refused; a nil principal is refused as a request
 // without credentials. With Verify it serves transports other than
 // net/http (a gRPC interceptor mapping each method to a Requirement, a
-// message consumer). It reports no Decision.
+// message consumer). It reports no Decision. The Error's Header holds the
+// challenges such a route would have written.
 func (m *Middleware) Authorize(ctx context.Context, p *Principal, reqs ...Requirement) error {
-	if e := m.admit(ctx, p, allOf(reqs)); e != nil {
-		return e
+	req := allOf(reqs)
+	if e := m.admit(ctx, p, req); e != nil {
+		return m.refusals.routed(e, m.refusals.forRoute(m.binding.routeSchemes(m.schemes), req.scopeList()))
 	}
 	return nil
 }
@@ -281,6 +283,19 @@ func (m *Middleware) canMeet(req Requirement) error {
 // authenticate finds and verifies the request's credentials.
 func (m *Middleware) authenticate(r *http.Request, schemes Scheme) (*Principal, *Error) {
 	creds, e := m.credentials.extract(r)
+	p, e := m.verifyCredentials(r.Context(), creds, e, schemes)
+	if e != nil || creds.scheme == SchemeBasic {
+		return p, e
+	}
+	if e := m.binding.verify(r.Context(), r, creds.scheme, creds.value, p); e != nil {
+		return nil, e
+	}
+	return p, nil
+}
+
+// verifyCredentials verifies the credentials a request presented (or
+// refuses what finding them found wrong), short of their binding.
+func (m *Middleware) verifyCredentials(ctx context.Context, creds requestCredentials, e *Error, schemes Scheme) (*Principal, *Error) {
 	if e != nil && !(e.Scheme == SchemeDPoP && schemes&SchemeDPoP == 0) {
 		return nil, e
 	}
@@ -290,19 +305,17 @@ func (m *Middleware) authenticate(r *http.Request, schemes Scheme) (*Principal, 
 		return nil, newError(ReasonUnsupportedScheme, 0, nil)
 	}
 	if creds.scheme == SchemeBasic {
-		return m.clients.authenticate(r.Context(), creds.value)
+		return m.clients.authenticate(ctx, creds.value)
 	}
-	p, e := m.tokens.verify(r.Context(), creds.value)
-	if e != nil {
-		if creds.scheme == SchemeDPoP {
-			e.Scheme = SchemeDPoP // answered with a DPoP challenge (RFC 9449 §7.1)
-		}
-		return nil, e
+	p, e := m.tokens.verify(ctx, creds.value)
+	if e != nil && creds.scheme == SchemeDPoP {
+		// Answered with a DPoP challenge (RFC 9449 §7.1). A copy: the
+		// outcome of an introspection call is shared by its waiters.
+		dpop := *e
+		dpop.Scheme = SchemeDPoP
+		return nil, &dpop
 	}
-	if e := m.binding.verify(r.Context(), r, creds.scheme, creds.value, p); e != nil {
-		return nil, e
-	}
-	return p, nil
+	return p, e
 }
 
 // authorize applies the impersonation policy and the requirement.
@@ -317,7 +330,8 @@ func (m *Middleware) authorize(ctx context.Context, req Requirement, p *Principa
 // Verify checks a raw access token as the middleware would, without HTTP:
 // signature, claims and the impersonation policy, but no scope requirement.
 // A token bound to a DPoP key or a client certificate is refused, since
-// without a request nothing proves the binding. Errors are *Error.
+// without a request nothing proves the binding. Errors are *Error, whose
+// Header holds the challenges a route of m would have written.
 func (m *Middleware) Verify(ctx context.Context, rawToken string) (*Principal, error) {
 	if m.tokens == nil {
 		return nil, newError(ReasonWrongIssuer, SchemeBearer, nil)
@@ -336,7 +350,7 @@ func (m *Middleware) Verify(ctx context.Context, rawToken string) (*Principal, e
 		e = m.authorize(ctx, Requirement{}, p)
 	}
 	if e != nil {
-		return nil, e
+		return nil, m.refusals.routed(e, m.refusals.forRoute(m.binding.routeSchemes(m.schemes), nil))
 	}
 	return p, nil
 }

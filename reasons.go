@@ -2,6 +2,7 @@ package warden
 
 import (
 	"net/http"
+	"slices"
 	"strconv"
 	"time"
 )
@@ -221,6 +222,14 @@ type Error struct {
 	// Err is the underlying cause. It may hold untrusted text and must not be
 	// shown to clients.
 	Err error
+	// Expected and Got explain a wrong_issuer or wrong_audience refusal of
+	// a token whose signature verified: the issuers or audiences the
+	// configuration (or the route) accepts, and the token's "iss" or "aud"
+	// values. They come from a token a trusted issuer signed, so they may
+	// be logged (LogDecisions does, at Debug); they are never written to
+	// the response. Nil for every other refusal, and for a token whose
+	// signature could not be checked, whose claims prove nothing.
+	Expected, Got []string
 	// nonce is a fresh RFC 9449 §8 server nonce, sent as DPoP-Nonce with
 	// the refusal; set only by the DPoP step when it asks for one.
 	nonce string
@@ -228,6 +237,10 @@ type Error struct {
 	// detail is what the challenge of a few refusals needs besides the
 	// reason; nil for all others, so that a refusal costs what it did.
 	detail *refusalDetail
+	// render adds the header fields of the refusal (challenge.go) as the
+	// route it was made for writes them; set on the copy an entry point
+	// without HTTP returns (Header), nil otherwise.
+	render func(http.Header)
 }
 
 // refusalDetail is what the challenge of a step-up refusal needs (RFC 9470
@@ -331,6 +344,54 @@ func (e *claimError) Error() string {
 }
 
 func invalidClaim(name string) error { return &claimError{claim: name} }
+
+// mismatchError is the cause of a wrong_issuer or wrong_audience refusal
+// of a token whose signature verified: what was expected and what the
+// token holds, as go-oidc words it ("expected audience %q got %q"), and,
+// for an issuer that differs only in spelling, how.
+type mismatchError struct {
+	claim         string // "iss" or "aud"
+	expected, got []string
+	hint          string
+}
+
+func (e *mismatchError) Error() string {
+	what := map[string]string{"iss": "issuer", "aud": "audience"}[e.claim]
+	s := "expected " + what + " " + quoteList(e.expected) + " got " + quoteList(e.got)
+	if len(e.got) == 0 {
+		s = "expected " + what + " " + quoteList(e.expected) + ", token has no " + strconv.Quote(e.claim)
+	}
+	if e.hint != "" {
+		s += ": " + e.hint
+	}
+	return s
+}
+
+// quoteList renders one value as "a" and several as ["a" "b"].
+func quoteList(vs []string) string {
+	if len(vs) == 1 {
+		return strconv.Quote(vs[0])
+	}
+	s := "["
+	for i, v := range vs {
+		if i > 0 {
+			s += " "
+		}
+		s += strconv.Quote(v)
+	}
+	return s + "]"
+}
+
+// newMismatch is a wrong_issuer or wrong_audience refusal of a verified
+// token, carrying what was expected and what the token holds.
+// The values are copied: they may be the configuration's or a cached
+// principal's, and the Error is the caller's to keep.
+func newMismatch(reason Reason, scheme Scheme, claim string, expected, got []string, hint string) *Error {
+	expected, got = slices.Clone(expected), slices.Clone(got)
+	e := newError(reason, scheme, &mismatchError{claim: claim, expected: expected, got: got, hint: hint})
+	e.Expected, e.Got = expected, got
+	return e
+}
 
 // parseError is the cause of a refusal of malformed credentials.
 type parseError string

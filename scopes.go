@@ -51,6 +51,10 @@ func (c *requirementCheck) evaluate(q Requirement, v principalView) *Error {
 		}
 	case ReasonInsufficientUserAuthentication:
 		e.detail = &refusalDetail{acrValues: f.node.values, maxAge: f.node.maxAge}
+	case ReasonWrongAudience:
+		e = newMismatch(f.reason, v.scheme, "aud", f.node.values, v.audience, "")
+	case ReasonWrongIssuer:
+		e = newMismatch(f.reason, v.scheme, "iss", f.node.values, []string{v.issuer}, "")
 	}
 	return e
 }

@@ -118,7 +118,7 @@ func (v *verifier) verifyToken(ctx context.Context, raw string) (*Principal, *tr
 	if !ok {
 		var e *Error
 		if iss, e = v.tenantFor(claims.iss, t.header.alg); e != nil {
-			return nil, nil, nil, e
+			return nil, nil, nil, v.misspelled(ctx, &t, claims.iss, e)
 		}
 	}
 	key, e := iss.checkSignature(ctx, &t)
@@ -134,6 +134,27 @@ func (v *verifier) verifyToken(ctx context.Context, raw string) (*Principal, *tr
 		return fail(e)
 	}
 	return p, iss, key, nil
+}
+
+// misspelled turns the wrong_issuer refusal e of a token whose iss differs
+// from a configured issuer only in spelling (a trailing slash, letter
+// case, a default port) into one that says so, once that issuer's keys
+// verified the signature: the configuration, not the token, is then wrong.
+// Any other refusal is returned as it is: an unverified iss proves nothing.
+func (v *verifier) misspelled(ctx context.Context, t *compactJWS, got string, e *Error) *Error {
+	if e.Reason != ReasonWrongIssuer {
+		return e
+	}
+	for _, ti := range v.order {
+		if hint := jwks.SpellingDifference(ti.url, got); hint != "" {
+			if _, se := ti.checkSignature(ctx, t); se != nil {
+				return e
+			}
+			return newMismatch(ReasonWrongIssuer, SchemeBearer, "iss", []string{ti.url}, []string{got},
+				hint+"; configure the issuer exactly as its tokens name it")
+		}
+	}
+	return e
 }
 
 // checkClaims validates the time, audience and profile claims.
@@ -159,7 +180,8 @@ func (v *verifier) checkClaims(cl *accessClaims, iss *trustedIssuer) *Error {
 		return fail(ReasonIssuedInFuture, "iat", false)
 	}
 	if !iss.skipAudience && !holdsAny(cl.aud, iss.audiences) {
-		return fail(ReasonWrongAudience, "aud", !cl.audPresent)
+		// The signature verified: say what was expected and what came.
+		return newMismatch(ReasonWrongAudience, SchemeBearer, "aud", iss.audiences, cl.aud, "")
 	}
 	if v.strict {
 		// RFC 9068 §2.2 REQUIRED claims.

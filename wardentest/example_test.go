@@ -117,3 +117,22 @@ func ExampleIssuer_AddClient() {
 	// 200 hello reporting
 	// 200 hello alice
 }
+
+// A handler unit test without the middleware in front: WithPrincipal puts
+// the genuine principal of a minted token into the request's context.
+func ExampleIssuer_WithPrincipal() {
+	iss := wardentest.StartIssuer()
+	defer iss.Close()
+	ctx, err := iss.WithPrincipal(context.Background(), wardentest.Token{Claims: wardentest.Claims{
+		"sub": "alice", "scope": "Entry_Read", "act": map[string]any{"sub": "billing"}}})
+	if err != nil {
+		panic(err)
+	}
+	req := httptest.NewRequest(http.MethodGet, "/entries", nil).WithContext(ctx)
+	rec := httptest.NewRecorder()
+	hello.ServeHTTP(rec, req)
+	p, _ := warden.PrincipalFrom(ctx)
+	fmt.Println(rec.Body, "acted for by", p.Actor().Subject, p.Scopes())
+	// Output:
+	// hello alice acted for by billing [Entry_Read]
+}

@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"encoding/base64"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -38,7 +39,8 @@ func basicAuth(id, secret string) string {
 type conformanceCase struct {
 	name       string
 	path       string
-	auth       []string // Authorization header values, in order
+	auth       []string                        // Authorization header values, in order
+	dpop       func(htu, method string) string // the DPoP proof for a call to htu, or nil
 	status     int
 	challenges []string // every WWW-Authenticate value, in order
 	subject    string   // for 200: the principal's subject
@@ -48,6 +50,11 @@ type conformanceCase struct {
 func conformanceCases(iss *wardentest.Issuer) []conformanceCase {
 	now := time.Now()
 	bearer := func(tok string) []string { return []string{"Bearer " + tok} }
+	key := wardentest.NewECKey("client")
+	bound := iss.Mint(wardentest.Token{DPoPKey: key, Claims: wardentest.Claims{"scope": "Entry_Read"}})
+	proof := func(htu, method string) string {
+		return key.Proof(wardentest.Proof{Method: method, URL: htu, AccessToken: bound})
+	}
 	return []conformanceCase{
 		{name: "no token", path: "/entries", status: 401, challenges: []string{bearerBare, dpopBare}},
 		{name: "bad token", path: "/entries", auth: bearer("not-a-jwt"), status: 401,
@@ -89,14 +96,24 @@ func conformanceCases(iss *wardentest.Issuer) []conformanceCase {
 			auth: bearer(iss.Mint(wardentest.Token{Claims: wardentest.Claims{
 				"sub": "demo-impersonator", "client_id": "demo-impersonator", "scope": "Entry_Read", "act_as": "bob"}})),
 			status: 200, subject: "bob", actor: "demo-impersonator"},
+		{name: "DPoP good", path: "/entries", auth: []string{"DPoP " + bound}, dpop: proof, status: 200, subject: "user-1"},
+		{name: "DPoP proof for another method", path: "/entries", auth: []string{"DPoP " + bound},
+			dpop: func(htu, _ string) string { return proof(htu, "DELETE") }, status: 401,
+			challenges: []string{dpopBare + `, error="invalid_dpop_proof", error_description="The DPoP proof is for another HTTP method"`}},
+		{name: "DPoP-bound token as Bearer", path: "/entries", auth: bearer(bound), status: 401,
+			challenges: append(invalidToken("The access token is bound to a key and must be presented with DPoP"), dpopBare)},
 	}
 }
 
 // TestConformance sends every case to a net/http, chi, Gin and Echo server
-// and requires the raw responses (status line, every header but Date, body)
-// to be byte-identical, and each to be what RFC 6750 / RFC 7617 ask for.
-// It runs once with a static JWK Set and once with the set fetched from the
-// issuer over loopback.
+// and to a net/http server whose keys come from keyfunc, and requires the
+// raw responses (status line, every header but Date, body) to be
+// byte-identical, each to be what RFC 6750 / RFC 7617 ask for, and each
+// server to make one Decision with the same reason. Then it makes the same
+// call to a gRPC server on loopback (adapters/grpc), which must make the
+// same Decision and answer with the status code, message, challenges and
+// principal the HTTP response maps to. It runs once with a static JWK Set
+// and once with the set fetched from the issuer over loopback.
 func TestConformance(t *testing.T) {
 	iss := wardentest.NewIssuer(t)
 	cases := conformanceCases(iss)
@@ -108,12 +125,17 @@ func TestConformance(t *testing.T) {
 		{"JWKS URL", warden.Config{Issuers: []warden.IssuerConfig{{URL: iss.URL, Audience: iss.Audience, JWKSURL: iss.JWKSURL(), ActAs: true}}}},
 	} {
 		t.Run(src.name, func(t *testing.T) {
-			servers := startServers(t, src.cfg)
+			servers := startServers(t, src.cfg, iss.JWKSURL())
+			rpc := startGRPC(t, src.cfg)
+			table := "case | HTTP | reason | gRPC\n"
 			for _, tc := range cases {
 				t.Run(tc.name, func(t *testing.T) {
-					forEachServer(t, servers, tc, func(name string, raw []byte) { checkResponse(t, name, raw, tc) })
+					ref, reason := forEachServer(t, servers, tc, func(name string, raw []byte) { checkResponse(t, name, raw, tc) })
+					rpc.check(t, tc, ref, reason)
+					table += fmt.Sprintf("%s | %d | %s | %v\n", tc.name, tc.status, reason, httpToCode[tc.status])
 				})
 			}
+			t.Logf("the same on net/http, chi, gin, echo, keyfunc and gRPC:\n%s", table)
 		})
 	}
 }
@@ -143,7 +165,7 @@ func TestConformanceErrorHandler(t *testing.T) {
 					JWKS:     wardentest.JWKS(iss.Keys()...),
 				}},
 				ErrorHandler: h.handler,
-			})
+			}, iss.JWKSURL())
 			for _, tc := range cases {
 				t.Run(tc.name, func(t *testing.T) {
 					forEachServer(t, servers, tc, func(name string, raw []byte) {
@@ -167,17 +189,33 @@ func TestConformanceErrorHandler(t *testing.T) {
 
 // forEachServer sends tc to every server, checks each raw response with
 // check and how often the protected handler ran, and requires every response
-// to equal the first server's (net/http's) byte for byte.
-func forEachServer(t *testing.T, servers []server, tc conformanceCase, check func(name string, raw []byte)) {
+// to equal the first server's (net/http's) byte for byte, and every server
+// to make one Decision with the first one's reason. It returns the first
+// server's response and reason.
+func forEachServer(t *testing.T, servers []server, tc conformanceCase, check func(name string, raw []byte)) ([]byte, warden.Reason) {
 	t.Helper()
 	var ref []byte
+	var reason warden.Reason
 	for _, s := range servers {
 		before := s.calls.Load()
-		raw := roundTrip(t, s.url, tc.path, tc.auth)
+		s.decisions.take()
+		var proof []string
+		if tc.dpop != nil {
+			proof = []string{tc.dpop("http://api.example.test"+tc.path, http.MethodGet)}
+		}
+		raw := roundTrip(t, s.url, tc.path, tc.auth, proof)
 		if calls := s.calls.Load() - before; calls > 1 || (calls == 1) != (tc.status == http.StatusOK) {
 			t.Errorf("%s: handler ran %d times for a %d", s.name, calls, tc.status)
 		}
 		check(s.name, raw)
+		ds := s.decisions.take()
+		if len(ds) != 1 {
+			t.Errorf("%s: %d decisions, want one", s.name, len(ds))
+		} else if ref == nil {
+			reason = ds[0].Reason
+		} else if ds[0].Reason != reason {
+			t.Errorf("%s: reason %q, %s's %q", s.name, ds[0].Reason, servers[0].name, reason)
+		}
 		if ref == nil {
 			ref = raw
 			continue
@@ -187,6 +225,7 @@ func forEachServer(t *testing.T, servers []server, tc conformanceCase, check fun
 				s.name, raw, servers[0].name, ref)
 		}
 	}
+	return ref, reason
 }
 
 // checkResponse asserts what the response must be, independently of the
@@ -249,7 +288,7 @@ func checkPrincipal(t *testing.T, name string, body []byte, tc conformanceCase) 
 
 // roundTrip sends a GET over a fresh connection and returns the raw
 // response with the Date header removed: the only bytes allowed to differ.
-func roundTrip(t *testing.T, base, path string, auth []string) []byte {
+func roundTrip(t *testing.T, base, path string, auth, dpop []string) []byte {
 	t.Helper()
 	u, err := url.Parse(base)
 	if err != nil {
@@ -265,6 +304,9 @@ func roundTrip(t *testing.T, base, path string, auth []string) []byte {
 	req.WriteString("GET " + path + " HTTP/1.1\r\nHost: api.example.test\r\n")
 	for _, a := range auth {
 		req.WriteString("Authorization: " + a + "\r\n")
+	}
+	for _, p := range dpop {
+		req.WriteString("DPoP: " + p + "\r\n")
 	}
 	req.WriteString("Connection: close\r\n\r\n")
 	if _, err := io.WriteString(conn, req.String()); err != nil {

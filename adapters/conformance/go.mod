@@ -5,13 +5,17 @@ go 1.26.0
 toolchain go1.26.8
 
 require (
+	github.com/MicahParks/keyfunc/v3 v3.9.2
 	github.com/gin-gonic/gin v1.12.0
 	github.com/go-chi/chi/v5 v5.5.0
 	github.com/labstack/echo/v4 v4.16.0
 	github.com/wardenhq/warden v0.1.0
 	github.com/wardenhq/warden/adapters/echo v0.1.0
 	github.com/wardenhq/warden/adapters/gin v0.1.0
+	github.com/wardenhq/warden/adapters/grpc v0.1.0
 	golang.org/x/crypto v0.58.0
+	google.golang.org/grpc v1.85.0
+	google.golang.org/protobuf v1.36.12
 )
 
 require (
@@ -50,7 +54,7 @@ require (
 	golang.org/x/sys v0.49.0 // indirect
 	golang.org/x/text v0.43.0 // indirect
 	golang.org/x/time v0.15.0 // indirect
-	google.golang.org/protobuf v1.36.10 // indirect
+	google.golang.org/genproto/googleapis/rpc v0.0.0-20260817212433-ac3dfec99bb1 // indirect
 )
 
 // The repository's own modules resolve to their directories here, so a clone
@@ -60,4 +64,5 @@ replace (
 	github.com/wardenhq/warden => ../..
 	github.com/wardenhq/warden/adapters/echo => ../echo
 	github.com/wardenhq/warden/adapters/gin => ../gin
+	github.com/wardenhq/warden/adapters/grpc => ../grpc
 )

@@ -1,13 +1,16 @@
 package conformance_test
 
 import (
+	"context"
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
 
+	"github.com/MicahParks/keyfunc/v3"
 	"github.com/gin-gonic/gin"
 	"github.com/go-chi/chi/v5"
 	"github.com/labstack/echo/v4"
@@ -48,6 +51,15 @@ var clients = sync.OnceValues(func() ([]clientstore.Client, error) {
 	}, nil
 })
 
+func mustStore(t *testing.T, cs []clientstore.Client) *clientstore.Store {
+	t.Helper()
+	store, err := clientstore.New(cs)
+	if err != nil {
+		t.Fatalf("clientstore.New: %v", err)
+	}
+	return store
+}
+
 // routes are the protected routes every server exposes. Each framework
 // mounts the same middleware values, built by one Middleware per server.
 type routes struct {
@@ -63,17 +75,52 @@ func (r routes) byPath() map[string]func(http.Handler) http.Handler {
 	}
 }
 
-func newRoutes(t *testing.T, cfg warden.Config) routes {
+// decisionLog records the decisions of one server's Middleware.
+type decisionLog struct {
+	mu sync.Mutex
+	ds []warden.Decision
+}
+
+func (l *decisionLog) hook(_ context.Context, d warden.Decision) {
+	l.mu.Lock()
+	l.ds = append(l.ds, d)
+	l.mu.Unlock()
+}
+
+// take returns and forgets the decisions made so far.
+func (l *decisionLog) take() []warden.Decision {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	ds := l.ds
+	l.ds = nil
+	return ds
+}
+
+// withKeyfunc is cfg with every issuer's keys taken from a keyfunc.Keyfunc
+// over jwksURL (github.com/MicahParks/keyfunc/v3) instead.
+func withKeyfunc(t *testing.T, cfg warden.Config, jwksURL string) warden.Config {
 	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel) // stops keyfunc's refresh goroutine
+	kf, err := keyfunc.NewDefaultCtx(ctx, []string{jwksURL})
+	if err != nil {
+		t.Fatalf("keyfunc: %v", err)
+	}
+	cfg.Issuers = slices.Clone(cfg.Issuers)
+	for i, ic := range cfg.Issuers {
+		cfg.Issuers[i] = warden.IssuerConfig{URL: ic.URL, Audience: ic.Audience, ActAs: ic.ActAs, Keyfunc: kf.Keyfunc}
+	}
+	return cfg
+}
+
+func newRoutes(t *testing.T, cfg warden.Config, decisions *decisionLog) routes {
+	t.Helper()
+	cfg.OnDecision = decisions.hook
 	cs, err := clients()
 	if err != nil {
 		t.Fatalf("hashing secrets: %v", err)
 	}
-	store, err := clientstore.New(cs)
-	if err != nil {
-		t.Fatalf("NewClientStore: %v", err)
-	}
-	cfg.Clients = store
+	cfg.Clients = mustStore(t, cs)
 	m, err := warden.New(cfg)
 	if err != nil {
 		t.Fatalf("warden.New: %v", err)
@@ -90,9 +137,10 @@ func newRoutes(t *testing.T, cfg warden.Config) routes {
 // server is one framework's server and a count of requests its protected
 // handler saw, which must stay zero for refusals.
 type server struct {
-	name  string
-	url   string
-	calls *atomic.Int64
+	name      string
+	url       string
+	calls     *atomic.Int64
+	decisions *decisionLog
 }
 
 // principalBody is what every protected handler answers: the principal it
@@ -114,24 +162,28 @@ func writeBody(w http.ResponseWriter, status int, body []byte) {
 	_, _ = w.Write(body)
 }
 
-func startServers(t *testing.T, cfg warden.Config) []server {
+// startServers starts a server of each router with cfg, and a net/http
+// one whose keys keyfunc fetches from jwksURL.
+func startServers(t *testing.T, cfg warden.Config, jwksURL string) []server {
 	t.Helper()
 	gin.SetMode(gin.TestMode)
 	builders := []struct {
 		name  string
 		build func(routes, *atomic.Int64) http.Handler
+		cfg   warden.Config
 	}{
-		{"net/http", buildServeMux},
-		{"chi", buildChi},
-		{"gin", buildGin},
-		{"echo", buildEcho},
+		{"net/http", buildServeMux, cfg},
+		{"chi", buildChi, cfg},
+		{"gin", buildGin, cfg},
+		{"echo", buildEcho, cfg},
+		{"keyfunc", buildServeMux, withKeyfunc(t, cfg, jwksURL)},
 	}
 	var out []server
 	for _, b := range builders {
-		calls := new(atomic.Int64)
-		srv := httptest.NewServer(b.build(newRoutes(t, cfg), calls)) // listens on 127.0.0.1
+		calls, decisions := new(atomic.Int64), new(decisionLog)
+		srv := httptest.NewServer(b.build(newRoutes(t, b.cfg, decisions), calls)) // listens on 127.0.0.1
 		t.Cleanup(srv.Close)
-		out = append(out, server{name: b.name, url: srv.URL, calls: calls})
+		out = append(out, server{name: b.name, url: srv.URL, calls: calls, decisions: decisions})
 	}
 	return out
 }

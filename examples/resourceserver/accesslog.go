@@ -9,33 +9,39 @@ import (
 	"github.com/wardenhq/warden"
 )
 
-// accessLog writes one line per request: method, path, status and warden's
-// reason code ("-" for routes warden does not guard). The query string and
-// headers are never logged, so neither is a token or a secret.
+// accessLog writes the one line of each request: method, path, the
+// status sent (whoever wrote it: the handler, or warden's refusal) and
+// warden's reason code ("-" for routes warden does not guard) with the
+// caller it authenticated, if any. The query string and headers are never
+// logged, so neither is a token or a secret.
 func accessLog(logger *slog.Logger, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		slot := new(warden.Reason)
+		slot := new(warden.Decision)
 		rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
-		next.ServeHTTP(rec, r.WithContext(context.WithValue(r.Context(), reasonKey{}, slot)))
-		reason := string(*slot)
+		next.ServeHTTP(rec, r.WithContext(context.WithValue(r.Context(), decisionKey{}, slot)))
+		reason := string(slot.Reason)
 		if reason == "" {
 			reason = "-"
 		}
-		logger.Info("request", "method", r.Method, "path", r.URL.Path, "status", rec.status, "reason", reason)
+		attrs := []any{"method", r.Method, "path", r.URL.Path, "status", rec.status, "reason", reason}
+		if slot.Subject != "" {
+			attrs = append(attrs, "client_id", slot.ClientID, "subject", slot.Subject)
+		}
+		logger.Info("request", attrs...)
 	})
 }
 
-// reasonKey finds the request's reason slot in its context.
-type reasonKey struct{}
+// decisionKey finds the request's decision slot in its context.
+type decisionKey struct{}
 
-// recordReason is the Config.OnDecision hook: warden calls it on the
+// recordDecision is the Config.OnDecision hook: warden calls it on the
 // request's goroutine, with the request's context, before the handler runs
-// or the refusal is written. The last decision of a request wins: a tool
-// call the handler refuses (Middleware.Check) logs that refusal's reason,
-// not its route's "ok".
-func recordReason(ctx context.Context, d warden.Decision) {
-	if slot, ok := ctx.Value(reasonKey{}).(*warden.Reason); ok {
-		*slot = d.Reason
+// or the refusal is written, and accessLog logs it with the status. The
+// last decision of a request wins: a tool call the handler refuses
+// (Middleware.Check) logs that refusal's reason, not its route's "ok".
+func recordDecision(ctx context.Context, d warden.Decision) {
+	if slot, ok := ctx.Value(decisionKey{}).(*warden.Decision); ok {
+		*slot = d
 	}
 }
 

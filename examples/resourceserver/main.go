@@ -182,7 +182,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		Realm:      o.realm,
 		Clients:    clients,
 		HTTPClient: o.binding.httpClient(tlsConfig),
-		OnDecision: warden.ChainDecisions(recordReason, warden.LogDecisions(logger)),
+		OnDecision: recordDecision, // logged by accessLog, with the status: one line per request
 		Logger:     slog.New(startupGate{logger.Handler(), started}),
 	}
 	if o.introspectID != "" {

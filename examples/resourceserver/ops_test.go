@@ -10,7 +10,7 @@ import (
 
 // TestOperationsEndpoints checks what the demo offers operators and
 // clients: the readiness probe, the RFC 9728 metadata document and one
-// decision log line per request.
+// log line per request, with its real status and warden's decision.
 func TestOperationsEndpoints(t *testing.T) {
 	s := start(t)
 
@@ -59,9 +59,15 @@ func TestOperationsEndpoints(t *testing.T) {
 
 	reader := s.token(t, "demo-reader", "demo-reader-secret", nil)
 	s.check(t, call{"decision logged", "GET", "/entries", bearer(reader), 200, nil, "", "ok"})
-	line := `msg="warden decision" reason=ok status=0 scheme=Bearer issuer=` + s.base
+	line := `msg=request method=GET path=/entries status=200 reason=ok client_id=demo-reader subject=demo-reader`
 	if !s.stderr.waitFor(line) {
 		t.Errorf("log lacks %q:\n%s", line, s.stderr)
+	}
+	if n := strings.Count(s.stderr.String(), "path=/entries "); n != 1 {
+		t.Errorf("%d log lines for one request, want 1:\n%s", n, s.stderr)
+	}
+	if strings.Contains(s.stderr.String(), "status=0") {
+		t.Errorf("a request logged with status 0:\n%s", s.stderr)
 	}
 	if strings.Contains(s.stderr.String(), reader) {
 		t.Error("log contains the token")

@@ -115,8 +115,9 @@ func ParseMetadata(body []byte, issuer string) (Metadata, error) {
 		return Metadata{}, fmt.Errorf(`%w: no string "issuer"`, ErrBadMetadata)
 	}
 	if got != issuer {
-		if hint := mismatchHint(issuer, got); hint != "" {
-			return Metadata{}, fmt.Errorf("%w: document names %q, configured %q: %s", ErrIssuerMismatch, got, issuer, hint)
+		if hint := SpellingDifference(issuer, got); hint != "" {
+			return Metadata{}, fmt.Errorf("%w: document names %q, configured %q: %s; configure the issuer exactly as the document names it",
+				ErrIssuerMismatch, got, issuer, hint)
 		}
 		return Metadata{}, fmt.Errorf("%w: document names %q, configured %q", ErrIssuerMismatch, got, issuer)
 	}
@@ -135,20 +136,25 @@ func ParseMetadata(body []byte, issuer string) (Metadata, error) {
 	return md, nil
 }
 
-// mismatchHint explains an issuer mismatch that is only a matter of
-// spelling: a trailing slash, the case of the scheme or host, or a default
-// port written out. Tokens carry the issuer exactly as the document names
-// it, so the configuration must name it that way too.
-func mismatchHint(configured, got string) string {
+// SpellingDifference explains how two issuer identifiers that are not
+// equal differ only in a way people often get wrong: a trailing slash, the
+// case of the scheme or host, or a default port written out. It returns
+// "" when they differ otherwise, or not at all. Tokens and discovery
+// documents carry the issuer exactly as the issuer spells it, and it is
+// compared byte for byte (RFC 8414 §3.3), so such a configuration refuses
+// every token.
+func SpellingDifference(configured, got string) string {
 	switch {
+	case configured == got:
+		return ""
 	case strings.TrimRight(configured, "/") == strings.TrimRight(got, "/"):
-		return "they differ only by a trailing slash; configure the issuer exactly as the document names it"
+		return "they differ only by a trailing slash"
 	case strings.EqualFold(configured, got):
-		return "they differ only in letter case; configure the issuer exactly as the document names it"
+		return "they differ only in letter case"
 	}
 	cu, err1 := url.Parse(configured)
 	gu, err2 := url.Parse(got)
-	if err1 != nil || err2 != nil {
+	if err1 != nil || err2 != nil || cu.Host == "" || gu.Host == "" {
 		return ""
 	}
 	norm := func(u *url.URL) string {
@@ -163,7 +169,7 @@ func mismatchHint(configured, got string) string {
 		return strings.ToLower(u.Scheme) + "://" + host + strings.TrimRight(u.EscapedPath(), "/")
 	}
 	if norm(cu) == norm(gu) {
-		return "they differ only by a default port, letter case or a trailing slash; configure the issuer exactly as the document names it"
+		return "they differ only by a default port, letter case or a trailing slash"
 	}
 	return ""
 }

@@ -179,53 +179,16 @@ func Parse(doc []byte) (*Set, error) {
 	ks := &Set{byKID: make(map[string]*Key, len(set.Keys))}
 	seen := make(map[string]bool, len(set.Keys))
 	for i, raw := range set.Keys {
-		var m jwkset.JWKMarshal
-		if err := json.Unmarshal(raw, &m); err != nil {
-			return nil, fmt.Errorf("key %d is not a JWK: %w", i, err)
+		j := judgeKey(i, raw, seen)
+		if j.err != nil {
+			return nil, j.err
 		}
-		if m.KID != "" {
-			if seen[m.KID] {
-				return nil, fmt.Errorf("kid %q appears more than once", m.KID)
-			}
-			seen[m.KID] = true
+		if j.key == nil {
+			continue // skipped: see j.skip
 		}
-		if !canVerify(&m) {
-			continue // "use" or "key_ops" forbid verifying signatures
-		}
-		switch m.KTY {
-		case jwkset.KtyRSA, jwkset.KtyEC, jwkset.KtyOKP:
-		default:
-			continue // oct (never from a JWK Set) and unsupported types
-		}
-		if m.KTY == jwkset.KtyOKP && m.CRV != jwkset.CrvEd25519 {
-			continue // X25519 and friends cannot sign
-		}
-		if hasPrivateMembers(&m) {
-			continue // a published private key proves nothing
-		}
-		// Checks jwkset does not make, on the members as sent.
-		var weak error
-		switch m.KTY {
-		case jwkset.KtyRSA:
-			weak = checkRSAKey(m.N, m.E)
-		case jwkset.KtyOKP:
-			weak = checkEd25519Key(m.X)
-		}
-		if weak != nil {
-			return nil, fmt.Errorf("key %d (kid %q): %w", i, m.KID, weak)
-		}
-		// Only public parameters are handed to jwkset, and not key_ops:
-		// jwkset's validation refuses key_ops values RFC 7517 §4.3 allows
-		// ("Other values MAY be used"); canVerify has judged them.
-		pub := jwkset.JWKMarshal{KTY: m.KTY, CRV: m.CRV, X: m.X, Y: m.Y, N: m.N, E: m.E, KID: m.KID, ALG: m.ALG, USE: m.USE}
-		jwk, err := jwkset.NewJWKFromMarshal(pub, jwkset.JWKMarshalOptions{}, jwkset.JWKValidateOptions{SkipMetadata: true})
-		if err != nil {
-			return nil, fmt.Errorf("key %d (kid %q) is invalid: %w", i, m.KID, err)
-		}
-		k := &Key{KID: m.KID, Alg: string(m.ALG), Public: jwk.Key()}
-		ks.all = append(ks.all, k)
-		if m.KID != "" {
-			ks.byKID[m.KID] = k
+		ks.all = append(ks.all, j.key)
+		if j.key.KID != "" {
+			ks.byKID[j.key.KID] = j.key
 		}
 	}
 	ks.searchable = len(ks.all) <= maxKeysWithoutKID
@@ -237,6 +200,77 @@ func Parse(doc []byte) (*Set, error) {
 		ks.all = slices.DeleteFunc(ks.all, func(k *Key) bool { return k.KID == "" })
 	}
 	return ks, nil
+}
+
+// judgement is what Parse makes of one member of "keys": a usable key, a
+// key skipped and why, or an error that rejects the whole set.
+type judgement struct {
+	jwk  jwkset.JWKMarshal // the members as sent, private ones included
+	key  *Key
+	skip string
+	err  error
+}
+
+// judgeKey judges the i-th member of a set's "keys"; seen holds the kids
+// of the members before it.
+func judgeKey(i int, raw json.RawMessage, seen map[string]bool) judgement {
+	var j judgement
+	m := &j.jwk
+	if err := json.Unmarshal(raw, m); err != nil {
+		j.err = fmt.Errorf("key %d is not a JWK: %w", i, err)
+		return j
+	}
+	if m.KID != "" {
+		if seen[m.KID] {
+			j.err = fmt.Errorf("kid %q appears more than once", m.KID)
+			return j
+		}
+		seen[m.KID] = true
+	}
+	if !canVerify(m) {
+		j.skip = `"use" or "key_ops" do not allow verifying signatures`
+		return j
+	}
+	switch m.KTY {
+	case jwkset.KtyRSA, jwkset.KtyEC, jwkset.KtyOKP:
+	case jwkset.KtyOct:
+		j.skip = "a symmetric key: a JWK Set never supplies an HMAC secret"
+		return j
+	default:
+		j.skip = fmt.Sprintf("key type %q is not supported", m.KTY)
+		return j
+	}
+	if m.KTY == jwkset.KtyOKP && m.CRV != jwkset.CrvEd25519 {
+		j.skip = fmt.Sprintf("curve %q cannot sign", m.CRV) // X25519 and friends
+		return j
+	}
+	if hasPrivateMembers(m) {
+		j.skip = "published with its private members, it proves nothing"
+		return j
+	}
+	// Checks jwkset does not make, on the members as sent.
+	var weak error
+	switch m.KTY {
+	case jwkset.KtyRSA:
+		weak = checkRSAKey(m.N, m.E)
+	case jwkset.KtyOKP:
+		weak = checkEd25519Key(m.X)
+	}
+	if weak != nil {
+		j.err = fmt.Errorf("key %d (kid %q): %w", i, m.KID, weak)
+		return j
+	}
+	// Only public parameters are handed to jwkset, and not key_ops:
+	// jwkset's validation refuses key_ops values RFC 7517 §4.3 allows
+	// ("Other values MAY be used"); canVerify has judged them.
+	pub := jwkset.JWKMarshal{KTY: m.KTY, CRV: m.CRV, X: m.X, Y: m.Y, N: m.N, E: m.E, KID: m.KID, ALG: m.ALG, USE: m.USE}
+	jwk, err := jwkset.NewJWKFromMarshal(pub, jwkset.JWKMarshalOptions{}, jwkset.JWKValidateOptions{SkipMetadata: true})
+	if err != nil {
+		j.err = fmt.Errorf("key %d (kid %q) is invalid: %w", i, m.KID, err)
+		return j
+	}
+	j.key = &Key{KID: m.KID, Alg: string(m.ALG), Public: jwk.Key()}
+	return j
 }
 
 // KeepUnchanged replaces every key of s (a freshly fetched set, not yet

@@ -58,6 +58,11 @@ func checkRSAKey(rawN, rawE string) error {
 	if errN != nil || errE != nil {
 		return errRSAEncoding
 	}
+	return checkRSA(n, e)
+}
+
+// checkRSA checks a modulus and public exponent against the bounds above.
+func checkRSA(n, e *big.Int) error {
 	if bits := n.BitLen(); bits < minRSABits || bits > maxRSABits {
 		return errRSASize
 	}
@@ -95,7 +100,16 @@ func jwkUint(s string) (*big.Int, error) {
 // derived as RFC 8032 §5.1.5 says is never of small order.
 func checkEd25519Key(rawX string) error {
 	x, err := base64.RawURLEncoding.DecodeString(strings.TrimRight(rawX, "="))
-	if err != nil || len(x) != ed25519.PublicKeySize {
+	if err != nil {
+		return errEd25519Encoding
+	}
+	return checkEd25519(x)
+}
+
+// checkEd25519 checks the encoding of an Ed25519 public key, as
+// checkEd25519Key says.
+func checkEd25519(x []byte) error {
+	if len(x) != ed25519.PublicKeySize {
 		return errEd25519Encoding
 	}
 	p, err := new(edwards25519.Point).SetBytes(x)

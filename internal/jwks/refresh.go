@@ -173,12 +173,22 @@ const defaultKeyLifetime = time.Hour
 // MaxRefreshInterval], and never more than half of MaxStaleness, so a
 // failed refresh is retried before the keys expire.
 func (s *Remote) refreshDelay(ttl time.Duration) time.Duration {
+	lo, hi := s.opt.RefreshWindow(ttl)
+	return lo + jitter(hi-lo)
+}
+
+// RefreshWindow returns when a set fetched with freshness lifetime ttl
+// (negative: the response gave none) is refreshed next, as a range the
+// delay is drawn from: see refreshDelay.
+func (o Options) RefreshWindow(ttl time.Duration) (lo, hi time.Duration) {
 	if ttl < 0 {
 		ttl = defaultKeyLifetime
 	}
-	d := ttl - ttl/10 - jitter(ttl/10)
-	d = min(max(d, s.opt.MinRefreshInterval), s.opt.MaxRefreshInterval)
-	return max(min(d, s.opt.MaxStaleness/2), time.Millisecond)
+	clamp := func(d time.Duration) time.Duration {
+		d = min(max(d, o.MinRefreshInterval), o.MaxRefreshInterval)
+		return max(min(d, o.MaxStaleness/2), time.Millisecond)
+	}
+	return clamp(ttl - ttl/10 - ttl/10), clamp(ttl - ttl/10)
 }
 
 // backoff is the wait after the n-th consecutive failure: 1 s doubling up
