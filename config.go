@@ -260,6 +260,7 @@ type IssuerConfig struct {
 	// Introspection.JWT is set, about its JWTs too. The zero value
 	// introspects nothing. At most one issuer may set it: an opaque token
 	// names no issuer, and sending it to several would disclose it to all.
+	// A multi-tenant issuer (Tenants) cannot set it.
 	Introspection Introspection
 	// Tenants makes the issuer multi-tenant: its URL is then a template
 	// holding the placeholder {tenant} as one whole path segment, such as
@@ -806,6 +807,11 @@ func checkTenants(ic IssuerConfig) (template bool, err error) {
 		return true, configErrorf("issuer %q: Tenants limits must not be negative (zero means the default)", ic.URL)
 	case ic.JWKSURL != "" || ic.JWKS != nil || ic.HMACSecret != nil || ic.Keyfunc != nil:
 		return true, configErrorf("issuer %q: a multi-tenant issuer takes its keys by discovery only", ic.URL)
+	case !ic.Introspection.isZero():
+		// One endpoint would be sent every tenant's tokens, and one found
+		// by discovery would be chosen by a token's unverified "iss"
+		// (RFC 7662 §4: a token goes only to its own issuer's endpoint).
+		return true, configErrorf("issuer %q: a multi-tenant issuer cannot introspect: configure Introspection on a plain issuer", ic.URL)
 	}
 	if ic.DiscoveryURL != "" {
 		// The tenant fills a path segment only: in the host, port or

@@ -356,14 +356,17 @@ func (m *Middleware) Verify(ctx context.Context, rawToken string) (*Principal, e
 }
 
 // Revoke puts the token of issuer with the given jti on the deny-list
-// (Config.Revocation) until exp plus Config.Leeway: from the moment Revoke
+// (Config.Revocation) until exp plus Config.Leeway. The issuer is a
+// configured issuer's URL or, for a multi-tenant issuer, an accepted
+// tenant's issuer (the template with the tenant filled in, as the token's
+// "iss" names it), never the template itself. From the moment Revoke
 // returns, every bearer token of that issuer with that "jti" is refused
 // with 401 "token_revoked", whether it is a JWT or an introspected opaque
 // token, cached or not. With a Store shared by a fleet, every replica
 // refuses it from its next request on. A zero exp keeps the entry for
 // Config.MaxTokenLifetime. The error is the Store's, if it failed.
 func (m *Middleware) Revoke(ctx context.Context, issuer, jti string, exp time.Time) error {
-	if m.tokens == nil || m.tokens.issuers[issuer] == nil {
+	if m.tokens == nil || !m.tokens.admitsIssuer(issuer) {
 		return errRevokeNoIssuer
 	}
 	if jti == "" {

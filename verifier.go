@@ -227,13 +227,25 @@ func (v *verifier) acceptsAudience(aud string) bool {
 // trusts reports whether iss is a configured issuer, a multi-tenant
 // issuer's template, or one of its tenants.
 func (v *verifier) trusts(iss string) bool {
-	if _, ok := v.issuers[iss]; ok {
+	if v.admitsIssuer(iss) {
 		return true
 	}
 	for _, t := range v.tenants {
 		if iss == t.template {
 			return true
 		}
+	}
+	return false
+}
+
+// admitsIssuer reports whether a token naming iss can be admitted: iss is a
+// configured issuer or an accepted tenant's issuer, never a template,
+// which no token names.
+func (v *verifier) admitsIssuer(iss string) bool {
+	if _, ok := v.issuers[iss]; ok {
+		return true
+	}
+	for _, t := range v.tenants {
 		if tenant, ok := tenantOf(t.prefix, t.suffix, iss); ok && (t.allowed == nil || t.allowed[tenant]) {
 			return true
 		}

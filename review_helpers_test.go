@@ -1,0 +1,204 @@
+package warden_test
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/wardenhq/warden"
+	"github.com/wardenhq/warden/wardentest"
+)
+
+// The helpers of the review tests (review_*_test.go): an injected clock, a
+// decision recorder, introspection endpoints on loopback, and the wire
+// check of a refusal.
+
+// rvClock is an injected clock.
+type rvClock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func newRVClock() *rvClock { return &rvClock{t: time.Unix(1_950_000_000, 0)} }
+
+func (c *rvClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+func (c *rvClock) Advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.t = c.t.Add(d)
+}
+
+// rvDecisions records the decisions of a middleware.
+type rvDecisions struct {
+	mu sync.Mutex
+	ds []warden.Decision
+}
+
+func (d *rvDecisions) hook(_ context.Context, dec warden.Decision) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.ds = append(d.ds, dec)
+}
+
+func (d *rvDecisions) take() []warden.Decision {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	ds := d.ds
+	d.ds = nil
+	return ds
+}
+
+// rvEndpoint is an introspection endpoint on loopback answering with
+// answer, counting its calls.
+type rvEndpoint struct {
+	*httptest.Server
+	calls atomic.Int64
+}
+
+func newRVEndpoint(t *testing.T, answer http.HandlerFunc) *rvEndpoint {
+	t.Helper()
+	e := &rvEndpoint{}
+	e.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		e.calls.Add(1)
+		answer(w, r)
+	}))
+	t.Cleanup(e.Close)
+	return e
+}
+
+// rvJSON answers 200 with body as application/json.
+func rvJSON(body string) http.HandlerFunc {
+	return func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = io.WriteString(w, body)
+	}
+}
+
+const (
+	rvIssuer   = "https://as.review.test"
+	rvAudience = "https://api.review.test"
+)
+
+// rvAnswer renders an active RFC 7662 answer on clock, kv merged over the
+// defaults (a nil value removes a member).
+func rvAnswer(now time.Time, kv ...any) map[string]any {
+	m := map[string]any{
+		"active": true, "iss": rvIssuer, "aud": rvAudience, "client_id": "c1", "sub": "u1", "scope": "read",
+		"exp": now.Add(5 * time.Minute).Unix(), "iat": now.Unix(), "jti": "jti-1", "token_type": "Bearer",
+	}
+	for i := 0; i+1 < len(kv); i += 2 {
+		if kv[i+1] == nil {
+			delete(m, kv[i].(string))
+		} else {
+			m[kv[i].(string)] = kv[i+1]
+		}
+	}
+	return m
+}
+
+func rvMarshal(v any) string {
+	b, _ := json.Marshal(v)
+	return string(b)
+}
+
+// rvFixture is a middleware with its clock and decisions.
+type rvFixture struct {
+	mw        *warden.Middleware
+	clock     *rvClock
+	decisions *rvDecisions
+}
+
+// newRVFixture builds a middleware from cfg, with the fixture's clock and
+// decision hook.
+func newRVFixture(t *testing.T, clock *rvClock, cfg warden.Config) *rvFixture {
+	t.Helper()
+	f := &rvFixture{clock: clock, decisions: &rvDecisions{}}
+	cfg.Now = clock.Now
+	cfg.OnDecision = f.decisions.hook
+	cfg.Logger = slog.New(slog.DiscardHandler)
+	mw, err := warden.New(cfg)
+	if err != nil {
+		t.Fatalf("New: %v", err)
+	}
+	t.Cleanup(func() { _ = mw.Close() })
+	f.mw = mw
+	return f
+}
+
+// rvIntrospecting is a config trusting rvIssuer (static key k) that
+// introspects at endpoint as client "rs".
+func rvIntrospecting(k *wardentest.Key, endpoint string) warden.Config {
+	return warden.Config{Issuers: []warden.IssuerConfig{{URL: rvIssuer, Audience: rvAudience, JWKS: wardentest.JWKS(k),
+		Introspection: warden.Introspection{Endpoint: endpoint, ClientID: "rs", ClientSecret: "rs-secret"}}}}
+}
+
+// rvResult is what one request got.
+type rvResult struct {
+	status     int
+	challenges []string
+	retryAfter string
+	body       string
+	decision   warden.Decision
+}
+
+// do sends token as a bearer token to a route requiring scope "read", and
+// returns the response and its one decision.
+func (f *rvFixture) do(t *testing.T, token string) rvResult {
+	t.Helper()
+	h := f.mw.Require(warden.Scopes("read"))(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		_, _ = io.WriteString(w, "ok")
+	}))
+	r := httptest.NewRequest(http.MethodGet, "/resource", nil)
+	r.Header.Set("Authorization", "Bearer "+token)
+	w := httptest.NewRecorder()
+	h.ServeHTTP(w, r)
+	ds := f.decisions.take()
+	if len(ds) != 1 {
+		t.Fatalf("%d decisions for one request, want 1", len(ds))
+	}
+	return rvResult{status: w.Code, challenges: w.Header().Values("WWW-Authenticate"),
+		retryAfter: w.Header().Get("Retry-After"), body: w.Body.String(), decision: ds[0]}
+}
+
+// check asserts admission (ReasonOK), or the refusal of reason as the wire
+// shows it: status, every challenge (the Bearer one, then extra),
+// Retry-After and the exact body.
+func (r rvResult) check(t *testing.T, reason warden.Reason, extra ...string) {
+	t.Helper()
+	if r.decision.Reason != reason {
+		t.Fatalf("reason %q (cause %v), want %q", r.decision.Reason, r.decision.Err, reason)
+	}
+	desc := (&warden.Error{Reason: reason}).Description()
+	switch reason.Status() {
+	case 0:
+		if r.status != http.StatusOK || r.challenges != nil || r.body != "ok" {
+			t.Errorf("admitted: status %d, challenges %q, body %q", r.status, r.challenges, r.body)
+		}
+	case http.StatusServiceUnavailable:
+		body := `{"error":"temporarily_unavailable","error_description":"` + desc + `"}` + "\n"
+		if r.status != http.StatusServiceUnavailable || r.challenges != nil || r.retryAfter != "5" || r.body != body {
+			t.Errorf("got %d %q Retry-After %q body %q, want 503, no challenge, Retry-After 5, %q", r.status, r.challenges, r.retryAfter, r.body, body)
+		}
+	case http.StatusUnauthorized:
+		challenge := `Bearer realm="api", error="invalid_token", error_description="` + desc + `"`
+		body := `{"error":"invalid_token","error_description":"` + desc + `"}` + "\n"
+		if r.status != http.StatusUnauthorized || !slices.Equal(r.challenges, append([]string{challenge}, extra...)) || r.retryAfter != "" || r.body != body {
+			t.Errorf("got %d %q Retry-After %q body %q, want 401 %q %q", r.status, r.challenges, r.retryAfter, r.body, append([]string{challenge}, extra...), body)
+		}
+	default:
+		t.Fatalf("no check for status %d", reason.Status())
+	}
+}
