@@ -278,7 +278,8 @@ type IssuerConfig struct {
 // and how long answers are remembered. A token is admitted only when the
 // answer says "active": true, its "iss" (if present) is the issuer, its
 // "aud" contains the issuer's Audience (unless SkipAudienceCheck), its
-// "exp" and "nbf" hold with Config.Leeway, and its "token_type" (if
+// "exp" and "nbf" hold with Config.Leeway ("exp" at most
+// Config.MaxTokenLifetime ahead, as a JWT's), and its "token_type" (if
 // present) names an access token; its scope, client_id, sub, act and the
 // rest then make the same Principal a JWT with those claims would.
 // Principal.Claims decodes the answer. Endpoint failures (unreachable,
@@ -320,9 +321,9 @@ type Introspection struct {
 	// signed answer is then an endpoint failure (503).
 	SignedResponse bool
 	// CacheTTL bounds how long an active answer is remembered; it is also
-	// never remembered past the token's "exp". It is the revocation delay
-	// accepted: a token revoked at the issuer is still admitted for at most
-	// this long (the deny-list of Config.Revocation has no such delay).
+	// never remembered past the token's "exp", nor past
+	// Config.MaxTokenLifetime. It is the revocation delay accepted: a token
+	// revoked at the issuer is still admitted for at most this long (the deny-list of Config.Revocation has no such delay).
 	// Default 30 s.
 	CacheTTL time.Duration
 	// InactiveCacheTTL is how long an inactive or refused answer is
@@ -1162,6 +1163,7 @@ func (s *settings) introspector(ic IssuerConfig, ti *trustedIssuer) (*introspect
 		inactiveTTL: cmp.Or(in.InactiveCacheTTL, defaultIntrospectionInactiveTTL),
 		timeout:     timeout,
 		leeway:      s.Leeway,
+		maxLifetime: s.MaxTokenLifetime,
 		scopeClaims: s.scopeClaims,
 		fetch:       fetch.New(s.HTTPClient, timeout, maxIntrospectionResponse),
 		now:         s.Now,

@@ -65,6 +65,7 @@ type introspector struct {
 	inactiveTTL  time.Duration
 	timeout      time.Duration
 	leeway       time.Duration
+	maxLifetime  time.Duration // Config.MaxTokenLifetime, as for a JWT
 	scopeClaims  []claimPath
 	fetch        *fetch.Client
 	now          func() time.Time
@@ -239,9 +240,11 @@ func (in *introspector) judge(body []byte, now time.Time, isJWT bool) (*Principa
 	if e := in.checkClaims(cl, typeOK, now, isJWT); e != nil {
 		return nil, e, now.Add(in.inactiveTTL), nil
 	}
-	until := now.Add(in.ttl)
+	// Never remembered past the token's own end, nor, for an answer
+	// without exp, past the longest lifetime any token is admitted with.
+	until := now.Add(min(in.ttl, in.maxLifetime))
 	if exp := time.Unix(cl.exp.seconds, 0); cl.exp.present && exp.Before(until) {
-		until = exp // never remembered past the token's own end
+		until = exp
 	}
 	if isJWT {
 		return nil, nil, until, nil
@@ -260,7 +263,8 @@ func (in *introspector) judge(body []byte, now time.Time, isJWT bool) (*Principa
 
 // checkClaims applies to an active answer the checks a JWT's claims get,
 // as RFC 7662 §4 asks: the type, the issuer if named, the audience, and
-// exp, nbf and iat with the leeway. exp is optional in an answer. A JWT's
+// exp (with its MaxTokenLifetime bound), nbf and iat with the leeway. exp
+// is optional in an answer. A JWT's
 // own claims have passed already; its answer may leave aud out.
 func (in *introspector) checkClaims(cl *accessClaims, typeOK bool, now time.Time, isJWT bool) *Error {
 	fail := func(reason Reason, claim string, missing bool) *Error {
@@ -273,6 +277,10 @@ func (in *introspector) checkClaims(cl *accessClaims, typeOK bool, now time.Time
 		return fail(ReasonWrongIssuer, "iss", false)
 	case cl.exp.present && !now.Before(time.Unix(cl.exp.seconds, 0).Add(in.leeway)):
 		return fail(ReasonExpired, "exp", false)
+	case cl.exp.present && time.Unix(cl.exp.seconds, 0).After(now.Add(in.maxLifetime+in.leeway)):
+		// The bound a JWT's exp gets (Config.MaxTokenLifetime): an issuer
+		// that answers for a token of years is as wrong as one signing it.
+		return fail(ReasonLifetimeTooLong, "exp", false)
 	case cl.nbf.present && now.Add(in.leeway).Before(time.Unix(cl.nbf.seconds, 0)):
 		return fail(ReasonNotYetValid, "nbf", false)
 	case cl.iat.present && now.Add(in.leeway).Before(time.Unix(cl.iat.seconds, 0)):
