@@ -317,8 +317,9 @@ type Introspection struct {
 	JWT bool
 	// SignedResponse asks for RFC 9701 JWT introspection responses
 	// (Accept: application/token-introspection+jwt), signed with the
-	// issuer's keys and addressed to ClientID; an unsigned or wrongly
-	// signed answer is then an endpoint failure (503).
+	// issuer's keys, addressed to ClientID and issued during the call
+	// ("iat" within Config.Leeway, RFC 9701 §5); any other answer is then
+	// an endpoint failure (503).
 	SignedResponse bool
 	// CacheTTL bounds how long an active answer is remembered; it is also
 	// never remembered past the token's "exp", nor past

@@ -190,7 +190,7 @@ func (in *introspector) call(ctx context.Context, raw string) ([]byte, error) {
 		return nil, fmt.Errorf("%w: Content-Type is not %s", errIntrospectionAnswer, in.accept)
 	}
 	if in.accept == mediaSignedAnswer {
-		return openSigned(ctx, in.iss, in.clientID, body)
+		return openSigned(ctx, in.iss, in.clientID, body, in.now(), in.timeout, in.leeway)
 	}
 	return body, nil
 }

@@ -136,6 +136,7 @@ func TestIntrospectionSignedResponse(t *testing.T) {
 	iss := wardentest.NewIssuer(t)
 	iss.Audience = introAudience
 	clock := newIntroClock()
+	iss.SetClock(clock.Now) // its answers' iat must be the fixtures' now
 	signed := func(key *wardentest.Key, typ, from, to string) http.HandlerFunc {
 		return func(w http.ResponseWriter, r *http.Request) {
 			if r.Header.Get("Accept") != "application/token-introspection+jwt" {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 )
 
 // This file reads RFC 9701 JWT introspection responses: an RFC 7662 answer
@@ -19,9 +20,11 @@ var errIntrospectionAnswer = errors.New("introspection response is not an RFC 76
 // openSigned verifies an RFC 9701 §5 response with the keys and algorithms
 // of iss, the introspecting issuer, and returns its token_introspection
 // member, the RFC 7662 answer. The response must be addressed to clientID
-// (warden's client id at the endpoint). Every failure is the endpoint's
-// (503), never the token's.
-func openSigned(ctx context.Context, iss *trustedIssuer, clientID string, body []byte) ([]byte, error) {
+// (warden's client id at the endpoint) and fresh: its iat no older than
+// maxAge (the call's timeout) plus the leeway before now, nor later than
+// the leeway after it. Every failure is the endpoint's (503), never the
+// token's.
+func openSigned(ctx context.Context, iss *trustedIssuer, clientID string, body []byte, now time.Time, maxAge, leeway time.Duration) ([]byte, error) {
 	bad := func(why string) ([]byte, error) {
 		return nil, fmt.Errorf("%w: signed response: %s", errIntrospectionAnswer, why)
 	}
@@ -47,6 +50,7 @@ func openSigned(ctx context.Context, iss *trustedIssuer, clientID string, body [
 	}
 	var answerIss string
 	var aud []string
+	var iat numericDate
 	var answer []byte
 	err = walkObject(payload, func(name string, v []byte) error {
 		switch name {
@@ -54,11 +58,14 @@ func openSigned(ctx context.Context, iss *trustedIssuer, clientID string, body [
 			answerIss, _ = jsonString(v)
 		case "aud":
 			aud, _ = stringOrStrings("aud", v, &jsonText{data: payload})
+		case "iat":
+			iat, _ = parseNumericDate(name, v) // not a NumericDate: absent
 		case "token_introspection":
 			answer = v
 		}
 		return nil
 	})
+	issued := time.Unix(iat.seconds, 0)
 	switch {
 	case err != nil:
 		return bad("payload is not an object")
@@ -66,6 +73,13 @@ func openSigned(ctx context.Context, iss *trustedIssuer, clientID string, body [
 		return bad("iss is not the issuer")
 	case !slices.Contains(aud, clientID):
 		return bad("aud is not warden's client id") // RFC 9701 §5: addressed to the resource server
+	case !iat.present:
+		return bad("no iat") // RFC 9701 §5: when the response was created
+	case issued.Before(now.Add(-maxAge - leeway)), issued.After(now.Add(leeway)):
+		// The response answers the request warden just sent: one created
+		// before it (a signed "active": true captured and replayed after
+		// the token was revoked) or in the future is not that answer.
+		return bad("iat is not the time of this call")
 	case len(answer) == 0 || answer[0] != '{':
 		return bad("no token_introspection object")
 	}
