@@ -280,7 +280,8 @@ type IssuerConfig struct {
 // "aud" contains the issuer's Audience (unless SkipAudienceCheck), its
 // "exp" and "nbf" hold with Config.Leeway ("exp" at most
 // Config.MaxTokenLifetime ahead, as a JWT's), and its "token_type" (if
-// present) names an access token; its scope, client_id, sub, act and the
+// present) names an access token (DPoP only with "cnf" naming the key,
+// RFC 9449 §6.2); its scope, client_id, sub, act and the
 // rest then make the same Principal a JWT with those claims would.
 // Principal.Claims decodes the answer. Endpoint failures (unreachable,
 // slow, 5xx, not JSON, 401/403 to our credentials) refuse with 503 and

@@ -89,7 +89,7 @@ func (in *introspector) forIssuer(issuer string) bool { return in.iss.url == iss
 // answer, or by one call shared with every concurrent request for the same
 // token; then by the deny-list, before any answer is used.
 func (in *introspector) principal(ctx context.Context, raw string, deny *denyList) (*Principal, *Error) {
-	p, e := in.answer(ctx, raw, false)
+	p, e := in.answer(ctx, raw, jwtBinding{})
 	if e != nil {
 		return nil, e
 	}
@@ -99,15 +99,24 @@ func (in *introspector) principal(ctx context.Context, raw string, deny *denyLis
 	return p, nil
 }
 
-// active refuses a verified JWT that the issuer no longer reports active.
-func (in *introspector) active(ctx context.Context, raw string) *Error {
-	_, e := in.answer(ctx, raw, true)
+// active refuses a verified JWT that the issuer no longer reports active,
+// or whose answer binds it otherwise than its own cnf, whose key
+// thumbprint is jkt ("" for none).
+func (in *introspector) active(ctx context.Context, raw, jkt string) *Error {
+	_, e := in.answer(ctx, raw, jwtBinding{isJWT: true, jkt: jkt})
 	return e
+}
+
+// jwtBinding says whether the token introspected is a verified JWT, and
+// the key its own cnf binds it to (RFC 9449 §6.1), if any.
+type jwtBinding struct {
+	isJWT bool
+	jkt   string
 }
 
 // answer returns what the issuer says of raw: a principal (nil for a JWT,
 // whose own claims make the principal) or a refusal.
-func (in *introspector) answer(ctx context.Context, raw string, isJWT bool) (*Principal, *Error) {
+func (in *introspector) answer(ctx context.Context, raw string, jwt jwtBinding) (*Principal, *Error) {
 	d := in.cache.digest(raw)
 	if p, reason, ok := in.cache.get(d, in.now()); ok {
 		if reason != ReasonOK {
@@ -118,7 +127,7 @@ func (in *introspector) answer(ctx context.Context, raw string, isJWT bool) (*Pr
 	r := in.flights.do(ctx, d, func() flightResult {
 		// Detached from the first request's cancellation: the call is
 		// shared with every request that joins it, and bounded by timeout.
-		return in.ask(context.WithoutCancel(ctx), raw, d, isJWT)
+		return in.ask(context.WithoutCancel(ctx), raw, d, jwt)
 	})
 	return r.p, r.e
 }
@@ -131,7 +140,7 @@ type flightResult struct {
 }
 
 // ask makes one introspection call, judges the answer and remembers it.
-func (in *introspector) ask(ctx context.Context, raw string, d digest, isJWT bool) flightResult {
+func (in *introspector) ask(ctx context.Context, raw string, d digest, jwt jwtBinding) flightResult {
 	ctx, cancel := context.WithTimeout(ctx, in.timeout)
 	defer cancel()
 	unavailable := func(err error) flightResult {
@@ -149,7 +158,7 @@ func (in *introspector) ask(ctx context.Context, raw string, d digest, isJWT boo
 		return unavailable(err)
 	}
 	now := in.now()
-	p, e, until, err := in.judge(body, now, isJWT)
+	p, e, until, err := in.judge(body, now, jwt)
 	if err != nil {
 		return unavailable(err)
 	}
@@ -199,14 +208,14 @@ func (in *introspector) call(ctx context.Context, raw string) ([]byte, error) {
 // active token that passes every check (nil for a JWT), or the refusal,
 // and until when the outcome may be remembered; err is an answer that is
 // no RFC 7662 answer at all, which is the endpoint's failure (503).
-func (in *introspector) judge(body []byte, now time.Time, isJWT bool) (*Principal, *Error, time.Time, error) {
+func (in *introspector) judge(body []byte, now time.Time, jwt jwtBinding) (*Principal, *Error, time.Time, error) {
 	refuse := func(reason Reason, cause error) (*Principal, *Error, time.Time, error) {
 		return nil, newError(reason, SchemeBearer, cause), now.Add(in.inactiveTTL), nil
 	}
 	if !json.Valid(body) {
 		return nil, nil, time.Time{}, errIntrospectionAnswer
 	}
-	var active, hasActive, typeOK = false, false, true
+	var active, hasActive, typeOK, dpop = false, false, true, false
 	err := walkObject(body, func(name string, v []byte) error {
 		switch name {
 		case "active":
@@ -220,6 +229,7 @@ func (in *introspector) judge(body []byte, now time.Time, isJWT bool) (*Principa
 		case "token_type", "token_use":
 			s, ok := jsonString(v)
 			typeOK = typeOK && ok && isAccessTokenTypeName(name, s)
+			dpop = dpop || (name == "token_type" && strings.EqualFold(s, "DPoP"))
 		}
 		return nil
 	})
@@ -237,8 +247,22 @@ func (in *introspector) judge(body []byte, now time.Time, isJWT bool) (*Principa
 		}
 		return nil, nil, time.Time{}, errIntrospectionAnswer
 	}
-	if e := in.checkClaims(cl, typeOK, now, isJWT); e != nil {
+	if e := in.checkClaims(cl, typeOK, now, jwt.isJWT); e != nil {
 		return nil, e, now.Add(in.inactiveTTL), nil
+	}
+	// RFC 9449 §6.2: the answer for a DPoP-bound token says token_type
+	// DPoP and names the key (cnf.jkt). One that says DPoP and names none
+	// would admit a bound token as a bearer token, usable without the key.
+	// A JWT is admitted on its own claims: the answer's key must be its.
+	jkt := cl.cnf.JKT
+	if jwt.isJWT {
+		if jkt != "" && jkt != jwt.jkt {
+			return refuse(ReasonInvalidClaim, &claimError{claim: "cnf"})
+		}
+		jkt = jwt.jkt
+	}
+	if dpop && jkt == "" {
+		return refuse(ReasonMissingClaim, &claimError{claim: "cnf", missing: true})
 	}
 	// Never remembered past the token's own end, nor, for an answer
 	// without exp, past the longest lifetime any token is admitted with.
@@ -246,7 +270,7 @@ func (in *introspector) judge(body []byte, now time.Time, isJWT bool) (*Principa
 	if exp := time.Unix(cl.exp.seconds, 0); cl.exp.present && exp.Before(until) {
 		until = exp
 	}
-	if isJWT {
+	if jwt.isJWT {
 		return nil, nil, until, nil
 	}
 	p, e := newTokenPrincipal(cl, in.iss.actAs, body)

@@ -3,6 +3,7 @@ package warden
 import (
 	"encoding/json"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 )
@@ -11,7 +12,8 @@ import (
 // introspection answers, the one parser of what an endpoint sends. It must
 // never panic; an answer it admits must be, to encoding/json too, an
 // object whose last "active" is true, whose "aud" names the audience and
-// whose "iss", if any, is the issuer; one that is no JSON object at all
+// whose "iss", if any, is the issuer, which names a key if it says DPoP,
+// and which ends within MaxTokenLifetime; one that is no JSON object at all
 // must be the endpoint's failure, never a verdict on the token.
 func FuzzIntrospectionAnswer(f *testing.F) {
 	for _, s := range []string{
@@ -21,6 +23,8 @@ func FuzzIntrospectionAnswer(f *testing.F) {
 		`{"active":true,"active":false,"aud":"https://api.internal.test","sub":"u"}`,
 		`{"active":true,"aud":["x","https://api.internal.test"],"sub":"u","act":{"sub":"a","act":{"sub":"b"}}}`,
 		`{"active":true,"aud":"https://api.internal.test","sub":"u","token_type":"refresh_token"}`,
+		`{"active":true,"aud":"https://api.internal.test","sub":"u","token_type":"DPoP"}`,
+		`{"active":true,"aud":"https://api.internal.test","sub":"u","exp":99999999999}`,
 		`{"active":true,"aud":"https://api.internal.test","sub":"u","iss":"https://evil"}`,
 		`{"active":true,"aud":"https://api.internal.test","sub":"u","exp":1e300,"nbf":-1}`,
 		`[true]`, `"active"`, `{"active":true,`, "",
@@ -31,7 +35,7 @@ func FuzzIntrospectionAnswer(f *testing.F) {
 	in := mw.tokens.opaque
 	f.Fuzz(func(t *testing.T, body []byte) {
 		now := in.now()
-		p, e, until, err := in.judge(body, now, false)
+		p, e, until, err := in.judge(body, now, jwtBinding{})
 		var ref map[string]json.RawMessage
 		isObject := json.Unmarshal(body, &ref) == nil && ref != nil
 		if !isObject {
@@ -70,6 +74,13 @@ func FuzzIntrospectionAnswer(f *testing.F) {
 		}
 		if p.issuer != in.iss.url {
 			t.Fatalf("principal of issuer %q, want %q", p.issuer, in.iss.url)
+		}
+		var tokenType string
+		if json.Unmarshal(ref["token_type"], &tokenType) == nil && strings.EqualFold(tokenType, "DPoP") && p.cnf.JKT == "" {
+			t.Fatalf("%q admitted as DPoP without a key (RFC 9449 §6.2)", body)
+		}
+		if until.After(now.Add(in.maxLifetime)) || p.expiresAt.After(now.Add(in.maxLifetime+in.leeway)) {
+			t.Fatalf("%q admitted beyond MaxTokenLifetime", body)
 		}
 	})
 }

@@ -107,7 +107,7 @@ func introPrincipals(t testing.TB, in *introspector, n, scopes int) []*Principal
 			"sub": fmt.Sprintf("user-%08d", i), "jti": fmt.Sprintf("jti-%016d", i), "scope": strings.Join(sc, " "),
 			"exp": now.Add(time.Hour).Unix(),
 		})
-		p, e, _, err := in.judge(body, now, false)
+		p, e, _, err := in.judge(body, now, jwtBinding{})
 		if err != nil || e != nil {
 			t.Fatalf("judge: %v %v", err, e)
 		}

@@ -302,7 +302,7 @@ func TestIntrospectionAnswers(t *testing.T) {
 		{"no iss: the issuer asked answers", jsonAnswer(introAnswer(clock, "iss", nil)), warden.ReasonOK},
 		{"no exp", jsonAnswer(introAnswer(clock, "exp", nil)), warden.ReasonOK},
 		{"exp passed, within the leeway", jsonAnswer(introAnswer(clock, "exp", now.Add(-30*time.Second).Unix())), warden.ReasonOK},
-		{"token_type DPoP", jsonAnswer(introAnswer(clock, "token_type", "DPoP")), warden.ReasonOK},
+		{"token_type DPoP without cnf", jsonAnswer(introAnswer(clock, "token_type", "DPoP")), warden.ReasonMissingClaim},
 		{"token_type bearer, any case", jsonAnswer(introAnswer(clock, "token_type", "bearer")), warden.ReasonOK},
 		{"no token_type", jsonAnswer(introAnswer(clock, "token_type", nil)), warden.ReasonOK},
 		{"sub absent, client_id speaks", jsonAnswer(introAnswer(clock, "sub", nil)), warden.ReasonOK},

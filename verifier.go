@@ -72,7 +72,7 @@ func (v *verifier) verify(ctx context.Context, raw string) (*Principal, *Error) 
 		return nil, e
 	}
 	if v.introspectJWT && v.opaque.forIssuer(p.issuer) {
-		if e := v.opaque.active(ctx, raw); e != nil {
+		if e := v.opaque.active(ctx, raw, p.cnf.JKT); e != nil {
 			return nil, e
 		}
 	}
