@@ -9,6 +9,7 @@ import (
 	"mime"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -137,6 +138,20 @@ func (in *introspector) answer(ctx context.Context, raw string, jwt jwtBinding) 
 type flightResult struct {
 	p *Principal
 	e *Error
+}
+
+// own returns r as one request may keep it: the principal, which nothing
+// changes once built, and a copy of the refusal of its own. An *Error
+// travels on to hooks (Decision.Err, ErrorHandler) and to steps that set
+// its Scheme; shared by every waiter, a write by one would race with, and
+// show in, the others' refusals.
+func (r flightResult) own() flightResult {
+	if r.e != nil {
+		e := *r.e
+		e.Scopes, e.Expected, e.Got = slices.Clone(e.Scopes), slices.Clone(e.Expected), slices.Clone(e.Got)
+		r.e = &e
+	}
+	return r
 }
 
 // ask makes one introspection call, judges the answer and remembers it.
@@ -421,7 +436,7 @@ func (f *flights) do(ctx context.Context, d digest, fn func() flightResult) flig
 		f.mu.Unlock()
 		select {
 		case <-c.done:
-			return c.res
+			return c.res.own()
 		case <-ctx.Done():
 			return flightResult{e: newError(ReasonIntrospectionUnavailable, SchemeBearer, ctx.Err())}
 		}
@@ -440,5 +455,5 @@ func (f *flights) do(ctx context.Context, d digest, fn func() flightResult) flig
 		close(c.done)
 	}()
 	c.res = fn()
-	return c.res
+	return c.res.own()
 }
