@@ -1,6 +1,7 @@
 package warden
 
 import (
+	"fmt"
 	"mime"
 	"net/http"
 	"strings"
@@ -178,7 +179,7 @@ func (c *extractor) extract(r *http.Request) (requestCredentials, *Error) {
 	}
 	if c.allowFormToken && r.Method == http.MethodPost && isFormBody(r) {
 		if err := r.ParseForm(); err != nil {
-			return requestCredentials{}, newError(ReasonMalformedRequest, SchemeBearer, err)
+			return requestCredentials{}, newError(ReasonMalformedRequest, SchemeBearer, fmt.Errorf("%w: %w", errFormBody, err))
 		}
 		if f := r.PostForm["access_token"]; len(f) > 0 {
 			if len(f) > 1 || header != "" || alt != "" {
