@@ -33,18 +33,10 @@ func (c *countingBody) Close() error { return nil }
 // request was admitted.
 func TestReviewFormBodyBound(t *testing.T) {
 	t.Parallel()
-	iss := wardentest.NewIssuer(t)
-	cfg := iss.StaticConfig()
-	cfg.Realm = "api"
-	cfg.AllowFormToken = true
-	cfg.MaxTokenSize = 4 << 10
-	dec := &rvDecisions{}
-	cfg.OnDecision = dec.hook
-	mw, err := warden.New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { mw.Close() })
+	mw, iss, dec := rvMiddleware(t, func(cfg *warden.Config) {
+		cfg.AllowFormToken = true
+		cfg.MaxTokenSize = 4 << 10
+	})
 	h := mw.Require()(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusNoContent) }))
 	token := iss.Mint(wardentest.Token{})
 	const bound = 3*(4<<10) + 4<<10

@@ -5,7 +5,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/wardenhq/warden"
@@ -30,30 +29,28 @@ func (rvClients) VerifyClient(_ context.Context, id, secret string) ([]string, e
 	return nil, warden.ErrInvalidClient
 }
 
-// rvDecisions records the Decisions of a middleware.
-type rvDecisions struct {
-	mu  sync.Mutex
-	all []warden.Decision
-}
-
-func (d *rvDecisions) hook(_ context.Context, dec warden.Decision) {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	d.all = append(d.all, dec)
-}
-
-func (d *rvDecisions) take() []warden.Decision {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	out := d.all
-	d.all = nil
-	return out
+// rvMiddleware builds a middleware trusting a new test issuer, realm
+// "api", with cfg adjusted by mutate, recording its Decisions.
+func rvMiddleware(t *testing.T, mutate func(*warden.Config)) (*warden.Middleware, *wardentest.Issuer, *bindDecisions) {
+	t.Helper()
+	iss := wardentest.NewIssuer(t)
+	cfg := iss.StaticConfig()
+	cfg.Realm = "api"
+	dec := &bindDecisions{}
+	cfg.OnDecision = dec.hook
+	mutate(&cfg)
+	mw, err := warden.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { mw.Close() })
+	return mw, iss, dec
 }
 
 // rvServe sends one request with the given Authorization lines to h and
 // checks the refusal: status, every WWW-Authenticate line, the exact body
 // and exactly one Decision with reason.
-func rvServe(t *testing.T, h http.Handler, dec *rvDecisions, auth []string, status int, challenges []string, body string, reason warden.Reason) {
+func rvServe(t *testing.T, h http.Handler, dec *bindDecisions, auth []string, status int, challenges []string, body string, reason warden.Reason) {
 	t.Helper()
 	r := httptest.NewRequest(http.MethodGet, "https://api.example/x", nil)
 	for _, a := range auth {
@@ -85,18 +82,10 @@ func rvServe(t *testing.T, h http.Handler, dec *rvDecisions, auth []string, stat
 // Bearer garbage on a Basic-only route as malformed_token.
 func TestReviewUnsupportedScheme(t *testing.T) {
 	t.Parallel()
-	iss := wardentest.NewIssuer(t)
-	cfg := iss.StaticConfig()
-	cfg.Realm = "api"
-	cfg.Clients = rvClients{}
-	cfg.DPoP.Mode = warden.DPoPOff // a route without DPoP
-	dec := &rvDecisions{}
-	cfg.OnDecision = dec.hook
-	mw, err := warden.New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { mw.Close() })
+	mw, _, dec := rvMiddleware(t, func(cfg *warden.Config) {
+		cfg.Clients = rvClients{}
+		cfg.DPoP.Mode = warden.DPoPOff // a route without DPoP
+	})
 	ok := http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusNoContent) })
 	bearerOnly := mw.Accept(warden.SchemeBearer).Require()(ok)
 	basicOnly := mw.Accept(warden.SchemeBasic).Require()(ok)
