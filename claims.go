@@ -96,11 +96,21 @@ func lookupPath(v []byte, path claimPath) ([]byte, bool) {
 }
 
 // decodeClaims reads the claims in payload. scopeClaims are tried in order;
-// the first one present is used.
+// the first one present is used. A name that repeats means its last
+// member, whole, at every depth (as encoding/json decoding into a map
+// reads it): for a scope claim, the last member of its top-level name is
+// the one its path is looked up in, so an earlier duplicate can neither
+// add scopes nor hide the next scope claim.
 func decodeClaims(payload []byte, scopeClaims []claimPath) (*accessClaims, error) {
 	c := &accessClaims{}
 	t := &jsonText{data: payload}
-	scopeRank := len(scopeClaims)
+	var lastBuf [4][]byte // the last member named by each scope claim
+	last := lastBuf[:0]
+	if len(scopeClaims) > len(lastBuf) {
+		last = make([][]byte, len(scopeClaims))
+	} else {
+		last = lastBuf[:len(scopeClaims)]
+	}
 	err := walkObject(payload, func(name string, v []byte) error {
 		var ok bool
 		switch name {
@@ -156,32 +166,38 @@ func decodeClaims(payload []byte, scopeClaims []claimPath) (*accessClaims, error
 			c.cnf = cnf
 		}
 		for rank, sc := range scopeClaims {
-			if name != sc[0] || rank > scopeRank {
-				continue
+			if name == sc[0] {
+				last[rank] = v
 			}
-			sv, ok := v, true
-			if len(sc) > 1 {
-				sv, ok = lookupPath(v, sc[1:])
-			}
-			if !ok {
-				continue
-			}
-			claim := sc[0]
-			if len(sc) > 1 {
-				claim = strings.Join(sc, ".")
-			}
-			scopes, err := stringOrStrings(claim, sv, t)
-			if err != nil {
-				return err
-			}
-			c.scopes, c.scopePresent, scopeRank = scopes, true, rank
 		}
 		return nil
 	})
 	if errors.Is(err, errNotObject) {
 		return nil, err
 	}
-	return c, err
+	if err != nil {
+		return c, err
+	}
+	for rank, sc := range scopeClaims {
+		sv, ok := last[rank], last[rank] != nil
+		if ok && len(sc) > 1 {
+			sv, ok = lookupPath(sv, sc[1:])
+		}
+		if !ok {
+			continue
+		}
+		claim := sc[0]
+		if len(sc) > 1 {
+			claim = strings.Join(sc, ".")
+		}
+		scopes, err := stringOrStrings(claim, sv, t)
+		if err != nil {
+			return c, err
+		}
+		c.scopes, c.scopePresent = scopes, true
+		break
+	}
+	return c, nil
 }
 
 // stringOrStrings reads a claim that is a space-delimited string or a JSON

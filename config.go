@@ -115,7 +115,9 @@ type Config struct {
 	// (RFC 6750 §2.3). Off by default: URLs end up in logs.
 	AllowQueryToken bool
 	// AllowFormToken accepts the access_token form-encoded body parameter
-	// (RFC 6750 §2.2). Off by default.
+	// (RFC 6750 §2.2). Off by default. The middleware then reads the form
+	// body of a POST, at most 3×MaxTokenSize + 4 KiB of it; a larger one
+	// is refused 400 invalid_request.
 	AllowFormToken bool
 
 	// Clients verifies HTTP Basic client credentials (for example a

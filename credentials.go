@@ -1,6 +1,7 @@
 package warden
 
 import (
+	"fmt"
 	"mime"
 	"net/http"
 	"strings"
@@ -177,8 +178,15 @@ func (c *extractor) extract(r *http.Request) (requestCredentials, *Error) {
 		}
 	}
 	if c.allowFormToken && r.Method == http.MethodPost && isFormBody(r) {
+		// ParseForm alone would buffer up to 10 MB of an unauthenticated
+		// body: bound it by what a form carrying one token needs. Over the
+		// bound the request is malformed (400 invalid_request, RFC 6750
+		// §3.1), like any body ParseForm cannot read.
+		if r.Body != nil {
+			r.Body = http.MaxBytesReader(nil, r.Body, c.maxFormBody())
+		}
 		if err := r.ParseForm(); err != nil {
-			return requestCredentials{}, newError(ReasonMalformedRequest, SchemeBearer, err)
+			return requestCredentials{}, newError(ReasonMalformedRequest, SchemeBearer, fmt.Errorf("%w: %w", errFormBody, err))
 		}
 		if f := r.PostForm["access_token"]; len(f) > 0 {
 			if len(f) > 1 || header != "" || alt != "" {
@@ -211,6 +219,13 @@ func (c *extractor) fromValues(values []string) (requestCredentials, *Error) {
 		return parseAuthorization(values[0], c.maxTokenSize)
 	}
 	return requestCredentials{}, newError(ReasonMalformedRequest, 0, errRepeated)
+}
+
+// maxFormBody bounds the form body read for an RFC 6750 §2.2 token: the
+// token percent-encoded at worst ("+", "/" and "=" take three bytes each),
+// plus 4 KiB for the parameter's name and the form's other fields.
+func (c *extractor) maxFormBody() int64 {
+	return 3*int64(c.maxTokenSize) + 4<<10
 }
 
 func isFormBody(r *http.Request) bool {

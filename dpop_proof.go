@@ -41,6 +41,13 @@ const (
 	maxProofRSABits = 4096
 )
 
+// maxProofHeader bounds a proof's encoded JOSE header, checked before it is
+// decoded: a header with the largest key accepted (RSA 4096: a 683-byte
+// "n") encodes in about 1,050 bytes, so 2 KiB leaves room for other
+// members, while a header carrying a huge jwk costs nothing to refuse,
+// whatever MaxTokenSize allows.
+const maxProofHeader = 2 << 10
+
 // viewString returns a JSON string value without copying it when it needs
 // no unescaping: the proof's decoded header and payload are fresh buffers
 // that nothing writes again, so the strings may share their bytes. A
@@ -121,6 +128,9 @@ func parseProof(raw string, algs []string, keys *proofKeys) (*dpopProof, *Error)
 	payloadSeg, sigSeg, ok2 := strings.Cut(rest, ".")
 	if !ok1 || !ok2 || strings.IndexByte(sigSeg, '.') >= 0 {
 		return nil, proofRefusal(ReasonDPoPProofMalformed, "not a compact JWS")
+	}
+	if len(headerSeg) > maxProofHeader {
+		return nil, proofRefusal(ReasonDPoPProofMalformed, "header too large")
 	}
 	headerJSON, err := b64.DecodeString(headerSeg)
 	if err != nil || !json.Valid(headerJSON) {
@@ -312,6 +322,9 @@ func parseProofKey(jwk []byte, alg string) (any, string, error) {
 		pub = k
 		thumb = appendAll(thumb, `{"crv":"`, crv, `","kty":"EC","x":"`, x, `","y":"`, y, `"}`)
 	case "RSA":
+		if len(n) > b64.EncodedLen(maxProofRSABits/8) {
+			return nil, "", errProofKey // measured before it is decoded
+		}
 		nb, errN := b64.DecodeString(n)
 		eb, errE := b64.DecodeString(e)
 		if errN != nil || errE != nil || len(nb) == 0 || nb[0] == 0 || len(eb) == 0 || eb[0] == 0 || len(eb) > 4 {

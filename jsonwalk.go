@@ -491,21 +491,26 @@ func exactNames(data []byte, t reflect.Type) ([]byte, error) {
 	switch {
 	case t.Kind() == reflect.Struct && data[i] == '{':
 		fields := jsonFields(t)
+		members, err := lastMembers(data)
+		if err != nil {
+			return nil, err
+		}
 		out := []byte{'{'}
-		err := walkObject(data, func(name string, v []byte) error {
+	members:
+		for _, m := range members {
+			name, v := m.name, m.value
 			ft, exact := fields[name]
 			if !exact {
 				for fn := range fields {
 					if strings.EqualFold(fn, name) || foldASCII(fn) == foldASCII(name) {
-						return nil // a case variant of a field's name: never decoded
+						continue members // a case variant of a field's name: never decoded
 					}
 				}
 				ft = nil
 			}
 			if ft != nil {
-				var err error
 				if v, err = exactNames(v, ft); err != nil {
-					return err
+					return nil, err
 				}
 			}
 			if len(out) > 1 {
@@ -514,9 +519,8 @@ func exactNames(data []byte, t reflect.Type) ([]byte, error) {
 			out = appendJSONString(out, name)
 			out = append(out, ':')
 			out = append(out, v...)
-			return nil
-		})
-		return append(out, '}'), err
+		}
+		return append(out, '}'), nil
 	case (t.Kind() == reflect.Slice || t.Kind() == reflect.Array) && data[i] == '[':
 		var elems []json.RawMessage
 		if err := json.Unmarshal(data, &elems); err != nil {
@@ -535,23 +539,56 @@ func exactNames(data []byte, t reflect.Type) ([]byte, error) {
 		}
 		return append(out, ']'), nil
 	case t.Kind() == reflect.Map && data[i] == '{':
+		members, err := lastMembers(data)
+		if err != nil {
+			return nil, err
+		}
 		out := []byte{'{'}
-		err := walkObject(data, func(name string, v []byte) error {
-			v, err := exactNames(v, t.Elem())
+		for _, m := range members {
+			v, err := exactNames(m.value, t.Elem())
 			if err != nil {
-				return err
+				return nil, err
 			}
 			if len(out) > 1 {
 				out = append(out, ',')
 			}
-			out = appendJSONString(out, name)
+			out = appendJSONString(out, m.name)
 			out = append(out, ':')
 			out = append(out, v...)
-			return nil
-		})
-		return append(out, '}'), err
+		}
+		return append(out, '}'), nil
 	}
 	return data, nil
+}
+
+// jsonMember is one member of a JSON object.
+type jsonMember struct {
+	name  string
+	value []byte
+}
+
+// lastMembers returns the members of the JSON object data, each name once
+// with the value of its last member. encoding/json, decoding duplicates
+// into a struct, merges them (an earlier {"admin":true} survives a later
+// object without "admin"); warden reads the last one whole, as
+// encoding/json decoding into a map does, so a handler's struct must see
+// that one alone.
+func lastMembers(data []byte) ([]jsonMember, error) {
+	var members []jsonMember
+	var at map[string]int
+	err := walkObject(data, func(name string, v []byte) error {
+		if at == nil {
+			at = map[string]int{}
+		}
+		if i, ok := at[name]; ok {
+			members[i].value = v
+			return nil
+		}
+		at[name] = len(members)
+		members = append(members, jsonMember{name, v})
+		return nil
+	})
+	return members, err
 }
 
 var unmarshalerType = reflect.TypeFor[json.Unmarshaler]()

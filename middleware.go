@@ -2,6 +2,7 @@ package warden
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"sync"
@@ -296,7 +297,7 @@ func (m *Middleware) authenticate(r *http.Request, schemes Scheme) (*Principal, 
 // verifyCredentials verifies the credentials a request presented (or
 // refuses what finding them found wrong), short of their binding.
 func (m *Middleware) verifyCredentials(ctx context.Context, creds requestCredentials, e *Error, schemes Scheme) (*Principal, *Error) {
-	if e != nil && !(e.Scheme == SchemeDPoP && schemes&SchemeDPoP == 0) {
+	if e != nil && !foreignScheme(e, schemes) {
 		return nil, e
 	}
 	if e != nil || creds.scheme&schemes == 0 {
@@ -316,6 +317,16 @@ func (m *Middleware) verifyCredentials(ctx context.Context, creds requestCredent
 		return nil, &dpop
 	}
 	return p, e
+}
+
+// foreignScheme reports whether e refuses the credentials of a scheme that
+// schemes (a route's) does not include: such credentials count as none,
+// however malformed (RFC 6750 §3.1), so the route answers
+// unsupported_scheme rather than a refusal in a scheme it does not speak.
+// A request presenting a token by more than one method, or whose form body
+// cannot be read, is malformed whatever the scheme.
+func foreignScheme(e *Error, schemes Scheme) bool {
+	return e.Scheme != 0 && e.Scheme&schemes == 0 && !errors.Is(e.Err, errManyMethods) && !errors.Is(e.Err, errFormBody)
 }
 
 // authorize applies the impersonation policy and the requirement.

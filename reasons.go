@@ -404,4 +404,5 @@ const (
 	errBadCredentials parseError = "credentials are not a b64token"
 	errRepeated       parseError = "credentials presented more than once"
 	errManyMethods    parseError = "access token sent by more than one method"
+	errFormBody       parseError = "the form body cannot be read"
 )

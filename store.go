@@ -3,6 +3,7 @@ package warden
 import (
 	"context"
 	"errors"
+	"math"
 	"sync"
 	"time"
 )
@@ -33,7 +34,8 @@ var ErrStoreFull = errors.New("warden: memory store is full")
 
 // NewMemoryStore returns a Store held in this process's memory, for a
 // single replica: at most maxKeys unexpired keys (zero means 1,000,000;
-// about 100 bytes each). Expired keys are dropped as new ones arrive. When
+// about 150 bytes each). Expired keys are dropped as new ones arrive, in
+// order of deadline, at a cost that does not grow with the keys held. When
 // it is full of unexpired keys, Claim fails with ErrStoreFull (answered with
 // 503) until some expire. The clock is now (nil means time.Now).
 func NewMemoryStore(maxKeys int, now func() time.Time) Store {
@@ -43,80 +45,156 @@ func NewMemoryStore(maxKeys int, now func() time.Time) Store {
 	if now == nil {
 		now = time.Now
 	}
-	return &memoryStore{max: maxKeys, now: now, keys: make(map[string]time.Time)}
+	return &memoryStore{max: maxKeys, now: now, keys: make(map[string]*memoryKey)}
 }
 
-// memoryStore is the in-process Store: a map of deadlines under one lock.
-// Expired keys are swept in bounded steps on insertion, so no Claim pays
-// for a sweep of the whole map.
+// memoryStore is the in-process Store: a map of deadlines under one lock,
+// with the same keys in a min-heap ordered by deadline. The earliest
+// deadline is at the root, so finding what expired costs nothing when
+// nothing has, and dropping an expired key costs O(log n) once per key,
+// whatever the number of keys held: no Claim scans the map, not even a
+// Claim refused because the store is full (the root says whether any key
+// could be dropped).
 type memoryStore struct {
 	mu   sync.Mutex
 	max  int
 	now  func() time.Time
-	keys map[string]time.Time
-	// order lists keys in insertion order, for the sweep; cursor is where
-	// the next sweep resumes.
-	order  []memoryKey
-	cursor int
+	keys map[string]*memoryKey
+	heap []*memoryKey // a binary min-heap on expires
 }
 
 type memoryKey struct {
 	key     string
-	expires time.Time
+	expires int64 // UnixNano
+	index   int   // position in heap
 }
 
-// sweepStep bounds the keys one Claim examines for expiry.
+// sweepStep bounds the expired keys one Claim drops beyond what it needs,
+// so a burst of keys sharing one deadline is freed over several Claims.
 const sweepStep = 8
 
 func (s *memoryStore) Claim(_ context.Context, key string, expires time.Time) (bool, error) {
-	now := s.now()
+	now, exp := unixNano(s.now()), unixNano(expires)
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if exp, ok := s.keys[key]; ok && now.Before(exp) {
-		return false, nil
-	}
-	s.sweep(now, sweepStep)
-	if len(s.keys) >= s.max {
-		s.sweep(now, len(s.order)) // full: look at everything once before refusing
-		if len(s.keys) >= s.max {
-			return false, ErrStoreFull
+	s.dropExpired(now, sweepStep)
+	if k, ok := s.keys[key]; ok {
+		if now < k.expires {
+			return false, nil
 		}
+		// Expired but not dropped yet: claimed again, with its new deadline.
+		if now >= exp {
+			s.remove(k)
+			return true, nil
+		}
+		k.expires = exp
+		s.fix(k.index)
+		return true, nil
 	}
-	if !now.Before(expires) {
+	if now >= exp {
 		return true, nil // already expired: nothing to remember
 	}
-	s.keys[key] = expires
-	s.order = append(s.order, memoryKey{key, expires})
+	if len(s.keys) >= s.max {
+		// Full: one expired key makes room; the root is the only candidate.
+		if len(s.heap) == 0 || s.heap[0].expires > now {
+			return false, ErrStoreFull
+		}
+		s.remove(s.heap[0])
+	}
+	k := &memoryKey{key: key, expires: exp, index: len(s.heap)}
+	s.keys[key] = k
+	s.heap = append(s.heap, k)
+	s.up(k.index)
 	return true, nil
 }
 
 func (s *memoryStore) Contains(_ context.Context, key string) (bool, error) {
-	now := s.now()
+	now := unixNano(s.now())
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	exp, ok := s.keys[key]
-	return ok && now.Before(exp), nil
+	k, ok := s.keys[key]
+	return ok && now < k.expires, nil
 }
 
-// sweep examines up to n keys from the cursor, dropping the expired ones,
-// and compacts the order list once the cursor has passed half of it.
-func (s *memoryStore) sweep(now time.Time, n int) {
-	for ; n > 0 && s.cursor < len(s.order); n-- {
-		k := s.order[s.cursor]
-		if now.Before(k.expires) {
-			// Keys are not sorted by deadline: move the live one to the back
-			// so the sweep goes on past it.
-			if exp, ok := s.keys[k.key]; ok && exp.Equal(k.expires) {
-				s.order = append(s.order, k)
-			}
-		} else if exp, ok := s.keys[k.key]; ok && !now.Before(exp) {
-			delete(s.keys, k.key)
+// unixNano is t.UnixNano saturated at the ends of int64 (years 1678 and
+// 2262), where UnixNano wraps: a deadline in year 3000 must stay in the
+// future, not become one long past.
+func unixNano(t time.Time) int64 {
+	const limit = math.MaxInt64/int64(time.Second) - 1
+	switch sec := t.Unix(); {
+	case sec > limit:
+		return math.MaxInt64
+	case sec < -limit:
+		return math.MinInt64
+	}
+	return t.UnixNano()
+}
+
+// dropExpired drops up to n keys whose deadline is not after now.
+func (s *memoryStore) dropExpired(now int64, n int) {
+	for ; n > 0 && len(s.heap) > 0 && s.heap[0].expires <= now; n-- {
+		s.remove(s.heap[0])
+	}
+}
+
+// remove takes k out of the map and the heap.
+func (s *memoryStore) remove(k *memoryKey) {
+	delete(s.keys, k.key)
+	last := len(s.heap) - 1
+	i := k.index
+	if i != last {
+		s.swap(i, last)
+	}
+	s.heap[last] = nil
+	s.heap = s.heap[:last]
+	if i != last {
+		s.fix(i)
+	}
+	if cap(s.heap) > 64 && len(s.heap) < cap(s.heap)/4 {
+		// Give back the memory of a burst long gone.
+		s.heap = append(make([]*memoryKey, 0, cap(s.heap)/2), s.heap...)
+	}
+}
+
+func (s *memoryStore) swap(i, j int) {
+	s.heap[i], s.heap[j] = s.heap[j], s.heap[i]
+	s.heap[i].index, s.heap[j].index = i, j
+}
+
+func (s *memoryStore) fix(i int) {
+	if !s.down(i) {
+		s.up(i)
+	}
+}
+
+func (s *memoryStore) up(i int) {
+	for i > 0 {
+		p := (i - 1) / 2
+		if s.heap[p].expires <= s.heap[i].expires {
+			return
 		}
-		s.order[s.cursor] = memoryKey{}
-		s.cursor++
+		s.swap(i, p)
+		i = p
 	}
-	if s.cursor > len(s.order)/2 && s.cursor > 64 {
-		s.order = append(s.order[:0], s.order[s.cursor:]...)
-		s.cursor = 0
+}
+
+// down moves the key at i towards the leaves and reports whether it moved.
+func (s *memoryStore) down(i int) bool {
+	start := i
+	for {
+		l := 2*i + 1
+		if l >= len(s.heap) {
+			break
+		}
+		m := l
+		if r := l + 1; r < len(s.heap) && s.heap[r].expires < s.heap[l].expires {
+			m = r
+		}
+		if s.heap[i].expires <= s.heap[m].expires {
+			break
+		}
+		s.swap(i, m)
+		i = m
 	}
+	return i > start
 }

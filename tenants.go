@@ -28,21 +28,24 @@ type tenantIssuer struct {
 // not accepted is refused before any network request; so is one whose
 // algorithm the issuer does not allow, so no token that could never verify
 // costs a discovery fetch.
-func (t *tenantIssuer) forIssuer(iss, alg string) (*trustedIssuer, *Error) {
+//
+// The caller calls release once it has checked the signature: until then
+// the registry does not close the source under it.
+func (t *tenantIssuer) forIssuer(iss, alg string) (ti *trustedIssuer, release func(), e *Error) {
 	tenant, ok := tenantOf(t.prefix, t.suffix, iss)
 	if !ok || (t.allowed != nil && !t.allowed[tenant]) {
-		return nil, newError(ReasonWrongIssuer, SchemeBearer, nil)
+		return nil, nil, newError(ReasonWrongIssuer, SchemeBearer, nil)
 	}
 	if !slices.Contains(t.base.algs, alg) {
-		return nil, newError(ReasonDisallowedAlg, SchemeBearer, nil)
+		return nil, nil, newError(ReasonDisallowedAlg, SchemeBearer, nil)
 	}
-	src, err := t.sources.Source(iss)
+	src, release, err := t.sources.Source(iss)
 	if err != nil {
-		return nil, newError(ReasonKeysUnavailable, SchemeBearer, err)
+		return nil, nil, newError(ReasonKeysUnavailable, SchemeBearer, err)
 	}
-	ti := t.base
-	ti.url, ti.keys = iss, src
-	return &ti, nil
+	tenantIss := t.base
+	tenantIss.url, tenantIss.keys = iss, src
+	return &tenantIss, release, nil
 }
 
 // allowedIssuers lists the issuer identifiers of an allow-list's tenants,

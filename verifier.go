@@ -117,9 +117,12 @@ func (v *verifier) verifyToken(ctx context.Context, raw string) (*Principal, *tr
 	iss, ok := v.issuers[claims.iss]
 	if !ok {
 		var e *Error
-		if iss, e = v.tenantFor(claims.iss, t.header.alg); e != nil {
+		var release func()
+		if iss, release, e = v.tenantFor(claims.iss, t.header.alg); e != nil {
 			return nil, nil, nil, v.misspelled(ctx, &t, claims.iss, e)
 		}
+		// The tenant's key source stays open while its keys are looked up.
+		defer release()
 	}
 	key, e := iss.checkSignature(ctx, &t)
 	if e != nil {
@@ -199,14 +202,15 @@ func (v *verifier) checkClaims(cl *accessClaims, iss *trustedIssuer) *Error {
 	return nil
 }
 
-// tenantFor finds the template issuer whose tenant iss names.
-func (v *verifier) tenantFor(iss, alg string) (*trustedIssuer, *Error) {
+// tenantFor finds the template issuer whose tenant iss names, and the
+// release of its key source (see tenantIssuer.forIssuer).
+func (v *verifier) tenantFor(iss, alg string) (*trustedIssuer, func(), *Error) {
 	for _, t := range v.tenants {
 		if _, ok := tenantOf(t.prefix, t.suffix, iss); ok {
 			return t.forIssuer(iss, alg)
 		}
 	}
-	return nil, newError(ReasonWrongIssuer, SchemeBearer, nil)
+	return nil, nil, newError(ReasonWrongIssuer, SchemeBearer, nil)
 }
 
 // acceptsAudience reports whether some issuer accepts tokens for aud.

@@ -31,4 +31,9 @@
 //     never overlap.
 //   - Close stops the loop and any running refresh and waits for them; a
 //     closed Remote keeps serving the keys it holds.
+//   - A Registry counts the callers holding each source (Source to its
+//     release, under Registry.mu): eviction takes a held source out of the
+//     registry at once but closes it only at its last release, so no lookup
+//     runs on a source closed under it; the source being created is never
+//     the one evicted.
 package jwks

@@ -25,9 +25,11 @@ var ErrCreationLimit = fmt.Errorf("%w: too many new issuers in the last minute",
 // cost bounded memory, goroutines and requests to the issuer:
 //
 //   - it holds at most Size sources (one background goroutine each); to make
-//     room it closes the least recently used one (Source moves a source to
-//     the front; a source whose cached tokens were presented since the last
-//     eviction, as Holds records, gets a second chance);
+//     room it drops the least recently used one other than the one being
+//     created (Source moves a source to the front; a source whose cached
+//     tokens were presented since the last eviction, as Holds records, gets
+//     a second chance), and closes it once no request holds it (at most one
+//     more source per request in flight);
 //   - it creates at most PerMinute sources in any minute (on Options.Now);
 //     beyond that Source answers ErrCreationLimit, so a flood of new names
 //     costs the issuer at most PerMinute discovery fetches a minute;
@@ -66,6 +68,11 @@ type RegistryOptions struct {
 type regEntry struct {
 	issuer string
 	src    *Remote
+	// holders counts the callers of Source that have not released the
+	// source yet; dropped is set when the registry let go of it. Both
+	// under Registry.mu.
+	holders int
+	dropped bool
 }
 
 // NewRegistry returns an empty registry whose sources use opt (which must
@@ -84,9 +91,15 @@ func NewRegistry(opt Options, ro RegistryOptions) (*Registry, error) {
 	}, nil
 }
 
-// Source returns the source of issuer, creating it if the bounds allow.
-// Errors wrap ErrUnavailable.
-func (r *Registry) Source(issuer string) (Source, error) {
+// Source returns the source of issuer, creating it if the bounds allow,
+// and a release the caller must call once it no longer looks keys up in
+// it (once, when the signature is checked). Until every caller holding a
+// source has released it, eviction only takes it out of the registry: the
+// source is closed, and its keys released, by the last release, so a
+// request's lookup never runs on a source closed under it. A source being
+// created is never the one evicted to make room for it. Errors wrap
+// ErrUnavailable.
+func (r *Registry) Source(issuer string) (Source, func(), error) {
 	now := r.opt.Now()
 	var retired []*Remote
 	defer func() {
@@ -101,19 +114,18 @@ func (r *Registry) Source(issuer string) (Source, error) {
 		failedAt, cause := e.src.failedFirst()
 		if failedAt.IsZero() {
 			r.lru.MoveToFront(el)
-			return e.src, nil
+			return e.src, r.hold(e), nil
 		}
 		if now.Sub(failedAt) < r.opt.MinRefreshInterval {
-			return nil, fmt.Errorf("%w: %w", ErrUnavailable, cause)
+			return nil, nil, fmt.Errorf("%w: %w", ErrUnavailable, cause)
 		}
-		r.drop(el)
-		retired = append(retired, e.src)
+		retired = r.drop(el, retired)
 	}
 	if r.closed {
-		return nil, fmt.Errorf("%w: closed", ErrUnavailable)
+		return nil, nil, fmt.Errorf("%w: closed", ErrUnavailable)
 	}
 	if !r.mayCreate(now) {
-		return nil, ErrCreationLimit
+		return nil, nil, ErrCreationLimit
 	}
 	o := r.opt
 	if hook := r.ro.OnRefresh; hook != nil {
@@ -122,17 +134,52 @@ func (r *Registry) Source(issuer string) (Source, error) {
 	src := newRemote(issuer, "", r.ro.DiscoveryURL(issuer), o, r.fetch)
 	src.sharedFetch, src.firstOnly = true, true
 	src.startLoop()
-	r.byName[issuer] = r.lru.PushFront(&regEntry{issuer: issuer, src: src})
+	e := &regEntry{issuer: issuer, src: src}
+	added := r.lru.PushFront(e)
+	r.byName[issuer] = added
 	for r.lru.Len() > r.ro.Size {
-		back := r.lru.Back()
-		if old := back.Value.(*regEntry).src; old.used.Swap(false) {
-			r.lru.MoveToFront(back) // a second chance; each is given at most one per sweep
-			continue
-		}
-		r.drop(back)
-		retired = append(retired, back.Value.(*regEntry).src)
+		retired = r.drop(r.victim(added), retired)
 	}
-	return src, nil
+	return src, r.hold(e), nil
+}
+
+// victim picks the source to evict: the least recently used one other than
+// keep (the source just created), skipping once each source whose cached
+// tokens were presented since the last eviction (a second chance). There
+// is one, since the registry holds more than Size ≥ 1 sources.
+func (r *Registry) victim(keep *list.Element) *list.Element {
+	// The first pass spends the chance of every used source it passes; the
+	// second finds one whose chance is spent (unless Holds, which takes no
+	// lock, marked them all again meanwhile: then the least recent goes).
+	for range 2 {
+		for el := r.lru.Back(); el != nil; el = el.Prev() {
+			if el != keep && !el.Value.(*regEntry).src.used.Swap(false) {
+				return el
+			}
+		}
+	}
+	if back := r.lru.Back(); back != keep {
+		return back
+	}
+	return keep.Prev()
+}
+
+// hold counts one more caller of e's source, and returns its release.
+// r.mu is held.
+func (r *Registry) hold(e *regEntry) func() {
+	e.holders++
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			r.mu.Lock()
+			e.holders--
+			retire := e.holders == 0 && e.dropped
+			r.mu.Unlock()
+			if retire {
+				e.src.retire()
+			}
+		})
+	}
 }
 
 // mayCreate reports whether a source may be created at now, and counts it:
@@ -147,9 +194,18 @@ func (r *Registry) mayCreate(now time.Time) bool {
 	return true
 }
 
-func (r *Registry) drop(el *list.Element) {
+// drop takes el out of the registry and returns retired with its source
+// added, to be retired once r.mu is released, unless a caller still holds
+// it: the last release retires it then.
+func (r *Registry) drop(el *list.Element, retired []*Remote) []*Remote {
+	e := el.Value.(*regEntry)
 	r.lru.Remove(el)
-	delete(r.byName, el.Value.(*regEntry).issuer)
+	delete(r.byName, e.issuer)
+	e.dropped = true
+	if e.holders > 0 {
+		return retired
+	}
+	return append(retired, e.src)
 }
 
 // Len returns the number of sources held.

@@ -85,10 +85,11 @@ func newTestRegistry(t *testing.T, s *regServer, size, perMinute int) (*Registry
 
 // key asks the registry for issuer name's key k1.
 func key(r *Registry, s *regServer, name string) (Source, *Key, error) {
-	src, err := r.Source(s.srv.URL + "/" + name)
+	src, release, err := r.Source(s.srv.URL + "/" + name)
 	if err != nil {
 		return nil, nil, err
 	}
+	defer release()
 	k, err := src.Key(context.Background(), "k1", true, "ES256")
 	return src, k, err
 }
@@ -108,7 +109,7 @@ func TestRegistryCreationWindow(t *testing.T) {
 	if _, _, err := key(r, s, "d"); err != nil {
 		t.Errorf("d, a minute after a: %v", err)
 	}
-	if _, err := r.Source(s.srv.URL + "/e"); !errors.Is(err, ErrCreationLimit) || !errors.Is(err, ErrUnavailable) {
+	if _, _, err := r.Source(s.srv.URL + "/e"); !errors.Is(err, ErrCreationLimit) || !errors.Is(err, ErrUnavailable) {
 		t.Errorf("e: got %v, want ErrCreationLimit", err)
 	}
 	if _, _, err := key(r, s, "a"); err != nil {
@@ -133,7 +134,7 @@ func TestRegistryFailedFirstFetch(t *testing.T) {
 		t.Errorf("a retry is scheduled at %d; want none (the registry decides)", due)
 	}
 	clock.Advance(30 * time.Second)
-	if _, err := r.Source(s.srv.URL + "/bad1"); !errors.Is(err, ErrUnavailable) {
+	if _, _, err := r.Source(s.srv.URL + "/bad1"); !errors.Is(err, ErrUnavailable) {
 		t.Errorf("within MinRefreshInterval: got %v", err)
 	}
 	if got := s.discovery.Load(); got != 1 {

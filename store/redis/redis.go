@@ -37,7 +37,8 @@ type Options struct {
 	// environments) can share one Redis. Default "warden:".
 	Prefix string
 	// Now is the clock that turns a deadline into a time to live. Default
-	// time.Now; set it to the clock of warden.Config.Now.
+	// time.Now; set it to the clock of warden.Config.Now: a deadline this
+	// clock says has passed fails the Claim.
 	Now func() time.Time
 }
 
@@ -65,15 +66,25 @@ func New(rdb goredis.UniversalClient, o Options) *Store {
 }
 
 // Claim records key until expires with SET NX PX, and reports whether it
-// was absent. A deadline already past records nothing and claims the key,
-// as the memory store does: there is nothing left to protect.
+// was absent. PX is a time to live, counted by Redis from when it receives
+// the command, so the Redis server's clock plays no part; the time to live
+// is expires minus Options.Now.
+//
+// A deadline that is not after Options.Now fails the Claim (warden answers
+// 503) instead of claiming the key unrecorded: warden never asks to
+// record a proof whose window has passed, so such a deadline means its
+// clock and this store's disagree, and a claim nobody recorded could be
+// replayed. No key is ever written without a time to live.
 func (s *Store) Claim(ctx context.Context, key string, expires time.Time) (bool, error) {
-	ttl := expires.Sub(s.now())
+	ttl := expires.Sub(s.now()) // saturates at about 292 years: never overflows
 	if ttl <= 0 {
-		return true, nil
+		return false, errDeadlinePassed
 	}
 	// PX takes whole milliseconds: round up, never forget a key early.
-	ms := (ttl + time.Millisecond - 1).Milliseconds()
+	ms := ttl.Milliseconds()
+	if ttl%time.Millisecond != 0 {
+		ms++
+	}
 	err := s.rdb.Do(ctx, "SET", s.prefix+key, "1", "NX", "PX", ms).Err()
 	switch {
 	case err == nil:
@@ -83,6 +94,10 @@ func (s *Store) Claim(ctx context.Context, key string, expires time.Time) (bool,
 	}
 	return false, err
 }
+
+// errDeadlinePassed: Claim was asked to record a key until a deadline the
+// store's clock has already passed.
+var errDeadlinePassed = errors.New("warden/store/redis: the deadline is not after the store's clock (Options.Now): the clocks of warden and the store disagree")
 
 // Contains reports whether key is recorded and unexpired.
 func (s *Store) Contains(ctx context.Context, key string) (bool, error) {

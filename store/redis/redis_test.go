@@ -53,8 +53,8 @@ func TestClaim(t *testing.T) {
 		t.Error("a key was written without the prefix")
 	}
 	got, err := s.Claim(ctx, "dpop:past", now.Add(-time.Second))
-	if !got || err != nil {
-		t.Errorf("Claim with a past deadline = %v, %v; want true", got, err)
+	if got || err == nil {
+		t.Errorf("Claim with a past deadline = %v, %v; want false and an error (review_expiry_test.go)", got, err)
 	}
 	if n, _ := rdb.Exists(ctx, "svc:dpop:past").Result(); n != 0 {
 		t.Error("a key with a past deadline was stored")
