@@ -375,7 +375,9 @@ func (m *Middleware) Verify(ctx context.Context, rawToken string) (*Principal, e
 // with 401 "token_revoked", whether it is a JWT or an introspected opaque
 // token, cached or not. With a Store shared by a fleet, every replica
 // refuses it from its next request on. A zero exp keeps the entry for
-// Config.MaxTokenLifetime. The error is the Store's, if it failed.
+// Config.MaxTokenLifetime; an exp plus Config.Leeway already passed
+// records nothing, as the token is refused by its exp. The error is the
+// Store's, if it failed.
 func (m *Middleware) Revoke(ctx context.Context, issuer, jti string, exp time.Time) error {
 	if m.tokens == nil || !m.tokens.admitsIssuer(issuer) {
 		return errRevokeNoIssuer

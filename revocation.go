@@ -67,10 +67,16 @@ func (d *denyList) check(ctx context.Context, p *Principal) *Error {
 
 // revoke records (issuer, jti) until exp plus the leeway, when the token
 // is refused by its own exp anyway. A zero exp means the longest lifetime
-// any token is admitted with (Config.MaxTokenLifetime).
+// any token is admitted with (Config.MaxTokenLifetime). A token whose exp
+// plus the leeway has passed is refused by its exp already: nothing is
+// written, and a Store that refuses a deadline in the past (store/redis)
+// is not asked.
 func (d *denyList) revoke(ctx context.Context, issuer, jti string, exp time.Time) error {
 	if exp.IsZero() {
 		exp = d.now().Add(d.maxLifetime)
+	}
+	if !exp.Add(d.leeway).After(d.now()) {
+		return nil
 	}
 	// Armed before the write: a request that starts once Revoke returns
 	// must consult the store.
