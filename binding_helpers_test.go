@@ -1,14 +1,11 @@
 package warden_test
 
 import (
-	"context"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"slices"
-	"sync"
 	"testing"
-	"time"
 
 	"github.com/wardenhq/warden"
 	"github.com/wardenhq/warden/wardentest"
@@ -29,59 +26,19 @@ var bindingReasons = map[warden.Reason]bool{
 	warden.ReasonCertificateMissing: true, warden.ReasonCertificateMismatch: true,
 }
 
-// bindClock is a settable clock for Config.Now and Issuer.SetClock.
-type bindClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func newBindClock() *bindClock { return &bindClock{t: time.Unix(1_800_000_000, 0)} }
-
-func (c *bindClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *bindClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
-
-// bindDecisions records decisions, to assert exactly one per request.
-type bindDecisions struct {
-	mu sync.Mutex
-	ds []warden.Decision
-}
-
-func (r *bindDecisions) hook(_ context.Context, d warden.Decision) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.ds = append(r.ds, d)
-}
-
-func (r *bindDecisions) take() []warden.Decision {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	out := r.ds
-	r.ds = nil
-	return out
-}
-
 // bindFixture is an issuer whose keys the middleware holds statically, a
 // clock both share, and a route requiring entry:read.
 type bindFixture struct {
 	iss       *wardentest.Issuer
-	clock     *bindClock
+	clock     *testClock
 	mw        *warden.Middleware
 	h         http.Handler
-	decisions *bindDecisions
+	decisions *decRecorder
 }
 
 func newBindFixture(t *testing.T, mutate func(*warden.Config)) *bindFixture {
 	t.Helper()
-	f := &bindFixture{iss: wardentest.NewIssuer(t), clock: newBindClock(), decisions: &bindDecisions{}}
+	f := &bindFixture{iss: wardentest.NewIssuer(t), clock: newTestClock(), decisions: &decRecorder{}}
 	f.iss.SetClock(f.clock.Now)
 	cfg := f.iss.StaticConfig()
 	cfg.Now = f.clock.Now

@@ -90,7 +90,7 @@ func httpDoc(t *testing.T, body string) string {
 func TestIntrospectionPrivateKeyJWT(t *testing.T) {
 	t.Parallel()
 	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	clock := newIntroClock()
+	clock := &testClock{t: time.Unix(1_900_000_000, 0)}
 	seen := map[string]bool{}
 	var failure error
 	ep := newIntroEndpoint(t, func(w http.ResponseWriter, r *http.Request) {
@@ -135,7 +135,7 @@ func TestIntrospectionSignedResponse(t *testing.T) {
 	t.Parallel()
 	iss := wardentest.NewIssuer(t)
 	iss.Audience = introAudience
-	clock := newIntroClock()
+	clock := &testClock{t: time.Unix(1_900_000_000, 0)}
 	iss.SetClock(clock.Now) // its answers' iat must be the fixtures' now
 	signed := func(key *wardentest.Key, typ, from, to string) http.HandlerFunc {
 		return func(w http.ResponseWriter, r *http.Request) {

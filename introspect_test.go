@@ -2,7 +2,6 @@ package warden_test
 
 import (
 	"bytes"
-	"context"
 	"encoding/base64"
 	"encoding/json"
 	"io"
@@ -24,26 +23,6 @@ import (
 // The introspection tests run warden against a real RFC 7662 endpoint on
 // loopback: introEndpoint, whose answers each test writes, or the
 // wardentest issuer's own.
-
-// introClock is the tests' injectable clock.
-type introClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func newIntroClock() *introClock { return &introClock{t: time.Unix(1_900_000_000, 0)} }
-
-func (c *introClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *introClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
 
 // introEndpoint is an introspection endpoint on loopback whose answer is
 // set by the test; it records every request.
@@ -103,7 +82,7 @@ const (
 
 // introAnswer renders an active answer for a token valid for 5 minutes on
 // clock, with kv merged over the defaults (a nil value removes a member).
-func introAnswer(clock *introClock, kv ...any) string {
+func introAnswer(clock *testClock, kv ...any) string {
 	now := clock.Now()
 	m := map[string]any{
 		"active": true, "iss": introIssuer, "aud": introAudience, "client_id": "c1", "sub": "u1",
@@ -124,9 +103,9 @@ func introAnswer(clock *introClock, kv ...any) string {
 // clock, log and decisions.
 type introFixture struct {
 	mw        *warden.Middleware
-	clock     *introClock
+	clock     *testClock
 	log       *introLog
-	decisions *introDecisions
+	decisions *decRecorder
 }
 
 // introLog collects log output from concurrent writers.
@@ -147,31 +126,11 @@ func (l *introLog) String() string {
 	return l.buf.String()
 }
 
-// introDecisions records the decisions of the requests.
-type introDecisions struct {
-	mu sync.Mutex
-	ds []warden.Decision
-}
-
-func (d *introDecisions) hook(_ context.Context, dec warden.Decision) {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	d.ds = append(d.ds, dec)
-}
-
-func (d *introDecisions) take() []warden.Decision {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	ds := d.ds
-	d.ds = nil
-	return ds
-}
-
 // newIntroFixture builds a middleware trusting introIssuer (static keys of
 // iss, which may be nil) whose Introspection is in, with mutate applied.
 func newIntroFixture(t *testing.T, iss *wardentest.Issuer, in warden.Introspection, mutate func(*warden.Config)) *introFixture {
 	t.Helper()
-	f := &introFixture{clock: newIntroClock(), log: &introLog{}, decisions: &introDecisions{}}
+	f := &introFixture{clock: &testClock{t: time.Unix(1_900_000_000, 0)}, log: &introLog{}, decisions: &decRecorder{}}
 	keys := wardentest.JWKS(wardentest.NewEd25519Key("ed-intro"))
 	url := introIssuer
 	if iss != nil {
@@ -278,7 +237,7 @@ func introBasic(endpoint string) warden.Introspection {
 // endpoint fails, each against a fresh middleware (nothing cached).
 func TestIntrospectionAnswers(t *testing.T) {
 	t.Parallel()
-	clock := newIntroClock() // the fixtures' clocks start at the same instant
+	clock := &testClock{t: time.Unix(1_900_000_000, 0)} // the fixtures' clocks start at the same instant
 	now := clock.Now()
 	status := func(code int) http.HandlerFunc {
 		return func(w http.ResponseWriter, _ *http.Request) { http.Error(w, "no", code) }
@@ -364,7 +323,7 @@ func TestIntrospectionAnswers(t *testing.T) {
 // asked.
 func TestIntrospectionPrincipal(t *testing.T) {
 	t.Parallel()
-	clock := newIntroClock()
+	clock := &testClock{t: time.Unix(1_900_000_000, 0)}
 	ep := newIntroEndpoint(t, jsonAnswer(introAnswer(clock, "iss", nil, "sub", "bob", "client_id", "agent",
 		"scope", "read write", "act", map[string]any{"sub": "agent"}, "aud", []string{introAudience, "other"})))
 	f := newIntroFixture(t, nil, introBasic(ep.URL), nil)
@@ -390,7 +349,7 @@ func TestIntrospectionCache(t *testing.T) {
 	t.Parallel()
 	t.Run("scope re-checked on a hit", func(t *testing.T) {
 		t.Parallel()
-		clock := newIntroClock()
+		clock := &testClock{t: time.Unix(1_900_000_000, 0)}
 		ep := newIntroEndpoint(t, jsonAnswer(introAnswer(clock, "scope", "read")))
 		f := newIntroFixture(t, nil, introBasic(ep.URL), nil)
 		f.do(t, "tok", "read").check(t, warden.ReasonOK)
@@ -402,7 +361,7 @@ func TestIntrospectionCache(t *testing.T) {
 	})
 	t.Run("until CacheTTL", func(t *testing.T) {
 		t.Parallel()
-		f0 := newIntroClock()
+		f0 := &testClock{t: time.Unix(1_900_000_000, 0)}
 		ep := newIntroEndpoint(t, jsonAnswer(introAnswer(f0, "exp", f0.Now().Add(time.Hour).Unix())))
 		in := introBasic(ep.URL)
 		in.CacheTTL = 10 * time.Second
@@ -420,7 +379,7 @@ func TestIntrospectionCache(t *testing.T) {
 	})
 	t.Run("until exp", func(t *testing.T) {
 		t.Parallel()
-		c0 := newIntroClock()
+		c0 := &testClock{t: time.Unix(1_900_000_000, 0)}
 		ep := newIntroEndpoint(t, jsonAnswer(introAnswer(c0, "exp", c0.Now().Add(5*time.Second).Unix())))
 		f := newIntroFixture(t, nil, introBasic(ep.URL), nil)
 		f.do(t, "tok", "read").check(t, warden.ReasonOK)
@@ -462,7 +421,7 @@ func TestIntrospectionCache(t *testing.T) {
 	})
 	t.Run("revoked at the issuer: refused once CacheTTL passes", func(t *testing.T) {
 		t.Parallel()
-		c0 := newIntroClock()
+		c0 := &testClock{t: time.Unix(1_900_000_000, 0)}
 		ep := newIntroEndpoint(t, jsonAnswer(introAnswer(c0)))
 		f := newIntroFixture(t, nil, introBasic(ep.URL), nil) // default CacheTTL: 30 s
 		f.do(t, "tok", "read").check(t, warden.ReasonOK)
@@ -478,7 +437,7 @@ func TestIntrospectionCache(t *testing.T) {
 // authenticated as configured, and nothing of it in the logs.
 func TestIntrospectionRequest(t *testing.T) {
 	t.Parallel()
-	clock := newIntroClock()
+	clock := &testClock{t: time.Unix(1_900_000_000, 0)}
 	for _, tc := range []struct {
 		name     string
 		in       func(url string) warden.Introspection

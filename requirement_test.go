@@ -7,7 +7,6 @@ import (
 	"net/http/httptest"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -41,38 +40,18 @@ func reqChScope(scopes string) string {
 	return `Bearer realm="api", error="insufficient_scope", scope="` + scopes + `"`
 }
 
-// reqDecisions records the decisions of one middleware.
-type reqDecisions struct {
-	mu sync.Mutex
-	ds []warden.Decision
-}
-
-func (r *reqDecisions) hook(_ context.Context, d warden.Decision) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.ds = append(r.ds, d)
-}
-
-func (r *reqDecisions) take() []warden.Decision {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	out := r.ds
-	r.ds = nil
-	return out
-}
-
 // reqFixture is two issuers with static keys and a middleware trusting
 // both: the first for its own audience and reportsAud, the second for its
 // own; roles come from Keycloak-style claims and "groups".
 type reqFixture struct {
 	iss, other *wardentest.Issuer
 	mw         *warden.Middleware
-	decisions  *reqDecisions
+	decisions  *decRecorder
 }
 
 func newReqFixture(t testing.TB, mutate func(*warden.Config)) *reqFixture {
 	t.Helper()
-	f := &reqFixture{iss: wardentest.NewIssuer(t), other: wardentest.NewIssuer(t), decisions: &reqDecisions{}}
+	f := &reqFixture{iss: wardentest.NewIssuer(t), other: wardentest.NewIssuer(t), decisions: &decRecorder{}}
 	clock := func() time.Time { return reqNow }
 	f.iss.SetClock(clock)
 	f.other.SetClock(clock)

@@ -3,6 +3,7 @@ package warden_test
 import (
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/wardenhq/warden"
 	"github.com/wardenhq/warden/wardentest"
@@ -20,7 +21,7 @@ func TestReviewDPoPTypeWithoutKey(t *testing.T) {
 	t.Parallel()
 	key := wardentest.NewECKey("k-dpop")
 	holder := wardentest.NewECKey("holder")
-	start := newRVClock().Now()
+	start := time.Unix(1_950_000_000, 0)
 	for _, tc := range []struct {
 		name string
 		kv   []any
@@ -35,8 +36,8 @@ func TestReviewDPoPTypeWithoutKey(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			clock := newRVClock()
-			ep := newRVEndpoint(t, rvJSON(rvMarshal(rvAnswer(start, tc.kv...))))
+			clock := &testClock{t: time.Unix(1_950_000_000, 0)}
+			ep := newIntroEndpoint(t, jsonAnswer(rvMarshal(rvAnswer(start, tc.kv...))))
 			f := newRVFixture(t, clock, rvIntrospecting(key, ep.URL))
 			var extra []string
 			if tc.want == warden.ReasonDPoPDowngrade { // RFC 9449 §7.1: the DPoP challenge too
@@ -62,8 +63,8 @@ func TestReviewDPoPTypeWithoutKey(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			clock := newRVClock()
-			ep := newRVEndpoint(t, rvJSON(rvMarshal(rvAnswer(start, tc.answer...))))
+			clock := &testClock{t: time.Unix(1_950_000_000, 0)}
+			ep := newIntroEndpoint(t, jsonAnswer(rvMarshal(rvAnswer(start, tc.answer...))))
 			cfg := rvIntrospecting(key, ep.URL)
 			cfg.Issuers[0].Introspection.JWT = true
 			f := newRVFixture(t, clock, cfg)

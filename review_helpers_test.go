@@ -1,15 +1,12 @@
 package warden_test
 
 import (
-	"context"
 	"encoding/json"
 	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"slices"
-	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -20,72 +17,6 @@ import (
 // The helpers of the review tests (review_*_test.go): an injected clock, a
 // decision recorder, introspection endpoints on loopback, and the wire
 // check of a refusal.
-
-// rvClock is an injected clock.
-type rvClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func newRVClock() *rvClock { return &rvClock{t: time.Unix(1_950_000_000, 0)} }
-
-func (c *rvClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *rvClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
-
-// rvDecisions records the decisions of a middleware.
-type rvDecisions struct {
-	mu sync.Mutex
-	ds []warden.Decision
-}
-
-func (d *rvDecisions) hook(_ context.Context, dec warden.Decision) {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	d.ds = append(d.ds, dec)
-}
-
-func (d *rvDecisions) take() []warden.Decision {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	ds := d.ds
-	d.ds = nil
-	return ds
-}
-
-// rvEndpoint is an introspection endpoint on loopback answering with
-// answer, counting its calls.
-type rvEndpoint struct {
-	*httptest.Server
-	calls atomic.Int64
-}
-
-func newRVEndpoint(t *testing.T, answer http.HandlerFunc) *rvEndpoint {
-	t.Helper()
-	e := &rvEndpoint{}
-	e.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		e.calls.Add(1)
-		answer(w, r)
-	}))
-	t.Cleanup(e.Close)
-	return e
-}
-
-// rvJSON answers 200 with body as application/json.
-func rvJSON(body string) http.HandlerFunc {
-	return func(w http.ResponseWriter, _ *http.Request) {
-		w.Header().Set("Content-Type", "application/json")
-		_, _ = io.WriteString(w, body)
-	}
-}
 
 const (
 	rvIssuer   = "https://as.review.test"
@@ -117,15 +48,15 @@ func rvMarshal(v any) string {
 // rvFixture is a middleware with its clock and decisions.
 type rvFixture struct {
 	mw        *warden.Middleware
-	clock     *rvClock
-	decisions *rvDecisions
+	clock     *testClock
+	decisions *decRecorder
 }
 
 // newRVFixture builds a middleware from cfg, with the fixture's clock and
 // decision hook.
-func newRVFixture(t *testing.T, clock *rvClock, cfg warden.Config) *rvFixture {
+func newRVFixture(t *testing.T, clock *testClock, cfg warden.Config) *rvFixture {
 	t.Helper()
-	f := &rvFixture{clock: clock, decisions: &rvDecisions{}}
+	f := &rvFixture{clock: clock, decisions: &decRecorder{}}
 	cfg.Now = clock.Now
 	cfg.OnDecision = f.decisions.hook
 	cfg.Logger = slog.New(slog.DiscardHandler)

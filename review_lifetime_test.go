@@ -20,7 +20,7 @@ func TestReviewIntrospectionLifetime(t *testing.T) {
 	t.Parallel()
 	const lifetime = time.Hour
 	const leeway = time.Minute // the default
-	start := newRVClock().Now()
+	start := time.Unix(1_950_000_000, 0)
 	for _, tc := range []struct {
 		name string
 		exp  any
@@ -34,8 +34,8 @@ func TestReviewIntrospectionLifetime(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			clock := newRVClock()
-			ep := newRVEndpoint(t, rvJSON(rvMarshal(rvAnswer(clock.Now(), "exp", tc.exp))))
+			clock := &testClock{t: time.Unix(1_950_000_000, 0)}
+			ep := newIntroEndpoint(t, jsonAnswer(rvMarshal(rvAnswer(clock.Now(), "exp", tc.exp))))
 			cfg := rvIntrospecting(wardentest.NewECKey("k"), ep.URL)
 			cfg.MaxTokenLifetime = lifetime
 			f := newRVFixture(t, clock, cfg)
@@ -48,8 +48,8 @@ func TestReviewIntrospectionLifetime(t *testing.T) {
 	}
 	t.Run("no exp, CacheTTL beyond the lifetime", func(t *testing.T) {
 		t.Parallel()
-		clock := newRVClock()
-		ep := newRVEndpoint(t, rvJSON(rvMarshal(rvAnswer(clock.Now(), "exp", nil))))
+		clock := &testClock{t: time.Unix(1_950_000_000, 0)}
+		ep := newIntroEndpoint(t, jsonAnswer(rvMarshal(rvAnswer(clock.Now(), "exp", nil))))
 		cfg := rvIntrospecting(wardentest.NewECKey("k"), ep.URL)
 		cfg.MaxTokenLifetime = lifetime
 		cfg.Issuers[0].Introspection.CacheTTL = 3 * lifetime

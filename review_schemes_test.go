@@ -31,12 +31,12 @@ func (rvClients) VerifyClient(_ context.Context, id, secret string) ([]string, e
 
 // rvMiddleware builds a middleware trusting a new test issuer, realm
 // "api", with cfg adjusted by mutate, recording its Decisions.
-func rvMiddleware(t *testing.T, mutate func(*warden.Config)) (*warden.Middleware, *wardentest.Issuer, *bindDecisions) {
+func rvMiddleware(t *testing.T, mutate func(*warden.Config)) (*warden.Middleware, *wardentest.Issuer, *decRecorder) {
 	t.Helper()
 	iss := wardentest.NewIssuer(t)
 	cfg := iss.StaticConfig()
 	cfg.Realm = "api"
-	dec := &bindDecisions{}
+	dec := &decRecorder{}
 	cfg.OnDecision = dec.hook
 	mutate(&cfg)
 	mw, err := warden.New(cfg)
@@ -50,7 +50,7 @@ func rvMiddleware(t *testing.T, mutate func(*warden.Config)) (*warden.Middleware
 // rvServe sends one request with the given Authorization lines to h and
 // checks the refusal: status, every WWW-Authenticate line, the exact body
 // and exactly one Decision with reason.
-func rvServe(t *testing.T, h http.Handler, dec *bindDecisions, auth []string, status int, challenges []string, body string, reason warden.Reason) {
+func rvServe(t *testing.T, h http.Handler, dec *decRecorder, auth []string, status int, challenges []string, body string, reason warden.Reason) {
 	t.Helper()
 	r := httptest.NewRequest(http.MethodGet, "https://api.example/x", nil)
 	for _, a := range auth {

@@ -47,7 +47,7 @@ func TestReviewSignedResponseFreshness(t *testing.T) {
 	t.Parallel()
 	key := wardentest.NewECKey("k-signed")
 	const timeout, leeway = 5 * time.Second, time.Minute // the defaults
-	start := newRVClock().Now()
+	start := time.Unix(1_950_000_000, 0)
 	answer := rvAnswer(start)
 	for _, tc := range []struct {
 		name string
@@ -69,8 +69,8 @@ func TestReviewSignedResponseFreshness(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			clock := newRVClock()
-			ep := newRVEndpoint(t, rvSignedAnswer(rvSigned(key, answer, tc.kv...)))
+			clock := &testClock{t: time.Unix(1_950_000_000, 0)}
+			ep := newIntroEndpoint(t, rvSignedAnswer(rvSigned(key, answer, tc.kv...)))
 			cfg := rvIntrospecting(key, ep.URL)
 			cfg.Issuers[0].Introspection.SignedResponse = true
 			newRVFixture(t, clock, cfg).do(t, "opaque-signed").check(t, tc.want)
@@ -78,9 +78,9 @@ func TestReviewSignedResponseFreshness(t *testing.T) {
 	}
 	t.Run("the same response, replayed", func(t *testing.T) {
 		t.Parallel()
-		clock := newRVClock()
+		clock := &testClock{t: time.Unix(1_950_000_000, 0)}
 		body := rvSigned(key, rvAnswer(clock.Now(), "exp", clock.Now().Add(24*time.Hour).Unix()), "iat", clock.Now().Unix())
-		ep := newRVEndpoint(t, rvSignedAnswer(body))
+		ep := newIntroEndpoint(t, rvSignedAnswer(body))
 		cfg := rvIntrospecting(key, ep.URL)
 		cfg.Issuers[0].Introspection.SignedResponse = true
 		cfg.Issuers[0].Introspection.CacheTTL = time.Second

@@ -26,7 +26,7 @@ import (
 // endpoint.
 func TestReviewTemplateIntrospectionRefused(t *testing.T) {
 	t.Parallel()
-	ep := newRVEndpoint(t, rvJSON(`{"active":true}`))
+	ep := newIntroEndpoint(t, jsonAnswer(`{"active":true}`))
 	const template = "https://login.review.test/{tenant}/v2.0"
 	t.Cleanup(func() { // after the parallel subtests
 		if c := ep.calls.Load(); c != 0 {
@@ -59,8 +59,8 @@ func TestReviewTemplateIntrospectionRefused(t *testing.T) {
 	// A plain issuer beside a template one still introspects.
 	t.Run("plain issuer beside a template", func(t *testing.T) {
 		t.Parallel()
-		clock := newRVClock()
-		ok := newRVEndpoint(t, rvJSON(rvMarshal(rvAnswer(clock.Now()))))
+		clock := &testClock{t: time.Unix(1_950_000_000, 0)}
+		ok := newIntroEndpoint(t, jsonAnswer(rvMarshal(rvAnswer(clock.Now()))))
 		cfg := rvIntrospecting(wardentest.NewECKey("k"), ok.URL)
 		cfg.Issuers = append(cfg.Issuers, warden.IssuerConfig{URL: template, Audience: rvAudience, Tenants: warden.TenantPolicy{Allowed: []string{"t1"}}})
 		newRVFixture(t, clock, cfg).do(t, "opaque-beside-template").check(t, warden.ReasonOK)
@@ -144,7 +144,7 @@ func TestReviewRevokeTenant(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			clock := newRVClock()
+			clock := &testClock{t: time.Unix(1_950_000_000, 0)}
 			f := newRVFixture(t, clock, warden.Config{Issuers: []warden.IssuerConfig{{URL: ts.template(), Audience: rvAudience, Tenants: tc.tp}}})
 			revoked, spared := ts.mint(tc.revoked, "shared-jti", clock.Now()), ts.mint(tc.spared, "shared-jti", clock.Now())
 			f.do(t, revoked).check(t, warden.ReasonOK)

@@ -36,7 +36,7 @@ func introDecisionConfig(iss *wardentest.Issuer, endpoint string) func(*warden.C
 // with revocation configured by rev.
 func revFixture(t *testing.T, iss *wardentest.Issuer, rev warden.Revocation) *introFixture {
 	t.Helper()
-	f := &introFixture{clock: newIntroClock(), log: &introLog{}, decisions: &introDecisions{}}
+	f := &introFixture{clock: &testClock{t: time.Unix(1_900_000_000, 0)}, log: &introLog{}, decisions: &decRecorder{}}
 	iss.SetClock(f.clock.Now)
 	cfg := iss.StaticConfig()
 	cfg.Now = f.clock.Now
@@ -146,7 +146,7 @@ func TestRevocationStoreDown(t *testing.T) {
 // its active answer is cached, and without a new introspection call.
 func TestRevokeOpaque(t *testing.T) {
 	t.Parallel()
-	clock := newIntroClock()
+	clock := &testClock{t: time.Unix(1_900_000_000, 0)}
 	ep := newIntroEndpoint(t, jsonAnswer(introAnswer(clock, "jti", "opaque-jti")))
 	f := newIntroFixture(t, nil, introBasic(ep.URL), nil)
 	f.do(t, "opaque", "read").check(t, warden.ReasonOK)

@@ -126,9 +126,9 @@ func mintWith(key *wardentest.Key, iss string, claims wardentest.Claims) string 
 }
 
 // tenantMiddleware trusts the tenant server's template with policy tp.
-func tenantMiddleware(t testing.TB, ts *tenantServer, tp warden.TenantPolicy, mutate func(*warden.Config)) (*warden.Middleware, *reqDecisions) {
+func tenantMiddleware(t testing.TB, ts *tenantServer, tp warden.TenantPolicy, mutate func(*warden.Config)) (*warden.Middleware, *decRecorder) {
 	t.Helper()
-	rec := &reqDecisions{}
+	rec := &decRecorder{}
 	cfg := warden.Config{
 		Issuers:      []warden.IssuerConfig{{URL: ts.template(), Audience: "https://api.example.test", Tenants: tp}},
 		Now:          func() time.Time { return reqNow },
