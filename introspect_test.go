@@ -312,7 +312,11 @@ func TestIntrospectionAnswers(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			ep := newIntroEndpoint(t, tc.answer)
-			f := newIntroFixture(t, nil, introBasic(ep.URL), nil)
+			in := introBasic(ep.URL)
+			if tc.name == "no answer within the timeout" {
+				in.Timeout = 200 * time.Millisecond // waited in full: not the default 5 s
+			}
+			f := newIntroFixture(t, nil, in, nil)
 			f.do(t, "opaque-token-1", "read").check(t, tc.want)
 		})
 	}
@@ -561,7 +565,13 @@ func TestIntrospectionIssuerOutage(t *testing.T) {
 			iss := wardentest.NewIssuer(t)
 			iss.Audience = introAudience
 			iss.AddClient(wardentest.Client{ID: "rs", Secret: "rs-secret"})
-			f := newIntroFixture(t, nil, warden.Introspection{ClientID: "rs", ClientSecret: "rs-secret"},
+			// Hang waits for the Timeout in full: 200 ms here, not the
+			// default 5 s. Slow answers in 100 ms, within the default.
+			in := warden.Introspection{ClientID: "rs", ClientSecret: "rs-secret"}
+			if failure == wardentest.Hang {
+				in.Timeout = 200 * time.Millisecond
+			}
+			f := newIntroFixture(t, nil, in,
 				func(c *warden.Config) {
 					c.Issuers[0].URL, c.Issuers[0].JWKS, c.Issuers[0].JWKSURL = iss.URL, nil, iss.JWKSURL()
 				})

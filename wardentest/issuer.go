@@ -59,9 +59,10 @@ const DefaultTokenLifetime = 5 * time.Minute
 // ("ec-1") and one Ed25519 key ("ed-1"), and stops it when t's test ends.
 //
 // The keys are generated in the test process, and every issuer of one test
-// (its subtests included) has keys of its own. RSA generation dominates the
-// time of a test suite, though, so the RSA key material of NewIssuer is
-// reused by issuers of other tests, which never trust each other's URLs.
+// and of the tests it runs in has keys of its own. RSA generation dominates
+// the time of a test suite, though, so the RSA key material of NewIssuer is
+// reused by issuers of other tests, sibling subtests included (the rows of
+// one table), which never trust each other's URLs.
 // Use NewRSAKey, SetKeys or Rotate for a key no other issuer ever had.
 func NewIssuer(t testing.TB) *Issuer {
 	t.Helper()

@@ -97,14 +97,18 @@ func rsaKeyOr(k *rsa.PrivateKey, kid string) *Key {
 }
 
 // rsaPool holds RSA keys generated for NewIssuer, handed out so that no
-// two issuers of one top-level test share one, while other tests reuse
-// them (see NewIssuer). Each slot's key is generated once, by the first
-// issuer that needs it; issuers of tests running in parallel that need the
-// same slot wait for that key rather than generate another.
+// two issuers of one test share one, nor an issuer of a test and one of
+// its parent tests (a subtest's issuer is never the same key as the
+// issuer its parent made before it), while other tests, sibling subtests
+// included, reuse them (see NewIssuer): a table of a hundred rows, each
+// with its own issuer, costs one key, not a hundred. Each slot's key is
+// generated once, by the first issuer that needs it; issuers of tests
+// running in parallel that need the same slot wait for that key rather
+// than generate another.
 var rsaPool struct {
 	sync.Mutex
 	slots []*rsaSlot
-	taken map[string]int // top-level test name: keys handed out to it so far
+	taken map[string]int // test name: keys handed out to that test itself so far
 }
 
 type rsaSlot struct {
@@ -112,16 +116,21 @@ type rsaSlot struct {
 	key  *rsa.PrivateKey
 }
 
-// pooledRSAKey returns RSA key material no other issuer of t's top-level
-// test has.
+// pooledRSAKey returns RSA key material no other issuer of t, or of a test
+// t runs in, has.
 func pooledRSAKey(t testing.TB) *rsa.PrivateKey {
-	root, _, _ := strings.Cut(t.Name(), "/")
+	name := t.Name()
 	rsaPool.Lock()
 	if rsaPool.taken == nil {
 		rsaPool.taken = map[string]int{}
 	}
-	n := rsaPool.taken[root]
-	rsaPool.taken[root] = n + 1
+	// The slots of t's ancestors come first, then t's own: "TestA" takes 0
+	// and 1, "TestA/row" then 2, its sibling "TestA/other" 2 as well.
+	n := rsaPool.taken[name]
+	for i := strings.LastIndexByte(name, '/'); i >= 0; i = strings.LastIndexByte(name[:i], '/') {
+		n += rsaPool.taken[name[:i]]
+	}
+	rsaPool.taken[name]++
 	for len(rsaPool.slots) <= n {
 		rsaPool.slots = append(rsaPool.slots, &rsaSlot{})
 	}
