@@ -66,19 +66,7 @@ func TestIntrospectionCoalesced(t *testing.T) {
 			statuses[i] = w.Code
 		})
 	}
-	fl := &mw.tokens.opaque.flights
-	for {
-		fl.mu.Lock()
-		waiting := 0
-		for _, c := range fl.calls {
-			waiting += c.waiters
-		}
-		fl.mu.Unlock()
-		if waiting == n-1 {
-			break
-		}
-		time.Sleep(time.Millisecond) // polling for a state, not timing anything
-	}
+	awaitWaiters(&mw.tokens.opaque.flights, n-1)
 	close(release)
 	wg.Wait()
 	if c := calls.Load(); c != 1 {
@@ -243,5 +231,22 @@ func TestIntrospectionCacheEntries(t *testing.T) {
 	}
 	if _, _, ok := c.get(d("short", 0), now.Add(time.Second)); ok {
 		t.Errorf("refusal served at its deadline")
+	}
+}
+
+// awaitWaiters returns once n requests wait on introspection calls in
+// flight (polling a state, not timing anything).
+func awaitWaiters(fl *flights, n int) {
+	for {
+		fl.mu.Lock()
+		waiting := 0
+		for _, c := range fl.calls {
+			waiting += c.waiters
+		}
+		fl.mu.Unlock()
+		if waiting == n {
+			return
+		}
+		time.Sleep(time.Millisecond)
 	}
 }

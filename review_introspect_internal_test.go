@@ -59,19 +59,7 @@ func TestReviewCoalescedRefusalsAreCopies(t *testing.T) {
 			routes[i%len(routes)].ServeHTTP(results[i], r)
 		})
 	}
-	fl := &mw.tokens.opaque.flights
-	for {
-		fl.mu.Lock()
-		waiting := 0
-		for _, c := range fl.calls {
-			waiting += c.waiters
-		}
-		fl.mu.Unlock()
-		if waiting == n-1 {
-			break
-		}
-		time.Sleep(time.Millisecond) // polling for a state, not timing anything
-	}
+	awaitWaiters(&mw.tokens.opaque.flights, n-1)
 	close(release)
 	wg.Wait()
 	const body = `{"error":"temporarily_unavailable","error_description":"The access token cannot be checked right now"}` + "\n"
