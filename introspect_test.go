@@ -80,12 +80,20 @@ const (
 	introAudience = "https://api.example.test"
 )
 
-// introAnswer renders an active answer for a token valid for 5 minutes on
-// clock, with kv merged over the defaults (a nil value removes a member).
+// introAnswer renders an active answer of introIssuer for a token valid
+// for 5 minutes on clock, with kv merged over the defaults (a nil value
+// removes a member).
 func introAnswer(clock *testClock, kv ...any) string {
-	now := clock.Now()
+	b, _ := json.Marshal(activeAnswer(introIssuer, introAudience, clock.Now(), kv...))
+	return string(b)
+}
+
+// activeAnswer is an active RFC 7662 answer of iss for aud, for a token
+// issued at now and valid for 5 minutes, with kv merged over the defaults
+// (a nil value removes a member).
+func activeAnswer(iss, aud string, now time.Time, kv ...any) map[string]any {
 	m := map[string]any{
-		"active": true, "iss": introIssuer, "aud": introAudience, "client_id": "c1", "sub": "u1",
+		"active": true, "iss": iss, "aud": aud, "client_id": "c1", "sub": "u1",
 		"scope": "read", "exp": now.Add(5 * time.Minute).Unix(), "iat": now.Unix(), "jti": "jti-1", "token_type": "Bearer",
 	}
 	for i := 0; i+1 < len(kv); i += 2 {
@@ -95,8 +103,7 @@ func introAnswer(clock *testClock, kv ...any) string {
 			m[kv[i].(string)] = kv[i+1]
 		}
 	}
-	b, _ := json.Marshal(m)
-	return string(b)
+	return m
 }
 
 // introFixture is a middleware that introspects at an endpoint, with its

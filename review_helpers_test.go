@@ -23,21 +23,9 @@ const (
 	rvAudience = "https://api.review.test"
 )
 
-// rvAnswer renders an active RFC 7662 answer on clock, kv merged over the
-// defaults (a nil value removes a member).
+// rvAnswer is an active answer of rvIssuer (see activeAnswer).
 func rvAnswer(now time.Time, kv ...any) map[string]any {
-	m := map[string]any{
-		"active": true, "iss": rvIssuer, "aud": rvAudience, "client_id": "c1", "sub": "u1", "scope": "read",
-		"exp": now.Add(5 * time.Minute).Unix(), "iat": now.Unix(), "jti": "jti-1", "token_type": "Bearer",
-	}
-	for i := 0; i+1 < len(kv); i += 2 {
-		if kv[i+1] == nil {
-			delete(m, kv[i].(string))
-		} else {
-			m[kv[i].(string)] = kv[i+1]
-		}
-	}
-	return m
+	return activeAnswer(rvIssuer, rvAudience, now, kv...)
 }
 
 func rvMarshal(v any) string {
