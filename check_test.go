@@ -48,8 +48,8 @@ func TestOptional(t *testing.T) {
 		{"garbage token: refused", []string{"Bearer abc.def"}, reqWant{401,
 			[]string{`Bearer realm="api", error="invalid_token", error_description="The access token is malformed"`},
 			`{"error":"invalid_token","error_description":"The access token is malformed"}` + "\n", warden.ReasonMalformedToken}},
-		{"scheme not taken: refused", []string{"Token abc"}, reqWant{401, []string{bareBearer, bareDPoP}, reqBodyAuthn, warden.ReasonUnsupportedScheme}},
-		{"Basic on a Bearer route: refused", []string{basicAuth("dir-client:dir-secret")}, reqWant{401, []string{bareBearer, bareDPoP}, reqBodyAuthn, warden.ReasonUnsupportedScheme}},
+		{"scheme not taken: refused", []string{"Token abc"}, reqWant{401, []string{bareBearer, bareDPoP}, bodyNone, warden.ReasonUnsupportedScheme}},
+		{"Basic on a Bearer route: refused", []string{basicAuth("dir-client:dir-secret")}, reqWant{401, []string{bareBearer, bareDPoP}, bodyNone, warden.ReasonUnsupportedScheme}},
 		{"two Authorization fields: refused", []string{"Bearer a", "Bearer b"}, reqWant{400,
 			[]string{`Bearer realm="api", error="invalid_request", error_description="The request is malformed"`},
 			`{"error":"invalid_request","error_description":"The request is malformed"}` + "\n", warden.ReasonMalformedRequest}},
@@ -239,8 +239,8 @@ func TestCheckWithoutPrincipal(t *testing.T) {
 	f := newReqFixture(t, nil)
 	var ran []string
 	both := f.mw.Accept(warden.SchemeBearer, warden.SchemeBasic)
-	bare := reqWant{401, []string{bareBearer, bareDPoP}, reqBodyAuthn, warden.ReasonMissingCredentials}
-	bareAll := reqWant{401, bareBoth, reqBodyAuthn, warden.ReasonMissingCredentials}
+	bare := reqWant{401, []string{bareBearer, bareDPoP}, bodyNone, warden.ReasonMissingCredentials}
+	bareAll := reqWant{401, bareBoth, bodyNone, warden.ReasonMissingCredentials}
 	for name, c := range map[string]struct {
 		h    http.Handler
 		want reqWant

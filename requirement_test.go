@@ -22,14 +22,12 @@ var reqNow = time.Unix(1_800_000_000, 0)
 
 // Expected wire values of the refusals of requirements.
 const (
-	reqBodyScope  = `{"error":"insufficient_scope","error_description":"The request requires higher privileges than provided by the access token"}` + "\n"
 	reqBodyRole   = `{"error":"access_denied","error_description":"The principal lacks a role this resource requires"}` + "\n"
 	reqBodyClient = `{"error":"access_denied","error_description":"The client is not allowed to use this resource"}` + "\n"
 	reqBodyClaim  = `{"error":"access_denied","error_description":"The access token's claims do not permit this request"}` + "\n"
 	reqBodyStepUp = `{"error":"insufficient_user_authentication","error_description":"A different or more recent user authentication is required"}` + "\n"
 	reqBodyAud    = `{"error":"invalid_token","error_description":"The access token is not intended for this resource"}` + "\n"
 	reqBodyIss    = `{"error":"invalid_token","error_description":"The access token issuer is not trusted"}` + "\n"
-	reqBodyAuthn  = `{"error":"unauthorized","error_description":"Authentication is required"}` + "\n"
 	reqChAud      = `Bearer realm="api", error="invalid_token", error_description="The access token is not intended for this resource"`
 	reqChIss      = `Bearer realm="api", error="invalid_token", error_description="The access token issuer is not trusted"`
 	reqChStepUp   = `Bearer realm="api", error="insufficient_user_authentication", error_description="A different or more recent user authentication is required"`
@@ -144,7 +142,7 @@ var reqOK = reqWant{status: http.StatusNoContent, reason: warden.ReasonOK}
 var reqNoContent = http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusNoContent) })
 
 func scopeRefusal(scopes string) reqWant {
-	return reqWant{http.StatusForbidden, []string{reqChScope(scopes)}, reqBodyScope, warden.ReasonInsufficientScope}
+	return reqWant{http.StatusForbidden, []string{reqChScope(scopes)}, bodyScope, warden.ReasonInsufficientScope}
 }
 
 var (
@@ -304,7 +302,7 @@ func TestRequirementBasic(t *testing.T) {
 		want reqWant
 	}{
 		{"permission as scope", warden.Scopes("Organisation_Read"), reqOK},
-		{"missing permission: 403 without challenge", warden.Scopes("Organisation_Write"), reqWant{403, nil, reqBodyScope, warden.ReasonInsufficientScope}},
+		{"missing permission: 403 without challenge", warden.Scopes("Organisation_Write"), reqWant{403, nil, bodyScope, warden.ReasonInsufficientScope}},
 		{"client allowed", warden.Clients("dir-client"), reqOK},
 		{"client not allowed", warden.Clients("other"), clientRefusal},
 		{"no roles", warden.Roles("admin"), roleRefusal},
