@@ -50,24 +50,10 @@ type tokenRequest struct {
 
 // serveToken is the token endpoint. Requests with an Authorization header
 // go through warden's Basic middleware (client_secret_basic), the others
-// must carry client_secret_post credentials in the body.
+// must carry client_secret_post credentials in the body; only POST is
+// taken (RFC 6749 §3.2).
 func (i *Issuer) serveToken(w http.ResponseWriter, r *http.Request) {
-	if r.Method != http.MethodPost {
-		// RFC 6749 §3.2: the token endpoint takes POST only.
-		w.Header().Set("Allow", http.MethodPost)
-		writeOAuthError(w, http.StatusMethodNotAllowed, codeInvalidRequest)
-		return
-	}
-	auth, err := i.tokenAuth()
-	if err != nil {
-		writeOAuthError(w, http.StatusInternalServerError, "server_error")
-		return
-	}
-	if _, ok := r.Header["Authorization"]; ok {
-		auth.basic.ServeHTTP(w, r)
-		return
-	}
-	i.grant(w, r, auth)
+	i.authenticated(w, r, func(a *tokenAuth) http.Handler { return a.basic }, i.grant)
 }
 
 // grant authenticates a client_secret_post client if Basic did not, then
