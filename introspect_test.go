@@ -180,16 +180,24 @@ func (f *introFixture) do(t *testing.T, token string, scopes ...string) introRes
 		b, _ := p.MarshalJSON()
 		_, _ = w.Write(b)
 	}))
+	w, d := serveBearer(t, h, f.decisions, token)
+	return introResult{status: w.Code, challenges: w.Header().Values("WWW-Authenticate"),
+		retryAfter: w.Header().Get("Retry-After"), body: w.Body.String(), decision: d, scopes: scopes}
+}
+
+// serveBearer sends token as a bearer token to h and returns the response
+// and the one decision recorded in decisions.
+func serveBearer(t *testing.T, h http.Handler, decisions *decRecorder, token string) (*httptest.ResponseRecorder, warden.Decision) {
+	t.Helper()
 	r := httptest.NewRequest(http.MethodGet, "/resource", nil)
 	r.Header.Set("Authorization", "Bearer "+token)
 	w := httptest.NewRecorder()
 	h.ServeHTTP(w, r)
-	ds := f.decisions.take()
+	ds := decisions.take()
 	if len(ds) != 1 {
 		t.Fatalf("%d decisions for one request, want 1", len(ds))
 	}
-	return introResult{status: w.Code, challenges: w.Header().Values("WWW-Authenticate"),
-		retryAfter: w.Header().Get("Retry-After"), body: w.Body.String(), decision: ds[0], scopes: scopes}
+	return w, ds[0]
 }
 
 // Expected refusals, spelled out as the wire shows them.

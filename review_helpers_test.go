@@ -5,7 +5,6 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
-	"net/http/httptest"
 	"slices"
 	"testing"
 	"time"
@@ -80,16 +79,9 @@ func (f *rvFixture) do(t *testing.T, token string) rvResult {
 	h := f.mw.Require(warden.Scopes("read"))(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		_, _ = io.WriteString(w, "ok")
 	}))
-	r := httptest.NewRequest(http.MethodGet, "/resource", nil)
-	r.Header.Set("Authorization", "Bearer "+token)
-	w := httptest.NewRecorder()
-	h.ServeHTTP(w, r)
-	ds := f.decisions.take()
-	if len(ds) != 1 {
-		t.Fatalf("%d decisions for one request, want 1", len(ds))
-	}
+	w, d := serveBearer(t, h, f.decisions, token)
 	return rvResult{status: w.Code, challenges: w.Header().Values("WWW-Authenticate"),
-		retryAfter: w.Header().Get("Retry-After"), body: w.Body.String(), decision: ds[0]}
+		retryAfter: w.Header().Get("Retry-After"), body: w.Body.String(), decision: d}
 }
 
 // check asserts admission (ReasonOK), or the refusal of reason as the wire
